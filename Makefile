@@ -1,0 +1,43 @@
+# Two commands do all the set-up on a fresh Debian machine with Python 3.11:
+#   make demo   creates .venv, replays the bundled Hormuz sample feed and prints the alerts
+#   make test   creates .venv, installs the test dependencies and runs every test
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test venv debs bench zones sample clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import venv, ensurepip' 2>/dev/null || { apt-get update -qq && apt-get install -y -qq python3-venv; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+# gpsd-clients gives gpsdecode, the independent decoder of the differential test and the benchmark;
+# mosquitto is the real broker the MQTT tests start on a free port.
+debs:
+	@command -v gpsdecode >/dev/null && command -v mosquitto >/dev/null || { \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gpsd-clients mosquitto; }
+
+demo: $(STAMP)
+	$(BIN)/chokepoint-monitor replay examples/hormuz-sample.nmea.gz --format text
+
+test: $(STAMP) debs
+	$(BIN)/python -m pytest
+
+bench: $(STAMP) debs
+	$(BIN)/python bench/run.py
+
+# Rebuild the zone file from ../shared/geodata, and the sample feed from the simulator.
+zones: $(STAMP)
+	$(BIN)/python tools/build_zones.py
+
+sample: $(STAMP)
+	$(BIN)/python -m monitor.simulate --sample examples/hormuz-sample.nmea.gz
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache
