@@ -1,0 +1,327 @@
+"""Settings: a TOML file plus `MONITOR_*` environment overrides, validated once into a frozen model.
+
+Two steps, as uvicorn's `Config.load()`: `load_settings()` reads and validates everything before any
+input is processed, and every problem becomes one `ConfigError` line naming the key (or the environment
+variable) so the command line can print it and exit with EXIT_CONFIG (3); systemd's
+`RestartPreventExitStatus=3` then stops a restart loop on a bad file.
+
+Priority, highest first: environment (`MONITOR_SECTION__KEY=value`), the TOML file, the defaults below.
+Unknown keys are refused everywhere (`extra="forbid"`): a misspelt key silently ignored is a setting the
+operator believes is in force but is not.
+
+To add a section later ([mqtt], [http], ...): write a frozen `_Section` subclass and add one field to
+`Settings` with a default instance; the loader, the env mapping and the error messages need no change.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import os
+import re
+import tomllib
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_core import ErrorDetails
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    SettingsError,
+)
+from pydantic_settings.sources.utils import parse_env_vars
+
+from monitor.errors import ConfigError
+
+__all__ = [
+    "DecodeSettings",
+    "ENV_PREFIX",
+    "GeofenceSettings",
+    "LoggingSettings",
+    "Settings",
+    "Watchlist",
+    "ZonesSettings",
+    "load_settings",
+]
+
+ENV_PREFIX = "MONITOR_"
+ENV_NESTED_DELIMITER = "__"
+_ENV_ORIGIN = "environment"  # ConfigError.path for problems that come from a variable, not a file
+
+
+class _Section(BaseModel):
+    """Base of every settings section: immutable once built, unknown keys refused."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+# A finite float: TOML accepts `inf` and `nan`, and a NaN passes no comparison, so refuse them outright.
+_Seconds = Annotated[float, Field(allow_inf_nan=False)]
+_Mid = Annotated[int, Field(ge=200, le=799)]
+_Mmsi = Annotated[int, Field(ge=100_000_000, le=999_999_999)]
+# Watchlist names appear in alerts (`vessel.watch`) and in variable names, where case is folded.
+_WatchlistName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")]
+
+
+class ZonesSettings(_Section):
+    """[zones]: which zone file defines the straits, lanes, ports and land."""
+
+    file: Path | None = None  # None = the packaged default (zones/hormuz.geojson)
+
+    @field_validator("file", mode="before")
+    @classmethod
+    def _not_empty(cls, value: object) -> object:
+        # Path("") is ".", which would fail later with a confusing "is a directory".
+        if isinstance(value, str) and not value.strip():
+            raise ValueError("must not be empty; leave it unset for the packaged default zone file")
+        return value
+
+
+class DecodeSettings(_Section):
+    """[decode]: NMEA reassembly and de-duplication."""
+
+    # A multi-fragment message whose fragments are further apart than this is dropped, so a stale
+    # fragment is never joined to a later, unrelated message.
+    fragment_timeout_s: _Seconds = Field(default=10.0, gt=0)
+    # The same sentence heard by several receivers within this window counts once; 0 disables.
+    dedup_window_s: _Seconds = Field(default=10.0, ge=0)
+
+
+class GeofenceSettings(_Section):
+    """[geofence]: when a position change counts as entering or leaving a zone."""
+
+    # Tolerance band: a vessel inside a zone counts as having left it only once it is more than this many
+    # metres outside the zone boundary, so GNSS jitter along a boundary does not flap enter/exit.
+    hysteresis_m: float = Field(default=150.0, ge=0, allow_inf_nan=False)
+    # Minimum time a vessel must stay in a zone before the enter counts: a second guard against
+    # jitter; 0 disables.
+    min_dwell_s: _Seconds = Field(default=0.0, ge=0)
+
+
+class Watchlist(_Section):
+    """[watchlists.NAME]: vessels whose alerts are raised to at least `warning` and tagged NAME."""
+
+    mids: list[_Mid] = []  # every vessel whose MMSI carries one of these MIDs (flag states)
+    mmsis: list[_Mmsi] = []  # individual vessels
+
+
+class LoggingSettings(_Section):
+    """[logging]: structlog level and renderer (see monitor.log)."""
+
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    format: Literal["auto", "json", "console"] = "auto"
+
+    @field_validator("level", "format", mode="before")
+    @classmethod
+    def _fold_case(cls, value: object) -> object:
+        # `MONITOR_LOGGING__LEVEL=INFO` is what operators type; accept it rather than fail start-up.
+        return value.lower() if isinstance(value, str) else value
+
+
+def _default_watchlists() -> dict[str, Watchlist]:
+    # CONTRACT.md: the default configuration watches vessels flagged in South Korea.
+    return {"korea": Watchlist(mids=[440, 441])}
+
+
+# The environment to read while one `load_settings` call builds its Settings; None means os.environ.
+# A ContextVar rather than a class attribute so concurrent loads (threads, tests) cannot see each other's.
+_environ: contextvars.ContextVar[Mapping[str, str] | None] = contextvars.ContextVar(
+    "monitor_config_environ", default=None
+)
+
+
+class _MappingEnvSource(EnvSettingsSource):
+    """pydantic-settings' env source, reading the mapping given to `load_settings` instead of os.environ."""
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        environ = _environ.get()
+        if environ is None:
+            environ = os.environ
+        return parse_env_vars(environ, self.case_sensitive, self.env_ignore_empty, self.env_parse_none_str)
+
+
+class Settings(BaseSettings):
+    """The whole configuration. Build it with `load_settings`; direct `Settings()` gives the defaults
+    plus os.environ overrides."""
+
+    model_config = SettingsConfigDict(
+        frozen=True,
+        extra="forbid",
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter=ENV_NESTED_DELIMITER,
+        case_sensitive=False,
+        # An empty variable is a value (and then usually refused), not "unset": ignoring it would hide
+        # the operator's mistake.
+        env_ignore_empty=False,
+    )
+
+    zones: ZonesSettings = ZonesSettings()
+    decode: DecodeSettings = DecodeSettings()
+    geofence: GeofenceSettings = GeofenceSettings()
+    # Defining any [watchlists.NAME] replaces this default set (keep [watchlists.korea] to keep it).
+    watchlists: dict[_WatchlistName, Watchlist] = Field(default_factory=_default_watchlists)
+    logging: LoggingSettings = LoggingSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The TOML file arrives as init kwargs; the environment must override it, so it comes first.
+        # No .env file and no secrets directory: a daemon's configuration lives in one visible place.
+        return (_MappingEnvSource(settings_cls), init_settings)
+
+
+def load_settings(
+    path: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None
+) -> Settings:
+    """Read the TOML file at `path` (None: defaults only), apply `MONITOR_*` overrides from `env`
+    (default os.environ), validate, and return the frozen Settings.
+
+    A relative `zones.file` in the TOML file is resolved against the file's directory, so a config
+    file and its zone file can move together. Every problem raises `ConfigError` with one line.
+    """
+    environ: Mapping[str, str] = os.environ if env is None else env
+    ours = {name: value for name, value in environ.items() if name.upper().startswith(ENV_PREFIX)}
+    _check_env_names(ours)
+    origin = os.fspath(path) if path is not None else _ENV_ORIGIN
+    data = _read_toml(Path(origin)) if path is not None else {}
+    try:
+        with _using_environ(ours):
+            return Settings(**data)
+    except ValidationError as exc:
+        raise _config_error(exc, origin, ours) from exc
+    except SettingsError as exc:  # a variable for a list or table value that is not valid JSON
+        raise _json_error(exc, ours) from exc
+
+
+@contextmanager
+def _using_environ(environ: Mapping[str, str]) -> Iterator[None]:
+    token = _environ.set(environ)
+    try:
+        yield
+    finally:
+        _environ.reset(token)
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError as exc:
+        raise ConfigError(str(path), "no such file") from exc
+    except IsADirectoryError as exc:
+        raise ConfigError(str(path), "is a directory, not a TOML file") from exc
+    except OSError as exc:
+        raise ConfigError(str(path), f"cannot read: {exc.strerror or exc}") from exc
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(str(path), f"not UTF-8 text (byte {exc.start})") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(str(path), f"TOML syntax error: {exc}") from exc
+    for key in data:
+        if key.startswith("_"):
+            # Settings(**data) would take these as pydantic-settings' own init options (_env_prefix, ...).
+            allowed = ", ".join(sorted(Settings.model_fields))
+            raise ConfigError(str(path), f"{key}: unknown key (allowed: {allowed})")
+    zones = data.get("zones")
+    if isinstance(zones, dict) and isinstance(zones.get("file"), str) and zones["file"].strip():
+        zone_file = Path(zones["file"]).expanduser()
+        if not zone_file.is_absolute():
+            # Relative to the config file, not to wherever the daemon happens to be started from.
+            # abspath, not resolve(): a config symlinked into /etc/ keeps its zone file beside the link.
+            zones["file"] = os.path.join(os.path.dirname(os.path.abspath(path)), zone_file)
+    return data
+
+
+def _section_of(variable: str) -> str:
+    return variable[len(ENV_PREFIX) :].split(ENV_NESTED_DELIMITER, 1)[0].lower()
+
+
+def _check_env_names(ours: Mapping[str, str]) -> None:
+    """Refuse a MONITOR_ variable naming no section: pydantic-settings would silently ignore it."""
+    sections = sorted(Settings.model_fields)
+    for name in sorted(ours):
+        if _section_of(name) not in sections:
+            raise ConfigError(
+                _ENV_ORIGIN,
+                f"{name}: unknown setting (variables are {ENV_PREFIX}<SECTION>{ENV_NESTED_DELIMITER}<KEY>,"
+                f" sections: {', '.join(sections)})",
+            )
+
+
+def _config_error(exc: ValidationError, origin: str, ours: Mapping[str, str]) -> ConfigError:
+    """Turn pydantic's multi-line report into one line naming the key, and the variable if it came
+    from the environment."""
+    errors = exc.errors(include_url=False)
+    first = errors[0]
+    loc = tuple(str(part) for part in first["loc"])
+    key = ".".join(loc) or "(top level)"
+    problem = f"{key}: {_describe(first)}"
+    if len(errors) > 1:
+        problem += f" (and {len(errors) - 1} more)"
+    variable = _variable_for(loc, ours)
+    if variable is not None:
+        return ConfigError(_ENV_ORIGIN, f"{variable} ({problem})")
+    return ConfigError(origin, problem)
+
+
+def _json_error(exc: SettingsError, ours: Mapping[str, str]) -> ConfigError:
+    # pydantic-settings names only the field ("error parsing value for field "watchlists" ..."):
+    # name the variables of that section instead, and the JSON problem it chained.
+    match = re.search(r'field "([^"]+)"', str(exc))
+    section = match.group(1) if match else ""
+    names = [name for name in sorted(ours) if _section_of(name) == section] or [ENV_PREFIX + section.upper()]
+    detail = f": {exc.__cause__}" if exc.__cause__ is not None else ""
+    return ConfigError(_ENV_ORIGIN, f"{' or '.join(names)}: a list or table value must be JSON{detail}")
+
+
+_TABLE_ERRORS = frozenset({"model_type", "model_attributes_type", "dict_type"})
+
+
+def _describe(error: ErrorDetails) -> str:
+    loc = tuple(str(part) for part in error["loc"])
+    if error["type"] == "extra_forbidden":
+        allowed = _allowed_keys(loc[:-1])
+        return f"unknown key (allowed: {', '.join(allowed)})" if allowed else "unknown key"
+    if error["type"] in _TABLE_ERRORS:
+        return "should be a table of settings"  # pydantic's text names Python classes
+    return error["msg"]
+
+
+def _allowed_keys(parent: tuple[str, ...]) -> list[str]:
+    """The keys the section at `parent` accepts, for the unknown-key message; [] if not a model."""
+    model: type[BaseModel] = Settings
+    annotation: Any = None
+    for part in parent:
+        if annotation is not None and getattr(annotation, "__origin__", None) is dict:
+            annotation = annotation.__args__[1]  # a watchlist name: step into its value type
+        else:
+            field = model.model_fields.get(part)
+            if field is None:
+                return []
+            annotation = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            model, annotation = annotation, None
+    if annotation is not None:
+        return []
+    return sorted(model.model_fields)
+
+
+def _variable_for(loc: tuple[str, ...], ours: Mapping[str, str]) -> str | None:
+    """The variable that supplied the value at `loc`: the longest MONITOR_A__B prefix of the key path
+    that is set (a whole section can be given as JSON in MONITOR_SECTION). Case-insensitive."""
+    by_upper = {name.upper(): name for name in ours}
+    for length in range(len(loc), 0, -1):
+        candidate = ENV_PREFIX + ENV_NESTED_DELIMITER.join(loc[:length]).upper()
+        if candidate in by_upper:
+            return by_upper[candidate]
+    return None
