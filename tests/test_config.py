@@ -105,7 +105,7 @@ def test_env_without_file_and_case_insensitive_names() -> None:
 
 def test_only_monitor_variables_are_read() -> None:
     """Variables without the MONITOR_ prefix are ignored, even when they look like settings."""
-    settings = load_settings(None, env={"GEOFENCE__HYSTERESIS_M": "1", "HOME": "/root", "PATH": "/bin"})
+    settings = load_settings(None, env={"GEOFENCE__HYSTERESIS_M": "1", "HOME": "/home/operator", "PATH": "/bin"})
     assert settings == load_settings(None, env={})
 
 
