@@ -1,0 +1,187 @@
+"""The command line (CONTRACT): run, replay, decode, zones check.
+
+Errors at start print one line naming the file and the problem and exit non-zero: 3 for a bad zone or
+config file (systemd's RestartPreventExitStatus=3), 1 for a feed that cannot be read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections import Counter
+from collections.abc import Sequence
+from typing import TextIO
+
+from monitor import __version__
+from monitor.errors import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, StartupError
+
+POSTURE_CHOICES = ("NORMAL", "ELEVATED", "HIGH", "CRITICAL")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="chokepoint-monitor",
+        description="Watch maritime chokepoints from AIS feeds and raise alerts.",
+    )
+    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="the daemon: live feeds in, alerts to MQTT, HTTP API")
+    run.add_argument("--config", required=True, help="TOML configuration file")
+    run.add_argument("--mqtt", metavar="URL", help="broker URL, overrides the config (mqtt://host:port)")
+
+    rp = sub.add_parser("replay", help="run recorded feeds through the pipeline on their own clock")
+    rp.add_argument("feeds", nargs="+", metavar="FEED", help="NMEA file (.gz read transparently) or -")
+    rp.add_argument("--zones", metavar="FILE", help="zone file (default: the packaged Hormuz zones)")
+    rp.add_argument("--config", metavar="FILE", help="TOML configuration file")
+    rp.add_argument("--posture", choices=POSTURE_CHOICES, type=str.upper, help="operator posture level")
+    rp.add_argument("--format", choices=("jsonl", "text"), default="jsonl", help="alert output format")
+    rp.add_argument("--speed", type=float, metavar="X", help="pace the replay at X times real time")
+    rp.add_argument("--publish", action="store_true", help="also publish the alerts to the MQTT broker")
+    rp.add_argument("--mqtt", metavar="URL", help="broker URL for --publish, overrides the config")
+
+    dc = sub.add_parser("decode", help="decode AIS messages to JSON lines, like gpsdecode")
+    dc.add_argument("feeds", nargs="+", metavar="FEED")
+
+    zn = sub.add_parser("zones", help="zone file tools")
+    zsub = zn.add_subparsers(dest="zones_command", required=True, metavar="SUBCOMMAND")
+    zc = zsub.add_parser("check", help="validate a zone file")
+    zc.add_argument("file", metavar="FILE")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "replay":
+            return _replay(args)
+        if args.command == "decode":
+            return _decode(args)
+        if args.command == "zones":
+            return _zones_check(args.file)
+        if args.command == "run":
+            print("chokepoint-monitor: run: the live daemon is not built yet", file=sys.stderr)
+            return EXIT_FAILURE
+    except StartupError as exc:
+        print(f"chokepoint-monitor: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except BrokenPipeError:
+        # `... | head`: the reader went away; not an error of ours.
+        sys.stderr.close()
+        return EXIT_OK
+    except KeyboardInterrupt:
+        return 130
+    return EXIT_USAGE
+
+
+def _zones_check(path: str) -> int:
+    from monitor.zones import load_zone_file
+
+    zf = load_zone_file(path)
+    kinds = Counter(z.kind for z in zf.zones)
+    counts = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items()))
+    print(f"{path}: OK, {len(zf.zones)} zones ({counts})")
+    return EXIT_OK
+
+
+def _load(args: argparse.Namespace) -> tuple["Settings", "ZoneFile"]:  # noqa: F821
+    from monitor.config import load_settings
+    from monitor.log import configure_logging
+    from monitor.zones import default_zone_path, load_zone_file
+
+    settings = load_settings(args.config)
+    configure_logging(settings.logging.level, settings.logging.format)
+    zone_path = args.zones or settings.zones.file or default_zone_path()
+    return settings, load_zone_file(zone_path)
+
+
+def _replay(args: argparse.Namespace) -> int:
+    from monitor.feeds import check_feeds, iter_batches
+    from monitor.pipeline import Pipeline
+
+    if args.publish:
+        print("chokepoint-monitor: replay --publish: MQTT publishing is not built yet", file=sys.stderr)
+        return EXIT_FAILURE
+    if args.speed is not None and args.speed <= 0:
+        print("chokepoint-monitor: --speed must be a positive number", file=sys.stderr)
+        return EXIT_USAGE
+    check_feeds(args.feeds)
+    settings, zonefile = _load(args)
+    pipeline = Pipeline(settings, zonefile, posture=args.posture or "NORMAL")
+    out = sys.stdout
+    text = args.format == "text"
+    # Pacing: small batches, then sleep until the wall clock catches up with the feed clock / speed.
+    batch_lines = 64 if args.speed else 8192
+    wall0: float | None = None
+    feed0: float | None = None
+    for lines in iter_batches(args.feeds, batch_lines):
+        alerts = pipeline.process_lines(lines)
+        if args.speed:
+            now_feed = pipeline.feed_time
+            if now_feed is not None:
+                if feed0 is None:
+                    feed0, wall0 = now_feed, time.monotonic()
+                assert wall0 is not None
+                delay = wall0 + (now_feed - feed0) / args.speed - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)
+        if alerts:
+            out.write("".join((a.to_text() if text else a.to_json()) + "\n" for a in alerts))
+            if args.speed:
+                out.flush()
+    summary = pipeline.finish()
+    _print_summary(summary.to_dict(), out if text else sys.stderr)
+    return EXIT_OK
+
+
+def _print_summary(s: dict[str, object], stream: TextIO) -> None:
+    rejects = s["rejects"]
+    assert isinstance(rejects, dict)
+    by_kind = s["alerts_by_kind"]
+    assert isinstance(by_kind, dict)
+    lines = [
+        "summary:",
+        f"  lines read        {s['lines']}",
+        f"  lines rejected    {s['rejected']}"
+        + (" (" + ", ".join(f"{k} {v}" for k, v in rejects.items()) + ")" if rejects else ""),
+        f"  duplicates        {s['duplicates']}",
+        f"  messages          {s['messages']} ({s['positions']} positions, {s['statics']} static)",
+        f"  vessels           {s['vessels']}",
+        f"  alerts            {s['alerts']}"
+        + (" (" + ", ".join(f"{k} {v}" for k, v in by_kind.items()) + ")" if by_kind else ""),
+    ]
+    if s.get("untimed"):
+        lines.append(f"  untimed messages  {s['untimed']} (no tag-block time: the wall clock was used)")
+    if s.get("stale"):
+        lines.append(f"  stale fixes       {s['stale']} (older than the vessel's last fix, ignored)")
+    stream.write("\n".join(lines) + "\n")
+
+
+def _decode(args: argparse.Namespace) -> int:
+    from monitor.decode import decode_records
+    from monitor.feeds import check_feeds, iter_batches
+    from monitor.nmea import NmeaAssembler
+
+    check_feeds(args.feeds)
+    # A decoder shows every message, like gpsdecode: no duplicate suppression here.
+    assembler = NmeaAssembler(dedup_window_s=0.0)
+    decode_rejects: Counter[str] = Counter()
+    count = 0
+    out = sys.stdout
+    for lines in iter_batches(args.feeds):
+        messages = assembler.push_lines(lines)
+        records = [json.dumps(r, separators=(",", ":")) for r in decode_records(messages, rejects=decode_rejects)]
+        count += len(records)
+        if records:
+            out.write("\n".join(records) + "\n")
+    rejects = assembler.rejects + decode_rejects
+    detail = ", ".join(f"{k} {v}" for k, v in sorted(rejects.items()))
+    print(
+        f"decoded {count} messages from {assembler.lines} lines; rejected {sum(rejects.values())}"
+        + (f" ({detail})" if detail else "")
+        + f"; duplicates {assembler.duplicates}",
+        file=sys.stderr,
+    )
+    return EXIT_OK
