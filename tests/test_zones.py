@@ -1,0 +1,435 @@
+"""The zone-file loader: a valid file loads into frozen zones; every kind of broken file is refused with
+every problem named by its feature."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import shapely
+
+from monitor.errors import EXIT_CONFIG, StartupError, ZoneFileError
+from monitor.zones import ZONE_KINDS, Zone, ZoneFile, default_zone_path, load_zone_file
+
+FIXTURES = Path(__file__).parent / "data" / "zones"
+
+
+def _square(lon: float, lat: float, size: float = 0.1) -> dict[str, Any]:
+    ring = [[lon, lat], [lon + size, lat], [lon + size, lat + size], [lon, lat + size], [lon, lat]]
+    return {"type": "Polygon", "coordinates": [ring]}
+
+
+def _feature(properties: dict[str, Any], geometry: dict[str, Any] | None) -> dict[str, Any]:
+    return {"type": "Feature", "properties": properties, "geometry": geometry}
+
+
+def _valid() -> dict[str, Any]:
+    """A small file with one zone of every kind, in the Strait of Hormuz ([lon, lat])."""
+    return {
+        "type": "FeatureCollection",
+        "properties": {"attribution": "test data"},
+        "features": [
+            _feature({"id": "gulf", "name": "Gulf", "kind": "region"}, _square(55.0, 25.0, 2.0)),
+            _feature(
+                {"id": "strait", "name": "Strait", "kind": "strait", "gates": ["outer", "inner"]},
+                _square(56.0, 26.0, 0.8),
+            ),
+            _feature(
+                {"id": "outer", "name": "Outer gate", "kind": "gate"},
+                {"type": "LineString", "coordinates": [[56.8, 26.0], [56.8, 26.8]]},
+            ),
+            _feature(
+                {"id": "inner", "name": "Inner gate", "kind": "gate"},
+                {"type": "LineString", "coordinates": [[56.0, 26.0], [56.0, 26.8]]},
+            ),
+            _feature({"id": "lane-in", "name": "Lane", "kind": "tss_lane", "bearing": 287}, _square(56.3, 26.5)),
+            _feature({"id": "sep", "name": "Separation", "kind": "separation_zone"}, _square(56.3, 26.4)),
+            _feature({"id": "port-x", "name": "Port", "kind": "port", "country": "ir"}, _square(56.1, 27.0)),
+            _feature({"id": "anch", "name": "Anchorage", "kind": "anchorage"}, _square(56.4, 25.1)),
+            _feature({"id": "ts-om", "name": "Oman", "kind": "territorial_sea", "country": "OM"}, _square(56.2, 26.2)),
+            _feature(
+                {"id": "land-1", "name": "Land", "kind": "land"},
+                {"type": "MultiPolygon", "coordinates": [_square(56.2, 25.5)["coordinates"]]},
+            ),
+        ],
+    }
+
+
+def _write(tmp_path: Path, document: Any) -> Path:
+    path = tmp_path / "zones.geojson"
+    path.write_text(json.dumps(document), encoding="utf-8")
+    return path
+
+
+def _problems(path: Path) -> list[str]:
+    with pytest.raises(ZoneFileError) as caught:
+        load_zone_file(path)
+    assert caught.value.path == str(path)
+    assert caught.value.problems, "a ZoneFileError must list at least one problem"
+    return caught.value.problems
+
+
+def _broken(tmp_path: Path, index: int, **changes: Any) -> list[str]:
+    """Problems of the valid file with feature `index`'s properties updated (a None value deletes the key;
+    the key `geometry` replaces the geometry)."""
+    document = _valid()
+    feature = document["features"][index]
+    for key, value in changes.items():
+        if key == "geometry":
+            feature["geometry"] = value
+        elif value is None:
+            feature["properties"].pop(key, None)
+        else:
+            feature["properties"][key] = value
+    return _problems(_write(tmp_path, document))
+
+
+def _only(problems: list[str]) -> str:
+    assert len(problems) == 1, problems
+    return problems[0]
+
+
+# ------------------------------------------------------------------------------------------ valid files
+
+
+def test_valid_file_loads_every_kind(tmp_path: Path) -> None:
+    """A valid file gives one Zone per feature, in file order, with kind-specific fields typed."""
+    zone_file = load_zone_file(_write(tmp_path, _valid()))
+    assert isinstance(zone_file, ZoneFile)
+    assert [zone.id for zone in zone_file.zones] == [f["properties"]["id"] for f in _valid()["features"]]
+    assert {zone.kind for zone in zone_file.zones} == set(ZONE_KINDS)
+    lane = zone_file.by_id("lane-in")
+    assert lane.bearing == 287.0 and isinstance(lane.bearing, float)
+    assert zone_file.by_id("strait").gates == ("outer", "inner")
+    assert zone_file.by_id("outer").geometry.geom_type == "LineString"
+    assert zone_file.by_id("land-1").geometry.geom_type == "MultiPolygon"
+    assert zone_file.by_id("gulf").bearing is None and zone_file.by_id("gulf").gates is None
+    assert zone_file.properties == {"attribution": "test data"}
+    assert zone_file.path == str(tmp_path / "zones.geojson")
+
+
+def test_country_is_normalized_and_properties_kept(tmp_path: Path) -> None:
+    """A lower-case alpha-2 country is accepted as upper case; the original properties stay available."""
+    zone = load_zone_file(_write(tmp_path, _valid())).by_id("port-x")
+    assert zone.country == "IR"
+    assert zone.properties["country"] == "ir"
+    assert zone.properties["name"] == "Port"
+
+
+def test_geometry_is_lon_lat(tmp_path: Path) -> None:
+    """GeoJSON order is kept: x is longitude, y is latitude."""
+    zone = load_zone_file(_write(tmp_path, _valid())).by_id("port-x")
+    assert shapely.contains_xy(zone.geometry, 56.15, 27.05)
+    assert not shapely.contains_xy(zone.geometry, 27.05, 56.15)
+
+
+def test_name_defaults_to_id(tmp_path: Path) -> None:
+    """A feature without a name is named by its id rather than refused."""
+    document = _valid()
+    del document["features"][0]["properties"]["name"]
+    assert load_zone_file(_write(tmp_path, document)).by_id("gulf").name == "gulf"
+
+
+def test_feature_level_id_is_accepted(tmp_path: Path) -> None:
+    """GeoJSON's own Feature "id" member serves when properties has no id."""
+    document = _valid()
+    del document["features"][0]["properties"]["id"]
+    document["features"][0]["id"] = "gulf-by-feature-id"
+    assert load_zone_file(_write(tmp_path, document)).by_id("gulf-by-feature-id").kind == "region"
+
+
+def test_by_id_and_of_kind(tmp_path: Path) -> None:
+    """by_id finds one zone or raises KeyError; of_kind filters by one or several kinds in file order."""
+    zone_file = load_zone_file(_write(tmp_path, _valid()))
+    assert zone_file.by_id("anch").kind == "anchorage"
+    with pytest.raises(KeyError):
+        zone_file.by_id("no-such-zone")
+    assert [zone.id for zone in zone_file.of_kind("gate")] == ["outer", "inner"]
+    assert [zone.id for zone in zone_file.of_kind("port", "anchorage")] == ["port-x", "anch"]
+    assert zone_file.of_kind("no-such-kind") == []
+
+
+def test_zones_are_frozen_and_hashable(tmp_path: Path) -> None:
+    """Zones cannot be modified and can be used as dict keys or set members."""
+    zone = load_zone_file(_write(tmp_path, _valid())).by_id("strait")
+    assert isinstance(zone, Zone)
+    with pytest.raises(AttributeError):
+        zone.kind = "port"  # type: ignore[misc]
+    assert {zone: 1}[zone] == 1
+
+
+def test_default_zone_path_exists_and_loads() -> None:
+    """The packaged default zone file is found through importlib.resources and is valid."""
+    path = default_zone_path()
+    assert path.is_file()
+    assert path.name == "hormuz.geojson"
+    zone_file = load_zone_file(path)
+    assert zone_file.of_kind("strait")
+    assert zone_file.properties
+
+
+# ------------------------------------------------------------------------------------- whole-file problems
+
+
+def test_refuses_unreadable_file(tmp_path: Path) -> None:
+    """A path that does not exist is a ZoneFileError naming the file, not an OSError."""
+    problem = _only(_problems(tmp_path / "missing.geojson"))
+    assert problem.startswith("cannot read file")
+
+
+def test_refuses_non_utf8_file(tmp_path: Path) -> None:
+    """Bytes that are not UTF-8 are refused as unreadable."""
+    path = tmp_path / "latin1.geojson"
+    path.write_bytes(b'{"type": "FeatureCollection", "features": [], "name": "\xe9"}')
+    assert _only(_problems(path)).startswith("cannot read file")
+
+
+def test_refuses_non_json() -> None:
+    """A truncated file is refused as not JSON, with the parser's position."""
+    problem = _only(_problems(FIXTURES / "not_json.geojson"))
+    assert problem.startswith("not JSON")
+    assert "line" in problem
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        [],
+        {"type": "Feature", "properties": {}, "geometry": None},
+        {"type": "Polygon", "coordinates": []},
+        {"type": "FeatureCollection"},
+        {"type": "FeatureCollection", "features": {"a": 1}},
+    ],
+)
+def test_refuses_json_that_is_not_a_feature_collection(tmp_path: Path, document: Any) -> None:
+    """JSON that is not a FeatureCollection with a list of features is refused."""
+    assert "not a GeoJSON FeatureCollection" in _only(_problems(_write(tmp_path, document)))
+
+
+def test_refuses_empty_collection(tmp_path: Path) -> None:
+    """A FeatureCollection without features is refused: the monitor would watch nothing."""
+    problem = _only(_problems(_write(tmp_path, {"type": "FeatureCollection", "features": []})))
+    assert "empty" in problem
+
+
+def test_error_is_a_startup_error_with_config_exit_code(tmp_path: Path) -> None:
+    """ZoneFileError makes the command line exit with EXIT_CONFIG (3), so systemd does not restart-loop."""
+    with pytest.raises(StartupError) as caught:
+        load_zone_file(tmp_path / "missing.geojson")
+    assert caught.value.exit_code == EXIT_CONFIG
+    assert str(tmp_path / "missing.geojson") in str(caught.value)
+
+
+# ----------------------------------------------------------------------------------- feature problems
+
+
+def test_refuses_unknown_kind(tmp_path: Path) -> None:
+    """A kind outside ZONE_KINDS is refused, naming the feature and the kind."""
+    problem = _only(_broken(tmp_path, 7, kind="harbour"))
+    assert problem.startswith("feature 'anch': unknown kind 'harbour'")
+
+
+def test_refuses_missing_kind(tmp_path: Path) -> None:
+    """A feature without a kind is refused."""
+    assert _only(_broken(tmp_path, 7, kind=None)).startswith("feature 'anch': missing 'kind'")
+
+
+def test_refuses_missing_id(tmp_path: Path) -> None:
+    """A feature without an id is named by its position in the features array."""
+    assert _only(_broken(tmp_path, 7, id=None)) == "feature #7 (no id): missing 'id'"
+
+
+@pytest.mark.parametrize("bad_id", [7, "has space", "a/b", "lane+", "#"])
+def test_refuses_unusable_id(tmp_path: Path, bad_id: Any) -> None:
+    """An id that is not a string, or would break an MQTT topic, is refused."""
+    problem = _only(_broken(tmp_path, 7, id=bad_id))
+    assert problem.startswith("feature ")
+    assert "id" in problem
+
+
+def test_refuses_duplicate_id(tmp_path: Path) -> None:
+    """Two features with the same id are refused, naming the id and where it first appears."""
+    problem = _only(_broken(tmp_path, 8, id="anch"))
+    assert problem == "feature 'anch': duplicate id (also feature #7)"
+
+
+def test_refuses_missing_geometry(tmp_path: Path) -> None:
+    """A feature whose geometry is null is refused."""
+    assert _only(_broken(tmp_path, 7, geometry=None)) == "feature 'anch': missing geometry"
+
+
+def test_refuses_empty_geometry(tmp_path: Path) -> None:
+    """A feature whose geometry has no coordinates is refused."""
+    problem = _only(_broken(tmp_path, 7, geometry={"type": "Polygon", "coordinates": []}))
+    assert problem == "feature 'anch': empty geometry"
+
+
+def test_refuses_malformed_geometry(tmp_path: Path) -> None:
+    """A polygon ring with too few positions is refused as unreadable rather than crashing."""
+    geometry = {"type": "Polygon", "coordinates": [[[56.0, 26.0], [56.1, 26.0]]]}
+    assert _only(_broken(tmp_path, 7, geometry=geometry)).startswith("feature 'anch': unreadable geometry")
+
+
+def test_refuses_self_intersecting_polygon_with_reason_and_location() -> None:
+    """A bow-tie polygon is refused with shapely's reason and the crossing point."""
+    problem = _only(_problems(FIXTURES / "self_intersecting.geojson"))
+    assert problem.startswith("feature 'bowtie-anchorage': invalid Polygon")
+    assert "Self-intersection" in problem
+    assert "56.45 26.45" in problem
+
+
+def test_refuses_polygon_with_hole_outside(tmp_path: Path) -> None:
+    """A hole outside its shell is invalid and refused, naming the feature."""
+    geometry = _square(56.4, 25.1)
+    geometry["coordinates"].append(_square(57.0, 25.1, 0.01)["coordinates"][0])
+    problem = _only(_broken(tmp_path, 7, geometry=geometry))
+    assert problem.startswith("feature 'anch': invalid Polygon: Hole lies outside shell")
+
+
+def test_refuses_gate_that_is_not_a_line(tmp_path: Path) -> None:
+    """A gate drawn as a polygon is refused: crossing detection needs a line."""
+    problem = _only(_broken(tmp_path, 2, geometry=_square(56.8, 26.0)))
+    assert problem == "feature 'outer': gate must be a LineString, got Polygon"
+
+
+def test_refuses_degenerate_gate(tmp_path: Path) -> None:
+    """A gate whose two points coincide is refused as an invalid LineString."""
+    geometry = {"type": "LineString", "coordinates": [[56.8, 26.0], [56.8, 26.0]]}
+    assert _only(_broken(tmp_path, 2, geometry=geometry)).startswith("feature 'outer': invalid LineString")
+
+
+@pytest.mark.parametrize(
+    "geometry",
+    [
+        {"type": "Point", "coordinates": [56.1, 27.0]},
+        {"type": "LineString", "coordinates": [[56.1, 27.0], [56.2, 27.1]]},
+    ],
+)
+def test_refuses_area_kind_that_is_not_a_polygon(tmp_path: Path, geometry: dict[str, Any]) -> None:
+    """A port (like every kind but gate) must be a Polygon or MultiPolygon."""
+    problem = _only(_broken(tmp_path, 6, geometry=geometry))
+    assert problem.startswith("feature 'port-x': port must be a Polygon or MultiPolygon")
+
+
+def test_refuses_strait_without_gates(tmp_path: Path) -> None:
+    """A strait must say which gates define a transit."""
+    assert _only(_broken(tmp_path, 1, gates=None)).startswith("feature 'strait': strait has no 'gates'")
+
+
+@pytest.mark.parametrize("gates", [["outer"], ["outer", "inner", "outer"], "outer,inner", ["outer", 3]])
+def test_refuses_strait_gates_not_two_ids(tmp_path: Path, gates: Any) -> None:
+    """A strait's gates must be exactly two ids."""
+    problem = _only(_broken(tmp_path, 1, gates=gates))
+    assert problem.startswith("feature 'strait': strait 'gates' must be exactly 2 gate ids")
+
+
+def test_refuses_strait_with_the_same_gate_twice(tmp_path: Path) -> None:
+    """Outer and inner gate must differ, or no transit direction can be told."""
+    problem = _only(_broken(tmp_path, 1, gates=["outer", "outer"]))
+    assert problem.startswith("feature 'strait': strait 'gates' must be 2 different gates")
+
+
+def test_refuses_strait_gate_that_does_not_exist() -> None:
+    """A strait naming a gate that is not in the file is refused, naming both."""
+    problem = _only(_problems(FIXTURES / "strait_gate_missing.geojson"))
+    assert problem == "feature 'strait-x': strait gate 'gate-inner' does not exist"
+
+
+def test_refuses_strait_gate_of_another_kind(tmp_path: Path) -> None:
+    """A strait's gate must be a feature of kind gate."""
+    problem = _only(_broken(tmp_path, 1, gates=["outer", "lane-in"]))
+    assert problem == "feature 'strait': strait gate 'lane-in' is not of kind gate (it is 'tss_lane')"
+
+
+def test_refuses_tss_lane_without_bearing(tmp_path: Path) -> None:
+    """A lane without a bearing cannot support wrong-way detection."""
+    assert _only(_broken(tmp_path, 4, bearing=None)) == "feature 'lane-in': tss_lane has no 'bearing'"
+
+
+@pytest.mark.parametrize("bearing", ["287", True, [287]])
+def test_refuses_non_numeric_bearing(tmp_path: Path, bearing: Any) -> None:
+    """A bearing must be a JSON number."""
+    problem = _only(_broken(tmp_path, 4, bearing=bearing))
+    assert problem.startswith("feature 'lane-in': tss_lane 'bearing' must be a number")
+
+
+@pytest.mark.parametrize("bearing", [360, 360.5, -1, -0.001])
+def test_refuses_bearing_out_of_range(tmp_path: Path, bearing: float) -> None:
+    """A bearing must lie in [0, 360)."""
+    problem = _only(_broken(tmp_path, 4, bearing=bearing))
+    assert problem.startswith("feature 'lane-in': tss_lane 'bearing' must be in [0, 360)")
+
+
+def test_accepts_bearing_zero(tmp_path: Path) -> None:
+    """Due north, 0°, is a valid bearing (the lower end of [0, 360) is included)."""
+    document = _valid()
+    document["features"][4]["properties"]["bearing"] = 0
+    assert load_zone_file(_write(tmp_path, document)).by_id("lane-in").bearing == 0.0
+
+
+def test_refuses_swapped_coordinates() -> None:
+    """[lat, lon] written by mistake is caught when the "latitude" goes beyond ±90, and the message says
+    how GeoJSON orders them."""
+    problem = _only(_problems(FIXTURES / "swapped_latlon.geojson"))
+    assert problem == (
+        "feature 'singapore-strait': coordinates look swapped (lat beyond ±90): GeoJSON is [lon, lat]"
+    )
+
+
+def test_refuses_longitude_out_of_range(tmp_path: Path) -> None:
+    """A longitude beyond ±180 is refused."""
+    problem = _only(_broken(tmp_path, 7, geometry=_square(181.0, 25.0)))
+    assert problem.startswith("feature 'anch': coordinates out of range (lon beyond ±180)")
+
+
+@pytest.mark.parametrize("country", ["IRN", "I", "1R", 98, ""])
+def test_refuses_country_that_is_not_two_letters(tmp_path: Path, country: Any) -> None:
+    """A country must be an ISO 3166 alpha-2 code."""
+    problem = _only(_broken(tmp_path, 8, country=country))
+    assert problem.startswith("feature 'ts-om': 'country' must be an ISO 3166 alpha-2 code (2 letters)")
+
+
+def test_reports_all_problems_in_file_order(tmp_path: Path) -> None:
+    """Every problem of every feature is reported at once, ordered by feature, each naming its feature."""
+    document = _valid()
+    features = document["features"]
+    features[1]["properties"]["gates"] = ["outer", "nowhere"]
+    features[4]["properties"].pop("bearing")
+    features[4]["geometry"] = copy.deepcopy(
+        {"type": "Polygon", "coordinates": [[[56.4, 26.4], [56.5, 26.5], [56.5, 26.4], [56.4, 26.5], [56.4, 26.4]]]}
+    )
+    features[6]["properties"]["country"] = "IRN"
+    del features[7]["properties"]["id"]
+    features[9]["properties"]["kind"] = "continent"
+    problems = _problems(_write(tmp_path, document))
+    assert len(problems) == 6, problems
+    assert problems[0].startswith("feature 'strait': strait gate 'nowhere'")
+    assert problems[1].startswith("feature 'lane-in': invalid Polygon: Self-intersection")
+    assert problems[2] == "feature 'lane-in': tss_lane has no 'bearing'"
+    assert problems[3].startswith("feature 'port-x': 'country'")
+    assert problems[4] == "feature #7 (no id): missing 'id'"
+    assert problems[5].startswith("feature 'land-1': unknown kind 'continent'")
+
+
+def test_error_message_names_first_problem_and_count(tmp_path: Path) -> None:
+    """The exception's one-line message names the file, the first problem and how many more there are."""
+    document = _valid()
+    document["features"][4]["properties"].pop("bearing")
+    document["features"][6]["properties"]["country"] = "IRN"
+    path = _write(tmp_path, document)
+    with pytest.raises(ZoneFileError) as caught:
+        load_zone_file(path)
+    assert str(caught.value) == f"{path}: feature 'lane-in': tss_lane has no 'bearing' (and 1 more)"
+
+
+def test_refuses_feature_that_is_not_a_feature(tmp_path: Path) -> None:
+    """An entry of features that is not a GeoJSON Feature is refused by position."""
+    document = _valid()
+    document["features"][2] = {"type": "LineString", "coordinates": [[56.8, 26.0], [56.8, 26.8]]}
+    problems = _problems(_write(tmp_path, document))
+    assert "feature #2 (no id): not a GeoJSON Feature" in problems
+    # The strait's outer gate is gone with it, and that is reported on the strait too.
+    assert "feature 'strait': strait gate 'outer' does not exist" in problems
