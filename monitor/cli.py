@@ -112,28 +112,40 @@ def _replay(args: argparse.Namespace) -> int:
     pipeline = Pipeline(settings, zonefile, posture=args.posture or "NORMAL")
     out = sys.stdout
     text = args.format == "text"
-    # Pacing: small batches, then sleep until the wall clock catches up with the feed clock / speed.
+    # Pacing (--speed): each alert is written when the wall clock reaches its feed time / speed, and
+    # reading never runs more than one small batch ahead of the wall clock.
     batch_lines = 64 if args.speed else 8192
-    wall0: float | None = None
-    feed0: float | None = None
+    pace = _Pacer(args.speed) if args.speed else None
     for lines in iter_batches(args.feeds, batch_lines):
         alerts = pipeline.process_lines(lines)
-        if args.speed:
-            now_feed = pipeline.feed_time
-            if now_feed is not None:
-                if feed0 is None:
-                    feed0, wall0 = now_feed, time.monotonic()
-                assert wall0 is not None
-                delay = wall0 + (now_feed - feed0) / args.speed - time.monotonic()
-                if delay > 0:
-                    time.sleep(delay)
-        if alerts:
-            out.write("".join((a.to_text() if text else a.to_json()) + "\n" for a in alerts))
-            if args.speed:
-                out.flush()
+        if pace is None:
+            if alerts:
+                out.write("".join((a.to_text() if text else a.to_json()) + "\n" for a in alerts))
+            continue
+        if pipeline.first_time is None:
+            continue
+        for a in alerts:
+            pace.wait(pipeline.first_time, a.time)
+            out.write((a.to_text() if text else a.to_json()) + "\n")
+            out.flush()
+        if pipeline.feed_time is not None:
+            pace.wait(pipeline.first_time, pipeline.feed_time)
     summary = pipeline.finish()
     _print_summary(summary.to_dict(), out if text else sys.stderr)
     return EXIT_OK
+
+
+class _Pacer:
+    """Sleeps so that feed time advances at `speed` times the wall clock."""
+
+    def __init__(self, speed: float) -> None:
+        self.speed = speed
+        self.wall0 = time.monotonic()
+
+    def wait(self, feed0: float, t: float) -> None:
+        delay = self.wall0 + (t - feed0) / self.speed - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
 
 
 def _print_summary(s: dict[str, object], stream: TextIO) -> None:

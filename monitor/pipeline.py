@@ -368,6 +368,8 @@ class Pipeline:
         self.summary = Summary()
         self._seq = 0
         self._decode_rejects: Counter[str] = Counter()
+        self.first_time: float | None = None  # the earliest and newest times seen on the feed clock
+        self.feed_time: float | None = None
 
     def process_lines(self, lines: Sequence[bytes]) -> list[Alert]:
         messages = self.assembler.push_lines(lines)
@@ -375,6 +377,11 @@ class Pipeline:
         self._seq += len(messages)
         self._decode_rejects.update(batch.rejects)
         alerts, untimed = self.tracker.process(batch, self.clock)
+        times = batch.positions["time"]
+        if len(times) and not np.isnan(times).all():
+            lo, hi = float(np.nanmin(times)), float(np.nanmax(times))
+            self.first_time = lo if self.first_time is None else min(self.first_time, lo)
+            self.feed_time = hi if self.feed_time is None else max(self.feed_time, hi)
         s = self.summary
         s.messages += len(messages) - sum(batch.rejects.values())
         s.positions += len(batch.positions)
@@ -393,9 +400,3 @@ class Pipeline:
         s.stale = self.tracker.stale
         s.vessels = len(self.tracker.vessels)
         return s
-
-    @property
-    def feed_time(self) -> float | None:
-        """The newest time seen on the feed clock."""
-        latest = max((v.time for v in self.tracker.vessels.values()), default=-math.inf)
-        return None if latest == -math.inf else latest
