@@ -30,23 +30,47 @@ def position_lines(
     mmsi: int, lon: float, lat: float, t: float, sog: float = 12.0, cog: float = 270.0, msg_type: int = 1
 ) -> list[bytes]:
     data: dict[str, Any] = {
-        "type": msg_type, "mmsi": mmsi, "lon": lon, "lat": lat, "speed": sog, "course": cog,
-        "heading": int(round(cog)) % 360, "second": int(t) % 60, "status": 0,
+        "type": msg_type,
+        "mmsi": mmsi,
+        "lon": lon,
+        "lat": lat,
+        "speed": sog,
+        "course": cog,
+        "heading": int(round(cog)) % 360,
+        "second": int(t) % 60,
+        "status": 0,
     }
     if msg_type == 18:
         data.pop("status")
     return [tagged(s, t) for s in encode_dict(data, talker_id="AI", sentence_type="VDM", radio_channel="A")]
 
 
-def static_lines(mmsi: int, t: float, name: str, ship_type: int = 80, callsign: str = "TEST1",
-                 imo: int = 9_000_001) -> list[bytes]:
-    data = {"type": 5, "mmsi": mmsi, "shipname": name, "ship_type": ship_type, "callsign": callsign,
-            "imo": imo, "ais_version": 0, "destination": "FUJAIRAH", "draught": 10.2}
-    return [tagged(s, t) for s in encode_dict(data, talker_id="AI", sentence_type="VDM", radio_channel="A", seq_id=1)]
+def static_lines(
+    mmsi: int, t: float, name: str, ship_type: int = 80, callsign: str = "TEST1", imo: int = 9_000_001
+) -> list[bytes]:
+    data = {
+        "type": 5,
+        "mmsi": mmsi,
+        "shipname": name,
+        "ship_type": ship_type,
+        "callsign": callsign,
+        "imo": imo,
+        "ais_version": 0,
+        "destination": "FUJAIRAH",
+        "draught": 10.2,
+    }
+    return [
+        tagged(s, t)
+        for s in encode_dict(data, talker_id="AI", sentence_type="VDM", radio_channel="A", seq_id=1)
+    ]
 
 
 def track(
-    mmsi: int, points: list[tuple[float, float]], t0: float, interval_s: float, speed_kn: float,
+    mmsi: int,
+    points: list[tuple[float, float]],
+    t0: float,
+    interval_s: float,
+    speed_kn: float,
     msg_type: int = 1,
 ) -> list[bytes]:
     """Fixes every interval_s along straight legs between points at speed_kn (flat-earth, fine here)."""
@@ -72,8 +96,11 @@ def box(x1: float, y1: float, x2: float, y2: float) -> list[list[list[float]]]:
 
 
 def feature(fid: str, kind: str, geometry: dict[str, Any], **props: Any) -> dict[str, Any]:
-    return {"type": "Feature", "properties": {"id": fid, "name": fid.replace("-", " ").title(),
-                                              "kind": kind, **props}, "geometry": geometry}
+    return {
+        "type": "Feature",
+        "properties": {"id": fid, "name": fid.replace("-", " ").title(), "kind": kind, **props},
+        "geometry": geometry,
+    }
 
 
 def synthetic_zones() -> dict[str, Any]:
@@ -82,14 +109,26 @@ def synthetic_zones() -> dict[str, Any]:
         "type": "FeatureCollection",
         "features": [
             feature("gulf", "region", {"type": "Polygon", "coordinates": box(54.0, 25.0, 59.0, 27.0)}),
-            feature("strait", "strait", {"type": "Polygon", "coordinates": box(56.0, 25.5, 57.0, 26.5)},
-                    gates=["outer", "inner"]),
+            feature(
+                "strait",
+                "strait",
+                {"type": "Polygon", "coordinates": box(56.0, 25.5, 57.0, 26.5)},
+                gates=["outer", "inner"],
+            ),
             feature("outer", "gate", {"type": "LineString", "coordinates": [[57.0, 25.5], [57.0, 26.5]]}),
             feature("inner", "gate", {"type": "LineString", "coordinates": [[56.0, 26.5], [56.0, 25.5]]}),
-            feature("lane-in", "tss_lane", {"type": "Polygon", "coordinates": box(56.2, 26.0, 56.8, 26.2)},
-                    bearing=270),
-            feature("port-a", "port", {"type": "Polygon", "coordinates": box(55.5, 25.9, 55.6, 26.0)},
-                    country="AE"),
+            feature(
+                "lane-in",
+                "tss_lane",
+                {"type": "Polygon", "coordinates": box(56.2, 26.0, 56.8, 26.2)},
+                bearing=270,
+            ),
+            feature(
+                "port-a",
+                "port",
+                {"type": "Polygon", "coordinates": box(55.5, 25.9, 55.6, 26.0)},
+                country="AE",
+            ),
             feature("anch", "anchorage", {"type": "Polygon", "coordinates": box(57.2, 25.6, 57.3, 25.7)}),
             feature("land-a", "land", {"type": "Polygon", "coordinates": box(58.0, 25.0, 59.0, 25.3)}),
         ],

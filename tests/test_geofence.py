@@ -24,8 +24,11 @@ def run(tmp_path: Path, lines: list[bytes], env: dict[str, str] | None = None) -
 
 
 def kinds(alerts: list[dict[str, Any]], mmsi: int | None = None) -> list[tuple[str, str | None]]:
-    return [(a["kind"], a["zone"]["id"] if a["zone"] else None) for a in alerts
-            if mmsi is None or a["mmsi"] == mmsi]
+    return [
+        (a["kind"], a["zone"]["id"] if a["zone"] else None)
+        for a in alerts
+        if mmsi is None or a["mmsi"] == mmsi
+    ]
 
 
 def test_inbound_passage_gives_one_transit_with_duration(tmp_path: Path) -> None:
@@ -119,8 +122,14 @@ def test_first_seen_inside_and_vessel_fusion(tmp_path: Path) -> None:
     assert {a["zone"]["id"] for a in alerts} == {"strait", "lane-in"}
     a = alerts[0]
     assert a["details"] == {"first_seen": True}
-    assert a["vessel"] == {"name": "HANBADA STAR", "imo": 9312345, "callsign": "DSAB1", "ship_type": 84,
-                           "flag": "KR", "watch": ["korea"]}
+    assert a["vessel"] == {
+        "name": "HANBADA STAR",
+        "imo": 9312345,
+        "callsign": "DSAB1",
+        "ship_type": 84,
+        "flag": "KR",
+        "watch": ["korea"],
+    }
     # Watched vessel: at least warning.
     assert all(x["severity"] == "warning" for x in alerts)
     assert a["schema"] == 1 and a["posture"] == "NORMAL"
