@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import shapely
 from shapely.geometry import shape
+from shapely.geometry.base import BaseGeometry
 
 from monitor.errors import ZoneFileError
 
@@ -121,7 +122,7 @@ class _Draft:
     id: str | None
     kind: str | None
     properties: dict[str, Any]
-    geometry: shapely.Geometry | None = None
+    geometry: BaseGeometry | None = None
 
 
 def _build(path: str, document: Any) -> ZoneFile:
@@ -199,7 +200,7 @@ def _read_feature(index: int, feature: Any, problems: list[str]) -> _Draft:
         return draft
     try:
         geometry = shape(raw_geometry)
-    except Exception as exc:  # noqa: BLE001 - shapely raises many types for malformed GeoJSON geometry
+    except Exception as exc:  # shapely raises many exception types for malformed GeoJSON geometry
         problems.append(f"{label}: unreadable geometry: {exc}")
         return draft
     if geometry.is_empty:
@@ -284,7 +285,9 @@ def _make_zone(draft: _Draft, by_id: Mapping[str, _Draft], problems: list[str]) 
         if isinstance(country, str) and _COUNTRY.fullmatch(country):
             country = country.upper()
         else:
-            problems.append(f"{label}: 'country' must be an ISO 3166 alpha-2 code (2 letters), got {country!r}")
+            problems.append(
+                f"{label}: 'country' must be an ISO 3166 alpha-2 code (2 letters), got {country!r}"
+            )
             ok = False
 
     bearing: float | None = None

@@ -6,6 +6,7 @@ tests in shared/geodata/SOURCES.md), not from the builder's output. GeoJSON orde
 
 from __future__ import annotations
 
+import itertools
 import math
 import subprocess
 import sys
@@ -23,8 +24,18 @@ ZONE_FILE = REPO / "zones" / "hormuz.geojson"
 GEODATA = REPO.parent / "shared" / "geodata"
 
 # OSM way 220138792, inbound (northern) lane centre line, and 220138816, outbound (southern) lane.
-INBOUND_CENTRE = [(56.6734317, 26.5035035), (56.5916022, 26.6238492), (56.4649679, 26.624089), (56.345175, 26.5950641)]
-OUTBOUND_CENTRE = [(56.3805226, 26.520249), (56.4785837, 26.5584126), (56.550218, 26.5584726), (56.6113218, 26.4679635)]
+INBOUND_CENTRE = [
+    (56.6734317, 26.5035035),
+    (56.5916022, 26.6238492),
+    (56.4649679, 26.624089),
+    (56.345175, 26.5950641),
+]
+OUTBOUND_CENTRE = [
+    (56.3805226, 26.520249),
+    (56.4785837, 26.5584126),
+    (56.550218, 26.5584726),
+    (56.6113218, 26.4679635),
+]
 # OSM way 220138722, the separation zone (closed ring).
 SEPARATION_RING = [
     (56.3504738, 26.580189), (56.3733458, 26.5330917), (56.4757667, 26.5746703), (56.55934, 26.5751502),
@@ -75,7 +86,7 @@ def _inside(geometry: BaseGeometry, lon: float, lat: float) -> bool:
 
 def _interior_points(way: list[tuple[float, float]]) -> list[tuple[float, float]]:
     """The way's inner vertices and the midpoints of its segments: points on the centre line, off its ends."""
-    midpoints = [((a[0] + b[0]) / 2, (a[1] + b[1]) / 2) for a, b in zip(way, way[1:])]
+    midpoints = [((a[0] + b[0]) / 2, (a[1] + b[1]) / 2) for a, b in itertools.pairwise(way)]
     return way[1:-1] + midpoints
 
 
@@ -83,9 +94,7 @@ def _area_km2(geometry: BaseGeometry) -> float:
     """Area on a local equirectangular projection: good to a fraction of a percent at harbour size."""
     lon0, lat0 = geometry.centroid.x, geometry.centroid.y
     scale = math.cos(math.radians(lat0))
-    projected = shapely.transform(
-        geometry, lambda xy: (xy - (lon0, lat0)) * (111.32 * scale, 110.57)
-    )
+    projected = shapely.transform(geometry, lambda xy: (xy - (lon0, lat0)) * (111.32 * scale, 110.57))
     return float(projected.area)
 
 
@@ -122,7 +131,7 @@ def test_the_required_zones_exist(zones: ZoneFile) -> None:
         "hormuz-tss-separation": "separation_zone",
         "fujairah-anchorage": "anchorage",
         "khor-fakkan-anchorage": "anchorage",
-        **{port: "port" for port in WPI_PORTS},
+        **dict.fromkeys(WPI_PORTS, "port"),
         **{f"ts-{cc}": "territorial_sea" for cc in ("ae", "bh", "iq", "ir", "kw", "om", "qa", "sa")},
     }
     for zone_id, kind in expected.items():
@@ -131,9 +140,13 @@ def test_the_required_zones_exist(zones: ZoneFile) -> None:
     assert len(zones.of_kind("port")) >= 17
 
 
-@pytest.mark.parametrize("lane_id, way", [("hormuz-tss-inbound", INBOUND_CENTRE), ("hormuz-tss-outbound", OUTBOUND_CENTRE)])
-def test_lane_centre_line_points_are_in_their_lane_only(zones: ZoneFile, lane_id: str, way: list[tuple[float, float]]) -> None:
-    """Points on a lane's OSM centre line are in that lane, in no other lane and not in the separation zone."""
+@pytest.mark.parametrize(
+    ("lane_id", "way"), [("hormuz-tss-inbound", INBOUND_CENTRE), ("hormuz-tss-outbound", OUTBOUND_CENTRE)]
+)
+def test_lane_centre_line_points_are_in_their_lane_only(
+    zones: ZoneFile, lane_id: str, way: list[tuple[float, float]]
+) -> None:
+    """Points on a lane's OSM centre line are in that lane, in no other lane, not in the separation zone."""
     separation = zones.by_id("hormuz-tss-separation").geometry
     for lon, lat in _interior_points(way):
         for lane in zones.of_kind("tss_lane"):
@@ -141,8 +154,12 @@ def test_lane_centre_line_points_are_in_their_lane_only(zones: ZoneFile, lane_id
         assert not _inside(separation, lon, lat)
 
 
-@pytest.mark.parametrize("lane_id, way", [("hormuz-tss-inbound", INBOUND_CENTRE), ("hormuz-tss-outbound", OUTBOUND_CENTRE)])
-def test_lane_contains_whole_centre_line(zones: ZoneFile, lane_id: str, way: list[tuple[float, float]]) -> None:
+@pytest.mark.parametrize(
+    ("lane_id", "way"), [("hormuz-tss-inbound", INBOUND_CENTRE), ("hormuz-tss-outbound", OUTBOUND_CENTRE)]
+)
+def test_lane_contains_whole_centre_line(
+    zones: ZoneFile, lane_id: str, way: list[tuple[float, float]]
+) -> None:
     """The whole OSM centre line, ends included, lies in its lane."""
     assert zones.by_id(lane_id).geometry.covers(LineString(way))
 
@@ -184,7 +201,7 @@ def test_tss_lies_inside_the_strait(zones: ZoneFile) -> None:
 
 
 @pytest.mark.parametrize(
-    "zone_id, lon, lat",
+    ("zone_id", "lon", "lat"),
     [
         ("fujairah-anchorage", 56.45, 25.15),
         ("fujairah-anchorage", 56.52, 25.06),
@@ -206,7 +223,7 @@ def test_anchorages_are_water(zones: ZoneFile, land: BaseGeometry) -> None:
 
 
 @pytest.mark.parametrize(
-    "place, lon, lat, is_land",
+    ("place", "lon", "lat", "is_land"),
     [
         ("Qeshm", 55.85, 26.75, True),
         ("Hormuz island", 56.46, 27.06, True),
@@ -225,7 +242,7 @@ def test_land_points(land: BaseGeometry, place: str, lon: float, lat: float, is_
 
 
 @pytest.mark.parametrize(
-    "place, lon, lat, country",
+    ("place", "lon", "lat", "country"),
     [
         ("Qeshm", 55.85, 26.75, "IR"),
         ("Musandam", 56.25, 26.2, "OM"),
@@ -234,7 +251,9 @@ def test_land_points(land: BaseGeometry, place: str, lon: float, lat: float, is_
         ("central Gulf", 53.0, 26.0, None),
     ],
 )
-def test_territorial_sea_points(zones: ZoneFile, place: str, lon: float, lat: float, country: str | None) -> None:
+def test_territorial_sea_points(
+    zones: ZoneFile, place: str, lon: float, lat: float, country: str | None
+) -> None:
     """The territorial seas are the source's: the TSS lies in Omani waters, the central Gulf in none."""
     covering = [zone.country for zone in zones.of_kind("territorial_sea") if _inside(zone.geometry, lon, lat)]
     assert covering == ([country] if country else []), place
@@ -285,7 +304,7 @@ def _crossings(track: LineString, zones: ZoneFile) -> list[str]:
 
 
 def test_inbound_passage_through_tss_crosses_outer_then_inner(zones: ZoneFile) -> None:
-    """A track from the Gulf of Oman through the inbound lane to the Persian Gulf crosses outer, then inner."""
+    """A track from the Gulf of Oman via the inbound lane to the Persian Gulf crosses outer, then inner."""
     track = LineString([GULF_OF_OMAN, *INBOUND_CENTRE, PERSIAN_GULF])
     assert _crossings(track, zones) == ["hormuz-outer", "hormuz-inner"]
 
@@ -324,11 +343,16 @@ def test_gates_and_land_separate_the_two_gulfs(zones: ZoneFile, land: BaseGeomet
 
 
 @pytest.mark.parametrize(
-    "lon, lat, expected",
-    [(57.0, 25.3, "gulf-of-oman"), (55.0, 26.3, "persian-gulf"), (56.5, 26.55, "persian-gulf"), (58.5, 24.5, "gulf-of-oman")],
+    ("lon", "lat", "expected"),
+    [
+        (57.0, 25.3, "gulf-of-oman"),
+        (55.0, 26.3, "persian-gulf"),
+        (56.5, 26.55, "persian-gulf"),
+        (58.5, 24.5, "gulf-of-oman"),
+    ],
 )
 def test_region_points(zones: ZoneFile, lon: float, lat: float, expected: str) -> None:
-    """The S-23 regions: the strait is in the Persian Gulf; the water east of the limit is the Gulf of Oman."""
+    """The S-23 regions: the strait is in the Persian Gulf; water east of the limit is the Gulf of Oman."""
     assert [zone.id for zone in zones.of_kind("region") if _inside(zone.geometry, lon, lat)] == [expected]
 
 
@@ -345,7 +369,14 @@ def test_file_rebuilds_byte_identically(tmp_path: Path) -> None:
     """tools/build_zones.py reproduces the committed file byte for byte from ../shared/geodata."""
     out = tmp_path / "hormuz.geojson"
     subprocess.run(
-        [sys.executable, str(REPO / "tools" / "build_zones.py"), "--geodata", str(GEODATA), "--out", str(out)],
+        [
+            sys.executable,
+            str(REPO / "tools" / "build_zones.py"),
+            "--geodata",
+            str(GEODATA),
+            "--out",
+            str(out),
+        ],
         check=True,
         capture_output=True,
     )

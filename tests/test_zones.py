@@ -45,11 +45,16 @@ def _valid() -> dict[str, Any]:
                 {"id": "inner", "name": "Inner gate", "kind": "gate"},
                 {"type": "LineString", "coordinates": [[56.0, 26.0], [56.0, 26.8]]},
             ),
-            _feature({"id": "lane-in", "name": "Lane", "kind": "tss_lane", "bearing": 287}, _square(56.3, 26.5)),
+            _feature(
+                {"id": "lane-in", "name": "Lane", "kind": "tss_lane", "bearing": 287}, _square(56.3, 26.5)
+            ),
             _feature({"id": "sep", "name": "Separation", "kind": "separation_zone"}, _square(56.3, 26.4)),
             _feature({"id": "port-x", "name": "Port", "kind": "port", "country": "ir"}, _square(56.1, 27.0)),
             _feature({"id": "anch", "name": "Anchorage", "kind": "anchorage"}, _square(56.4, 25.1)),
-            _feature({"id": "ts-om", "name": "Oman", "kind": "territorial_sea", "country": "OM"}, _square(56.2, 26.2)),
+            _feature(
+                {"id": "ts-om", "name": "Oman", "kind": "territorial_sea", "country": "OM"},
+                _square(56.2, 26.2),
+            ),
             _feature(
                 {"id": "land-1", "name": "Land", "kind": "land"},
                 {"type": "MultiPolygon", "coordinates": [_square(56.2, 25.5)["coordinates"]]},
@@ -399,7 +404,10 @@ def test_reports_all_problems_in_file_order(tmp_path: Path) -> None:
     features[1]["properties"]["gates"] = ["outer", "nowhere"]
     features[4]["properties"].pop("bearing")
     features[4]["geometry"] = copy.deepcopy(
-        {"type": "Polygon", "coordinates": [[[56.4, 26.4], [56.5, 26.5], [56.5, 26.4], [56.4, 26.5], [56.4, 26.4]]]}
+        {
+            "type": "Polygon",
+            "coordinates": [[[56.4, 26.4], [56.5, 26.5], [56.5, 26.4], [56.4, 26.5], [56.4, 26.4]]],
+        }
     )
     features[6]["properties"]["country"] = "IRN"
     del features[7]["properties"]["id"]

@@ -67,7 +67,14 @@ INNER_GATE: tuple[Coord, Coord] = ((56.10, 26.00), (55.90, 27.10))
 # and across Musandam back to Ras Limah. Asserted to be on land below.
 STRAIT_IRAN_INLAND: tuple[Coord, ...] = ((57.50, 26.50), (57.30, 27.40), (56.20, 27.40), (55.90, 27.30))
 # The Persian Gulf / Gulf of Oman regions share this line over the UAE and Oman from Ras Limah southwards.
-ARABIA_DIVIDE: tuple[Coord, ...] = ((56.33, 25.93), (56.25, 25.75), (56.15, 25.30), (56.05, 24.80), (55.80, 24.00), (55.80, 23.50))
+ARABIA_DIVIDE: tuple[Coord, ...] = (
+    (56.33, 25.93),
+    (56.25, 25.75),
+    (56.15, 25.30),
+    (56.05, 24.80),
+    (55.80, 24.00),
+    (55.80, 23.50),
+)
 REGION_SOUTH = 23.5  # the Persian Gulf region's clip box: lon 47.5 to the S-23 line, lat 23.5 to 30.6
 REGION_NORTH = 30.6
 REGION_WEST = 47.5
@@ -215,11 +222,11 @@ def _regions(land: BaseGeometry) -> list[dict[str, Any]]:
     box = shapely.box(47.0, 21.0, 61.0, 31.0)
     for edge in (LineString(divide), LineString([RAS_AL_KUH, (RAS_AL_KUH[0], REGION_NORTH)])):
         _assert(edge.within(land), f"region edge {edge} leaves land")
-    for edge in (
+    for clipped in (
         LineString([ARABIA_DIVIDE[-1], *OMAN_INLAND, RAS_AL_HADD]),
         LineString([RAS_JIWANI, *MAKRAN_INLAND, RAS_AL_KUH]).intersection(box),
     ):
-        _assert(land.buffer(1e-4).covers(edge), f"region edge {edge} leaves land")
+        _assert(land.buffer(1e-4).covers(clipped), f"region edge {clipped} leaves land")
     _assert(persian_gulf.is_valid and gulf_of_oman.is_valid, "region polygons are not valid")
     _assert(persian_gulf.intersection(gulf_of_oman).area < 1e-9, "regions overlap")
     note = (
@@ -294,8 +301,9 @@ def _strait(land: BaseGeometry) -> tuple[dict[str, Any], list[dict[str, Any]]]:
             inner,
             {
                 "note": (
-                    "From Musandam's west coast across the western approach, Qeshm and the Clarence Strait to "
-                    "the Iranian mainland west of Bandar Abbas: every passage crosses it, north of Qeshm too."
+                    "From Musandam's west coast across the western approach, Qeshm and the Clarence Strait "
+                    "to the Iranian mainland west of Bandar Abbas: every passage crosses it, north of Qeshm "
+                    "too."
                 )
             },
         ),
@@ -337,7 +345,9 @@ def _tss(path: Path, strait: BaseGeometry, gates: list[dict[str, Any]]) -> list[
         _assert(not gate["_geometry"].intersects(scheme), f"gate {gate['properties']['id']} crosses the TSS")
     source = "OpenStreetMap seamark ways, scheme 'In the Strait of Hormuz'"
 
-    def lane_feature(zone_id: str, name: str, polygon: Polygon, centre: LineString, way: str, outer: str) -> dict[str, Any]:
+    def lane_feature(
+        zone_id: str, name: str, polygon: Polygon, centre: LineString, way: str, outer: str
+    ) -> dict[str, Any]:
         return _feature(
             zone_id,
             name,
@@ -438,7 +448,8 @@ def _ports(path: Path) -> list[dict[str, Any]]:
                 "country": "AE",
                 "unlocode": "AE KHL",
                 "approximate": True,
-                "source": "not in WPI Pub. 150: position 24.8333N 54.6667E from its UN/LOCODE entry (approximate)",
+                "source": "not in WPI Pub. 150: position 24.8333N 54.6667E from its UN/LOCODE entry "
+                "(approximate)",
                 "note": f"circle of {PORT_RADIUS_M / 1000:g} km radius around that position",
             },
         )
@@ -477,7 +488,9 @@ def _anchorages(land: BaseGeometry, ports: list[BaseGeometry]) -> list[dict[str,
     taken = shapely.union_all([land, *ports])
     for zone_id, name, bounds in ANCHORAGES:
         water = shapely.box(*bounds).difference(taken)
-        _assert(water.is_valid and water.area > 0.5 * shapely.box(*bounds).area, f"{zone_id}: mostly not water")
+        _assert(
+            water.is_valid and water.area > 0.5 * shapely.box(*bounds).area, f"{zone_id}: mostly not water"
+        )
         _assert(water.intersection(land).area < 1e-9, f"{zone_id} overlaps land")
         features.append(
             _feature(
@@ -524,7 +537,10 @@ def _land(land: BaseGeometry) -> list[dict[str, Any]]:
             "Other islands",
             "land",
             MultiPolygon(others),
-            {**source, "note": "Lesser Tunb and the Quoin islands (Didamar) are in neither Natural Earth layer"},
+            {
+                **source,
+                "note": "Lesser Tunb and the Quoin islands (Didamar) are in neither Natural Earth layer",
+            },
         )
     )
     return features
@@ -585,7 +601,9 @@ def _serialize(features: Iterable[dict[str, Any]]) -> str:
         body = {"type": "Feature", "properties": feature["properties"], "geometry": _geojson(geometry)}
         lines.append(json.dumps(body, ensure_ascii=False, separators=(",", ":")))
     head = json.dumps(collection_properties, ensure_ascii=False, separators=(",", ":"))
-    return '{"type":"FeatureCollection","properties":' + head + ',"features":[\n' + ",\n".join(lines) + "\n]}\n"
+    return (
+        '{"type":"FeatureCollection","properties":' + head + ',"features":[\n' + ",\n".join(lines) + "\n]}\n"
+    )
 
 
 def _rounded(geometry: BaseGeometry) -> BaseGeometry:
