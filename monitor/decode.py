@@ -1,0 +1,416 @@
+"""AIS decoder: complete armoured payloads in, position rows and static reports out.
+
+Position reports of types 1, 2, 3 and 18 are most of any feed, so they are decoded for the whole batch
+at once with numpy: a 256-entry table de-armours the first 28 characters (168 bits) of every payload,
+and each field is assembled from the six-bit values with shifts. The rarer types (4, 5, 9, 11, 19, 21,
+24, 27, ...) go one by one through pyais's bit decoder, the reference implementation of the project.
+
+Validation follows the AIS "not available" conventions: lat 91, lon 181, sog 102.3, cog 360 and
+heading 511 become NaN (None in records) and the message is kept; values no encoder may produce
+(MMSI 0 or above 999999999, |lat| > 90, |lon| > 180, cog 360.1-409.5, heading 360-510) drop the message
+as "out_of_range". A payload whose length does not fit its type (shorter than the type needs, or a
+type 27 longer than one slot) is "truncated"; types 0 and 28-63 and type 24 parts 2 and 3 are
+"unknown_sentence" (REJECT_REASONS has no separate reason for them).
+"""
+
+from __future__ import annotations
+
+import collections
+import datetime as dt
+import math
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from pyais.bit_vector import bit_vector
+from pyais.messages import MSG_CLASS
+
+from monitor.nmea import RawMessage
+
+POSITION_DTYPE = np.dtype(
+    [
+        ("seq", "i8"),
+        ("time", "f8"),
+        ("mmsi", "i8"),
+        ("type", "i1"),
+        ("lat", "f8"),
+        ("lon", "f8"),
+        ("sog", "f8"),
+        ("cog", "f8"),
+        ("heading", "f8"),
+        ("status", "i2"),
+        ("accuracy", "?"),
+    ]
+)
+
+
+@dataclass(slots=True)
+class StaticReport:
+    """Voyage and identity data of one vessel (types 5, 19 and 24); unknown values are None."""
+
+    seq: int
+    time: float
+    mmsi: int
+    type: int
+    name: str | None = None
+    callsign: str | None = None
+    imo: int | None = None
+    ship_type: int | None = None
+    draught: float | None = None
+    destination: str | None = None
+    part: int | None = None  # type 24: 0 = part A (name), 1 = part B (call sign, ship type)
+
+
+@dataclass(slots=True)
+class DecodedBatch:
+    """What one batch of messages decoded to; `seq` links rows and reports back to input order."""
+
+    positions: np.ndarray  # POSITION_DTYPE, ordered by seq
+    statics: list[StaticReport]  # ordered by seq
+    other: int  # messages decoded fine but of types that carry neither
+    rejects: collections.Counter[str]
+
+
+# Six-bit value of each armour character; 255 marks a byte outside the alphabet.
+_SIXBIT = np.full(256, 255, dtype=np.uint8)
+_SIXBIT[48:88] = np.arange(0, 40, dtype=np.uint8)
+_SIXBIT[96:120] = np.arange(40, 64, dtype=np.uint8)
+
+# Message type from the first payload character (types above 27 are not defined by ITU-R M.1371).
+_TYPE_OF_CHAR: dict[int, int] = {c: int(_SIXBIT[c]) for c in range(256) if _SIXBIT[c] != 255}
+_VECTOR_FIRST = frozenset(c for c, t in _TYPE_OF_CHAR.items() if t in (1, 2, 3, 18))
+
+# Fewest bits a message of each type must have (ITU-R M.1371 lengths, with gpsd's tolerance for
+# the shorter variants seen on the air). Type 5 is often sent with 420 instead of 424 bits (DTE and
+# spare left out). Types not listed need the 38 bits up to and including the MMSI.
+_MIN_BITS: dict[int, int] = {
+    4: 168, 5: 420, 6: 88, 7: 72, 8: 56, 9: 168, 10: 72, 11: 168, 12: 72, 13: 72, 14: 40, 15: 88,
+    16: 96, 17: 80, 19: 312, 20: 72, 21: 272, 22: 168, 23: 160, 25: 40, 26: 60, 27: 96,
+}  # fmt: skip
+# A type 27 longer than one slot is no long-range report but a misread (gpsd drops these too).
+_MAX_BITS_27 = 168
+_MIN_BITS_24 = (160, 168)  # part A, part B
+
+_NaN = float("nan")
+_LAT_NA = 54_600_000  # 91 degrees in 1/10000 minute
+_LON_NA = 108_600_000  # 181 degrees
+_LAT_MAX = 54_000_000
+_LON_MAX = 108_000_000
+
+
+def _clean(text: str | None) -> str | None:
+    """Six-bit text without its '@' padding and trailing spaces; empty means not available."""
+    if text is None:
+        return None
+    text = text.rstrip("@ ")
+    return text or None
+
+
+def _nonzero(value: int | float | None) -> Any:
+    """AIS uses 0 for 'not available' in IMO number, ship type and draught."""
+    return value if value else None
+
+
+# -- vectorized types 1, 2, 3, 18 ------------------------------------------------------------------
+
+
+def _field(six: np.ndarray, offset: int, width: int, signed: bool = False) -> np.ndarray:
+    """Bits [offset, offset+width) of every row; `six` holds one row of six-bit values per character."""
+    first = offset // 6
+    last = (offset + width - 1) // 6
+    acc = six[first].astype(np.int64)
+    for c in range(first + 1, last + 1):
+        acc <<= 6
+        acc |= six[c]
+    acc >>= 6 * (last + 1) - (offset + width)
+    acc &= (1 << width) - 1
+    if signed:
+        acc[acc >= 1 << (width - 1)] -= 1 << width
+    return acc
+
+
+def _decode_positions(
+    payloads: list[bytes], seqs: np.ndarray, times: np.ndarray, rejects: collections.Counter[str]
+) -> np.ndarray:
+    """Decode type 1/2/3/18 payloads of at least 168 bits; returns the valid rows as POSITION_DTYPE."""
+    n = len(payloads)
+    chars = np.frombuffer(b"".join([p[:28] for p in payloads]), dtype=np.uint8).reshape(n, 28)
+    six = np.ascontiguousarray(_SIXBIT[chars].T)  # (28, n): each character position contiguous
+    msg_type = six[0].astype(np.int8)
+    class_b = msg_type == 18
+    mmsi = _field(six, 8, 30)
+    # Fields after the MMSI sit 4 bits earlier in type 18 than in types 1-3.
+    out = np.empty(n, dtype=POSITION_DTYPE)
+    sog = np.where(class_b, _field(six, 46, 10), _field(six, 50, 10))
+    accuracy = np.where(class_b, _field(six, 56, 1), _field(six, 60, 1))
+    lon = np.where(class_b, _field(six, 57, 28, True), _field(six, 61, 28, True))
+    lat = np.where(class_b, _field(six, 85, 27, True), _field(six, 89, 27, True))
+    cog = np.where(class_b, _field(six, 112, 12), _field(six, 116, 12))
+    heading = np.where(class_b, _field(six, 124, 9), _field(six, 128, 9))
+    status = np.where(class_b, -1, _field(six, 38, 4))
+
+    bad = (
+        (mmsi == 0)
+        | (mmsi > 999_999_999)
+        | ((np.abs(lat) > _LAT_MAX) & (lat != _LAT_NA))
+        | ((np.abs(lon) > _LON_MAX) & (lon != _LON_NA))
+        | (cog > 3600)
+        | ((heading >= 360) & (heading != 511))
+    )
+    n_bad = int(bad.sum())
+    if n_bad:
+        rejects["out_of_range"] += n_bad
+    out["seq"] = seqs
+    out["time"] = times
+    out["mmsi"] = mmsi
+    out["type"] = msg_type
+    out["lat"] = np.where(lat == _LAT_NA, np.nan, lat / 600_000.0)
+    out["lon"] = np.where(lon == _LON_NA, np.nan, lon / 600_000.0)
+    out["sog"] = np.where(sog == 1023, np.nan, sog / 10.0)
+    out["cog"] = np.where(cog == 3600, np.nan, cog / 10.0)
+    out["heading"] = np.where(heading == 511, np.nan, heading.astype(np.float64))
+    out["status"] = status
+    out["accuracy"] = accuracy.astype(bool)
+    return out[~bad] if n_bad else out
+
+
+# -- per-message types through pyais ---------------------------------------------------------------
+
+
+def _na(value: float | None, na: float) -> float | None:
+    return None if value is None or value == na else float(value)
+
+
+def _decode_rare(msg_type: int, payload: bytes, fill: int) -> dict[str, Any] | str:
+    """Decode one message of a type not handled by the vectorized path.
+
+    Returns a record (CONTRACT decode keys, None for not available) or the reject reason.
+    """
+    bits = len(payload) * 6 - fill
+    if msg_type == 0 or msg_type > 27:
+        return "unknown_sentence"
+    if bits < 38:
+        return "truncated"
+    bv = bit_vector(payload, fill)
+    if msg_type == 24:
+        part = bv.get(38, 2)
+        if part > 1:
+            return "unknown_sentence"
+        if bits < _MIN_BITS_24[part]:
+            return "truncated"
+    elif msg_type in (1, 2, 3, 18) or bits < _MIN_BITS.get(msg_type, 38) or (
+        msg_type == 27 and bits > _MAX_BITS_27
+    ):
+        return "truncated"  # position reports of 168 bits or more all take the vectorized path
+    try:
+        msg = MSG_CLASS[msg_type].from_vector(bv)
+    except Exception:  # noqa: BLE001 - one bad payload must never stop the batch; counted below
+        return "truncated"
+    mmsi = int(msg.mmsi)
+    if mmsi == 0 or mmsi > 999_999_999:
+        return "out_of_range"
+    rec: dict[str, Any] = {"type": msg_type, "mmsi": mmsi}
+    if msg_type in (4, 9, 11, 19, 21, 27):  # 17's position is a DGNSS reference, not a vessel
+        lat = float(msg.lat)
+        lon = float(msg.lon)
+        if (abs(lat) > 90 and lat != 91) or (abs(lon) > 180 and lon != 181):
+            return "out_of_range"
+        rec["lat"] = None if lat == 91 else lat
+        rec["lon"] = None if lon == 181 else lon
+    if msg_type == 19:
+        cog = float(msg.course)
+        heading = int(msg.heading)
+        if cog > 360 or (360 <= heading < 511):
+            return "out_of_range"
+        rec["sog"] = _na(msg.speed, 102.3)
+        rec["cog"] = _na(cog, 360.0)
+        rec["heading"] = None if heading == 511 else float(heading)
+        rec["name"] = _clean(msg.shipname)
+        rec["ship_type"] = _nonzero(int(msg.ship_type))
+    elif msg_type == 9:
+        cog = float(msg.course)
+        if cog > 360:
+            return "out_of_range"
+        rec["sog"] = _na(msg.speed, 1023.0)
+        rec["cog"] = _na(cog, 360.0)
+    elif msg_type == 27:
+        cog = float(msg.course)
+        if 360 <= cog < 511:
+            return "out_of_range"
+        rec["sog"] = _na(msg.speed, 63.0)
+        rec["cog"] = _na(cog, 511.0)
+        rec["status"] = int(msg.status)
+    elif msg_type == 5:
+        rec["name"] = _clean(msg.shipname)
+        rec["callsign"] = _clean(msg.callsign)
+        rec["imo"] = _nonzero(msg.imo)
+        rec["ship_type"] = _nonzero(int(msg.ship_type))
+        rec["draught"] = _nonzero(msg.draught)
+        rec["destination"] = _clean(msg.destination)
+    elif msg_type == 24:
+        rec["part"] = int(msg.partno)
+        if msg.partno == 0:
+            rec["name"] = _clean(msg.shipname)
+        else:
+            rec["callsign"] = _clean(msg.callsign)
+            rec["ship_type"] = _nonzero(int(msg.ship_type))
+    elif msg_type == 21:
+        rec["name"] = _clean((msg.name or "") + (msg.name_ext or ""))
+    return rec
+
+
+_STATIC_KEYS = ("name", "callsign", "imo", "ship_type", "draught", "destination", "part")
+
+
+def _split(
+    messages: Sequence[RawMessage],
+) -> tuple[list[int], list[bytes], list[float], list[int], collections.Counter[str]]:
+    """Indices, payloads and times of the vectorizable messages; indices of the rest."""
+    vec_idx: list[int] = []
+    vec_payloads: list[bytes] = []
+    vec_times: list[float] = []
+    rare_idx: list[int] = []
+    rejects: collections.Counter[str] = collections.Counter()
+    first_ok = _VECTOR_FIRST
+    for i, (t, payload, fill) in enumerate(messages):
+        if payload and payload[0] in first_ok and len(payload) * 6 - fill >= 168:
+            vec_idx.append(i)
+            vec_payloads.append(payload)
+            vec_times.append(_NaN if t is None else t)
+        else:
+            rare_idx.append(i)
+    return vec_idx, vec_payloads, vec_times, rare_idx, rejects
+
+
+def decode_batch(messages: Sequence[RawMessage], seq_start: int = 0) -> DecodedBatch:
+    """Decode a batch; `seq` of every row and report is its index in `messages` plus `seq_start`."""
+    vec_idx, vec_payloads, vec_times, rare_idx, rejects = _split(messages)
+    if vec_idx:
+        positions = _decode_positions(
+            vec_payloads,
+            np.asarray(vec_idx, dtype=np.int64) + seq_start,
+            np.asarray(vec_times, dtype=np.float64),
+            rejects,
+        )
+    else:
+        positions = np.empty(0, dtype=POSITION_DTYPE)
+    statics: list[StaticReport] = []
+    rare_rows: list[tuple[Any, ...]] = []
+    other = 0
+    for i in rare_idx:
+        t, payload, fill = messages[i]
+        msg_type = _TYPE_OF_CHAR.get(payload[0], 0) if payload else 0
+        rec = _decode_rare(msg_type, payload, fill)
+        if isinstance(rec, str):
+            rejects[rec] += 1
+            continue
+        seq = i + seq_start
+        time = _NaN if t is None else t
+        if msg_type in (19, 27):
+            rare_rows.append(_position_row(seq, time, rec))
+        if msg_type in (5, 19, 24):
+            statics.append(
+                StaticReport(seq, time, rec["mmsi"], msg_type, **{k: rec.get(k) for k in _STATIC_KEYS})
+            )
+        elif msg_type != 27:
+            other += 1
+    if rare_rows:
+        extra = np.array(rare_rows, dtype=POSITION_DTYPE)
+        at = np.searchsorted(positions["seq"], extra["seq"])
+        positions = np.insert(positions, at, extra)
+    return DecodedBatch(positions=positions, statics=statics, other=other, rejects=rejects)
+
+
+def _position_row(seq: int, time: float, rec: dict[str, Any]) -> tuple[Any, ...]:
+    def f(key: str) -> float:
+        value = rec.get(key)
+        return _NaN if value is None else float(value)
+
+    return (
+        seq,
+        time,
+        rec["mmsi"],
+        rec["type"],
+        f("lat"),
+        f("lon"),
+        f("sog"),
+        f("cog"),
+        f("heading"),
+        rec.get("status", -1),
+        False,
+    )
+
+
+# -- records for `chokepoint-monitor decode` -------------------------------------------------------
+
+
+def _iso(t: float | None) -> str | None:
+    """ISO 8601 UTC with 'Z'; milliseconds only when the time has a fraction."""
+    if t is None or math.isnan(t):
+        return None
+    stamp = dt.datetime.fromtimestamp(t, dt.UTC)
+    if stamp.microsecond:
+        return stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}Z"
+    return stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _r(value: float | None, digits: int) -> float | None:
+    return None if value is None or value != value else round(value, digits)
+
+
+_RECORD_CHUNK = 65536
+
+
+def decode_records(
+    messages: Sequence[RawMessage], rejects: collections.Counter[str] | None = None
+) -> Iterator[dict[str, Any]]:
+    """One dict per decoded message, in input order; rejected messages are counted in `rejects`.
+
+    Keys: `type`, `mmsi`, `time` and, where the type has them, `lat`, `lon` (6 decimals), `sog`,
+    `cog` (1 decimal), `heading`, `status`, `name`, `callsign`, `imo`, `ship_type`, `draught`,
+    `destination`, and `part` for type 24; None where AIS says not available.
+    """
+    for start in range(0, len(messages), _RECORD_CHUNK):
+        chunk = messages[start : start + _RECORD_CHUNK]
+        vec_idx, vec_payloads, vec_times, _, counts = _split(chunk)
+        vec_rows: dict[int, Any] = {}
+        if vec_idx:
+            rows = _decode_positions(
+                vec_payloads,
+                np.asarray(vec_idx, dtype=np.int64),
+                np.asarray(vec_times, dtype=np.float64),
+                counts,
+            )
+            vec_rows = {int(s): r for s, r in zip(rows["seq"].tolist(), rows.tolist(), strict=True)}
+        vec_set = set(vec_idx)
+        for i, (t, payload, fill) in enumerate(chunk):
+            if i in vec_set:
+                row = vec_rows.get(i)
+                if row is None:
+                    continue  # rejected, already counted
+                _, _, mmsi, msg_type, lat, lon, sog, cog, heading, status, _ = row
+                rec: dict[str, Any] = {"type": msg_type, "mmsi": mmsi}
+                rec.update(lat=lat, lon=lon, sog=sog, cog=cog)
+                rec["heading"] = None if heading != heading else heading
+                if msg_type != 18:
+                    rec["status"] = status
+            else:
+                msg_type = _TYPE_OF_CHAR.get(payload[0], 0) if payload else 0
+                result = _decode_rare(msg_type, payload, fill)
+                if isinstance(result, str):
+                    counts[result] += 1
+                    continue
+                rec = result
+            rec["time"] = _iso(t)
+            if "lat" in rec:
+                rec["lat"] = _r(rec["lat"], 6)
+                rec["lon"] = _r(rec["lon"], 6)
+            if "sog" in rec:
+                rec["sog"] = _r(rec["sog"], 1)
+                rec["cog"] = _r(rec["cog"], 1)
+            if rec.get("heading") is not None:
+                rec["heading"] = int(rec["heading"])
+            yield rec
+        if rejects is not None:
+            rejects.update(counts)

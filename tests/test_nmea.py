@@ -1,0 +1,346 @@
+"""The NMEA layer: checks, times, duplicates and fragment reassembly of monitor.nmea.NmeaAssembler."""
+
+from __future__ import annotations
+
+import functools
+import operator
+from pathlib import Path
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from monitor.nmea import REJECT_REASONS, SIXBIT_ALPHABET, NmeaAssembler
+
+DATA = Path(__file__).parent / "data"
+
+# Real sentences from tests/data (pyais/ais_test_messages and libais/typeexamples.nmea).
+POS = b"!AIVDM,1,1,,A,13HOI:0P0000VOHLCnHQKwvL05Ip,0*23"
+POS2 = b"!AIVDM,1,1,,A,133sVfPP00PD>hRMDH@jNOvN20S8,0*7F"
+TYPE5_1 = b"!AIVDM,2,1,1,A,55?MbV02;H;s<HtKR20EHE:0@T4@Dn2222222216L961O5Gf0NSQEp6ClRp8,0*1C"
+TYPE5_2 = b"!AIVDM,2,2,1,A,88888888880,2*25"
+USCG = (
+    b"!AIVDM,1,1,,A,15N1u<PP1FJuvSRHOE6QIwwh0HQ6,0*30,d-080,S2118,t050056.00,T56.4837741,"
+    b"r003669946,1325394060,1325394001"
+)
+
+
+def xor(data: bytes) -> int:
+    return functools.reduce(operator.xor, data, 0)
+
+
+def sentence(body: str) -> bytes:
+    """`!body*hh` with a correct checksum."""
+    return f"!{body}*{xor(body.encode()):02X}".encode()
+
+
+def tag(fields: str) -> bytes:
+    """A tag block with a correct checksum."""
+    return f"\\{fields}*{xor(fields.encode()):02X}\\".encode()
+
+
+def at(t: float, line: bytes, source: str = "rx1") -> bytes:
+    return tag(f"s:{source},c:{t}") + line
+
+
+def accounted(asm: NmeaAssembler) -> int:
+    return asm.assembled_lines + sum(asm.rejects.values()) + asm.duplicates + asm.pending_lines
+
+
+def test_reject_reasons_each_counted_for_a_real_looking_line() -> None:
+    """Every reason of REJECT_REASONS that the NMEA layer owns is counted for a line showing it."""
+    cases = {
+        "bad_checksum": [
+            POS[:-2] + b"24",  # wrong checksum
+            b"!AIVDM,1,1,,A,15N4cJ005Jrek0H@9nDW5608EP,013",  # no *hh at all (pyais/sample.ais)
+        ],
+        "truncated": [
+            sentence("AIVDM,1,1,,B,,0"),  # empty payload (pyais/nmea_data_sample.txt has these)
+            sentence("AIVDM,1,1,,A,13HOI:0P0000VOHLCnHQKwvL05Ip"),  # fill-bits field missing
+            sentence("AIVDM,1,1,,A,13HOI:0P0000VOHL~nHQKwvL05Ip,0"),  # '~' is not six-bit armour
+            sentence("AIVDM,1,1,,A,13HOI:0P0000VOHLCnHQKwvL05Ip,7"),  # fill bits above 5
+            sentence("AIVDM,x,1,1,A,13HOI:0P0000VOHLCnHQKwvL05Ip,0"),  # fragment count not a number
+        ],
+        "unknown_sentence": [
+            b"$GPGGA,184353.07,1929.045,S,02410.506,E,1,04,2.6,100.00,M,-33.9,M,,0000*6D",
+            b"$PGHP,1,2008,5,9,0,0,0,10,338,2,,1,09*17",
+            b"IamNotAnAisMessage1111",
+            b"# a comment",
+        ],
+        "bad_tag_block": [
+            b"\\g:1-2-73874*A\\" + POS,  # one-digit tag checksum (pyais/sample.ais)
+            tag("s:rx1,c:1418169601")[:-3] + b"00\\" + POS,  # wrong tag checksum
+            b"\\s:rx1,c:1418169601*00" + POS,  # tag block never closed
+            tag("s:rx1,c:soon") + POS,  # c: is not a number
+        ],
+        "non_utf8": [POS[:20] + b"\xff\xfe" + POS[20:]],
+        "bad_fragment": [
+            sentence("AIVDM,0,1,,B,16UK7Fi0?w4tQF0l4Q@>401v1PS;,0"),  # count 0 (pyais/sample.ais)
+            sentence("AIVDM,2,3,4,B,16UK7Fi0?w4tQF0l4Q@>401v1PS;,0"),  # number > count
+            TYPE5_2,  # a second fragment whose first never came
+        ],
+    }
+    for reason, lines in cases.items():
+        asm = NmeaAssembler()
+        assert asm.push_lines(lines) == [], reason
+        assert asm.rejects == {reason: len(lines)}, (reason, asm.rejects)
+        assert asm.lines == len(lines)
+    assert set(cases) | {"out_of_range", "fragment_expired"} == set(REJECT_REASONS)
+
+
+def test_blank_lines_and_whitespace() -> None:
+    """Blank lines are not counted; CR/LF and surrounding spaces do not spoil a sentence."""
+    asm = NmeaAssembler()
+    out = asm.push_lines([b"", b"  \r\n", b"  " + POS + b"\r\n"])
+    assert out == [(None, b"13HOI:0P0000VOHLCnHQKwvL05Ip", 0)]
+    assert asm.lines == 1
+
+
+def test_any_talker_and_vdo() -> None:
+    """!ABVDM, !SAVDM, !BSVDO... are AIS sentences like !AIVDM."""
+    body = POS[3 : POS.index(b"*")].decode()
+    lines = [sentence(talker + body) for talker in ("AB", "SA", "BS")] + [sentence("AIVDO" + body[3:])]
+    asm = NmeaAssembler(dedup_window_s=0)
+    assert [m[1] for m in asm.push_lines(lines)] == [b"13HOI:0P0000VOHLCnHQKwvL05Ip"] * 4
+
+
+def test_tag_block_time_seconds_and_milliseconds() -> None:
+    """The tag block's c: is the receive time; values above 1e11 are milliseconds."""
+    asm = NmeaAssembler()
+    out = asm.push_lines([at(1418169601, POS), tag("c:1418169602500,s:x") + POS2])
+    assert [m[0] for m in out] == [1418169601.0, 1418169602.5]
+
+
+def test_uscg_trailing_time() -> None:
+    """On USCG lines the last metadata field, a 10-digit integer, is the receive time."""
+    asm = NmeaAssembler()
+    out = asm.push_lines([USCG, POS + b",d-080,S2118,r003669946"])
+    assert out[0] == (1325394001.0, b"15N1u<PP1FJuvSRHOE6QIwwh0HQ6", 0)
+    assert out[1][0] == 1325394001.0  # no 10-digit last field: the last timed line's time
+
+
+def test_typeexamples_times_come_from_the_uscg_metadata() -> None:
+    """Every line of libais/typeexamples.nmea gets the time of its last metadata field."""
+    lines = (DATA / "libais" / "typeexamples.nmea").read_bytes().splitlines()
+    out = NmeaAssembler().push_lines(lines)
+    assert [m[0] for m in out] == [float(line.rsplit(b",", 1)[1]) for line in lines]
+
+
+def test_untimed_lines_take_the_last_timed_lines_time() -> None:
+    """Replay: a line without a time takes the last timed line's time, None before any."""
+    asm = NmeaAssembler()
+    out = asm.push_lines([POS, at(100, POS2), POS])
+    out += asm.push_lines([TYPE5_1, TYPE5_2])
+    assert [m[0] for m in out] == [None, 100.0, 100.0, 100.0]
+
+
+def test_live_clock_gives_untimed_lines_the_wall_clock() -> None:
+    """With a clock, untimed lines take its time while tag-block times still win."""
+    asm = NmeaAssembler(clock=lambda: 5000.0)
+    out = asm.push_lines([POS, at(100, POS2)])
+    assert [m[0] for m in out] == [5000.0, 100.0]
+
+
+def test_two_part_type5_reassembled() -> None:
+    """Fragments with the same sequence id and channel are joined; the fill bits are the last one's."""
+    asm = NmeaAssembler()
+    out = asm.push_lines([TYPE5_1, POS, TYPE5_2])
+    payload = TYPE5_1.split(b",")[5] + TYPE5_2.split(b",")[5]
+    assert out == [(None, b"13HOI:0P0000VOHLCnHQKwvL05Ip", 0), (None, payload, 2)]
+    assert asm.assembled_lines == 3 and asm.pending_lines == 0
+
+
+def test_tagblock_grouped_type5_from_libais() -> None:
+    """libais/tagblock.nmea: the g:-grouped 2-part type 5 is joined across an interleaved sentence."""
+    lines = (DATA / "libais" / "tagblock.nmea").read_bytes().splitlines()
+    asm = NmeaAssembler()
+    out = asm.push_lines(lines)
+    assert len(out) == 4 and not asm.rejects
+    t, payload, fill = out[1]
+    assert t == 1418169601.0
+    assert payload == lines[0].split(b",")[-2] + lines[2].split(b",")[-2]
+    assert fill == 2
+
+
+def test_tag_group_lends_source_to_its_second_sentence() -> None:
+    """pyais/sample.ais: a g:2-2 sentence without s: still meets its first part from the same station."""
+    lines = (DATA / "pyais" / "sample.ais").read_bytes().splitlines()
+    asm = NmeaAssembler()
+    out = asm.push_lines(lines)
+    type5 = [m for m in out if m[1].startswith(b"55Mw@A7J1adAL@")]
+    assert len(type5) == 1 and type5[0][0] == 1428621738.0 and type5[0][2] == 2
+
+
+def test_fragments_from_different_stations_are_not_joined() -> None:
+    """The tag-block source is part of the fragment key."""
+    asm = NmeaAssembler()
+    out = asm.push_lines([at(10, TYPE5_1, "a"), at(11, TYPE5_2, "b")])
+    assert out == [] and asm.rejects == {"bad_fragment": 1} and asm.pending_lines == 1
+
+
+def test_stale_fragment_is_never_joined_to_a_later_message() -> None:
+    """Part 1 at t=0 and part 2 with the same sequence id at t=30: nothing decoded, part 1 expired."""
+    asm = NmeaAssembler(fragment_timeout_s=10)
+    out = asm.push_lines([at(0, TYPE5_1)])
+    out += asm.push_lines([at(30, TYPE5_2)])
+    assert out == []
+    assert asm.rejects["fragment_expired"] == 1
+    assert asm.rejects["bad_fragment"] == 1  # the orphaned second part
+    assert asm.pending_lines == 0
+
+
+def test_stale_fragment_expires_within_one_batch() -> None:
+    """Expiry is on the feed clock, also when both parts arrive in the same push_lines call."""
+    asm = NmeaAssembler(fragment_timeout_s=10)
+    assert asm.push_lines([at(0, TYPE5_1), at(11, POS), at(30, TYPE5_2)]) == [(11.0, POS.split(b",")[5], 0)]
+    assert asm.rejects == {"fragment_expired": 1, "bad_fragment": 1}
+
+
+def test_fragment_within_timeout_is_joined() -> None:
+    """Part 2 ten seconds after part 1 (the limit) still completes the message, timed at part 1."""
+    asm = NmeaAssembler(fragment_timeout_s=10)
+    out = asm.push_lines([at(0, TYPE5_1), at(10, TYPE5_2)])
+    assert len(out) == 1 and out[0][0] == 0.0
+
+
+def test_new_first_part_replaces_incomplete_group() -> None:
+    """A new part 1 with the same key abandons the old incomplete group, counted expired."""
+    asm = NmeaAssembler()
+    other_part1 = sentence("AIVDM,2,1,1,A,55?MbV02;H;s<HtKR20EHE:0@T4@Dn2222222216L961O5Gf0NSQEp6ClRp9,0")
+    out = asm.push_lines([at(0, other_part1), at(1, TYPE5_1), at(2, TYPE5_2)])
+    assert len(out) == 1 and out[0][1].startswith(TYPE5_1.split(b",")[5])
+    assert asm.rejects == {"fragment_expired": 1}
+
+
+def test_stale_groups_are_swept_when_the_clock_moves_on() -> None:
+    """An incomplete group is expired once the feed clock passes its timeout, even with no key reuse."""
+    asm = NmeaAssembler(fragment_timeout_s=10)
+    asm.push_lines([at(0, TYPE5_1)])
+    assert asm.pending_lines == 1
+    asm.push_lines([at(20, POS)])
+    assert asm.pending_lines == 0 and asm.rejects == {"fragment_expired": 1}
+
+
+def test_flush_expires_what_is_left() -> None:
+    """flush() at the end of a replay counts incomplete groups as expired."""
+    asm = NmeaAssembler()
+    asm.push_lines([TYPE5_1])
+    asm.flush()
+    assert asm.pending_lines == 0 and asm.rejects == {"fragment_expired": 1}
+
+
+def test_duplicates_dropped_within_window_and_not_after() -> None:
+    """The same sentence heard by two receivers within the window is dropped; later it is new again."""
+    asm = NmeaAssembler(dedup_window_s=10)
+    out = asm.push_lines(
+        [
+            at(100, POS, "a"),
+            at(103, POS, "b"),  # duplicate: another station, 3 s later
+            POS + b",d-080,S2118",  # other metadata, no time of its own (103): still the same sentence
+        ]
+    )
+    assert len(out) == 1 and asm.duplicates == 2
+    # 11 s after the first sighting the window is over: the same sentence is a new report
+    out = asm.push_lines([at(111, POS, "a"), at(125, POS, "a")])
+    assert [m[0] for m in out] == [111.0, 125.0] and asm.duplicates == 2
+
+
+def test_duplicate_fragments_do_not_break_reassembly() -> None:
+    """A fragment repeated by a second receiver is dropped, and the message is emitted once."""
+    asm = NmeaAssembler()
+    out = asm.push_lines([at(0, TYPE5_1, "a"), at(0, TYPE5_1, "b"), at(0, TYPE5_2, "a"), at(1, TYPE5_2, "b")])
+    assert len(out) == 1 and asm.duplicates == 2 and not asm.rejects
+
+
+def test_dedup_memory_is_bounded_by_the_window() -> None:
+    """Entries older than the window are forgotten as the feed clock advances."""
+    asm = NmeaAssembler(dedup_window_s=10)
+    for k in range(50):
+        body = f"AIVDM,1,1,,A,13HOI:0P0000VOHLCnHQKwvL{k:02d}p,0"
+        asm.push_lines([at(k * 100, sentence(body))])
+    assert len(asm._seen) <= 2
+
+
+def test_real_captures_conserve_lines() -> None:
+    """On every capture in tests/data, each non-blank line is in exactly one bucket."""
+    for path in sorted((DATA / "libais").glob("*.nmea")) + sorted((DATA / "pyais").iterdir()):
+        asm = NmeaAssembler()
+        lines = path.read_bytes().splitlines()
+        asm.push_lines(lines)
+        assert asm.lines == sum(1 for line in lines if line.strip()), path
+        assert asm.lines == accounted(asm), path
+
+
+# -- property tests ---------------------------------------------------------------------------------
+
+_AIS_LIKE = st.sampled_from(
+    [POS, POS2, TYPE5_1, TYPE5_2, USCG, at(5, POS), at(50, TYPE5_1), at(52, TYPE5_2), b"", b"#"]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.binary(max_size=120), _AIS_LIKE, _AIS_LIKE.map(lambda b: b[:-3])), max_size=40))
+def test_push_lines_never_raises_and_conserves_lines(lines: list[bytes]) -> None:
+    """Any bytes: no exception, and lines == assembled + rejects + duplicates + pending, also after flush."""
+    asm = NmeaAssembler()
+    half = len(lines) // 2
+    out = asm.push_lines(lines[:half]) + asm.push_lines(lines[half:])
+    assert asm.lines == sum(1 for line in lines if line.strip())
+    assert asm.lines == accounted(asm)
+    assert set(asm.rejects) <= set(REJECT_REASONS)
+    assert len(out) <= asm.assembled_lines
+    asm.flush()
+    assert asm.pending_lines == 0 and asm.lines == accounted(asm)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    payload=st.binary(min_size=1, max_size=82).map(lambda b: bytes(SIXBIT_ALPHABET[x % 64] for x in b)),
+    fill=st.integers(0, 5),
+    talker=st.sampled_from(["AI", "AB", "SA", "BS"]),
+    kind=st.sampled_from(["VDM", "VDO"]),
+    channel=st.sampled_from(["", "A", "B", "1", "2"]),
+    t=st.one_of(st.none(), st.integers(0, 4_000_000_000)),
+)
+def test_valid_sentence_always_gives_one_message(
+    payload: bytes, fill: int, talker: str, kind: str, channel: str, t: int | None
+) -> None:
+    """A well-formed sentence with its checksum recomputed yields exactly that payload, fill and time."""
+    line = sentence(f"{talker}{kind},1,1,,{channel},{payload.decode()},{fill}")
+    if t is not None:
+        line = at(t, line)
+    asm = NmeaAssembler()
+    assert asm.push_lines([line]) == [(None if t is None else float(t), payload, fill)]
+    assert not asm.rejects
+
+
+_TIMED = st.builds(
+    at,
+    st.integers(0, 40),
+    st.sampled_from([POS, POS2, TYPE5_1, TYPE5_2, USCG]),
+    st.sampled_from(["a", "b"]),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(_TIMED, _AIS_LIKE), max_size=30))
+def test_batching_does_not_change_the_outcome(lines: list[bytes]) -> None:
+    """One line per call or all lines in one call: same messages, rejects, duplicates and pending."""
+    whole = NmeaAssembler()
+    out_whole = whole.push_lines(lines)
+    single = NmeaAssembler()
+    out_single = [m for line in lines for m in single.push_lines([line])]
+    assert out_single == out_whole
+    assert (single.rejects, single.duplicates, single.pending_lines) == (
+        whole.rejects,
+        whole.duplicates,
+        whole.pending_lines,
+    )
+
+
+def test_satellite_bursts_do_not_expire_other_stations_fragments() -> None:
+    """Fragments expire on their own receiver's clock: a later time from another station does not
+    expire them (libais/tagblock.nmea fed one line at a time, as a live feed would)."""
+    asm = NmeaAssembler()
+    lines = (DATA / "libais" / "tagblock.nmea").read_bytes().splitlines()
+    out = [m for line in lines for m in asm.push_lines([line])]
+    assert len(out) == 4 and not asm.rejects
