@@ -383,7 +383,9 @@ class NmeaAssembler:
         limit = self.fragment_timeout_s
         pending = self._pending
         stale = [
-            k for k, g in pending.items() if g.source == source and g.time is not None and now - g.time > limit
+            k
+            for k, g in pending.items()
+            if g.source == source and g.time is not None and now - g.time > limit
         ]
         for k in stale:
             self._drop_group(pending.pop(k))

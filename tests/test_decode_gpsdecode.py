@@ -158,7 +158,11 @@ def compare(path: Path) -> tuple[collections.Counter[str], list[str]]:
 
 
 def compare_fields(
-    rec: dict[str, Any], exp: dict[str, Any], counts: collections.Counter[str], problems: list[str], path: Path
+    rec: dict[str, Any],
+    exp: dict[str, Any],
+    counts: collections.Counter[str],
+    problems: list[str],
+    path: Path,
 ) -> None:
     counts["messages"] += 1
     if "lat" in exp:
