@@ -1,0 +1,620 @@
+"""The traffic simulator: determinism, valid and decodable NMEA, AIS reporting rules, the sample scenario."""
+
+from __future__ import annotations
+
+import gzip
+import itertools
+import json
+import math
+import re
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import shapely
+import shapely.affinity
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pyais import decode
+from pyais.encode import encode_dict
+from shapely.geometry import LineString, Point, shape
+
+from monitor import simulate
+from monitor.simulate import (
+    MALFORMED_KINDS,
+    SAMPLE_TRANSITS,
+    Scenario,
+    VesselPlan,
+    encode_position,
+    generate,
+    imo_with_check_digit,
+    report_interval,
+    sample_scenario,
+    state_at,
+    write_feed,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE_FILE = ROOT / "examples" / "hormuz-sample.nmea.gz"
+ZONE_FILE = ROOT / "zones" / "hormuz.geojson"
+NE_LAND = ROOT.parent / "shared" / "geodata" / "ne_land_gulf.geojson"
+
+START = datetime(2025, 6, 20, tzinfo=UTC)
+EPOCH = int(START.timestamp())
+# Groups: tag block body, receiver, c:, tag checksum, whole sentence, sentence body, sentence checksum.
+LINE_RE = re.compile(rb"^\\(s:(\w+),c:(\d+))\*([0-9A-F]{2})\\(!(AIVDM,[^*]*)\*([0-9A-F]{2}))$")
+
+
+def xor(data: bytes) -> int:
+    """The NMEA checksum, written out plainly (independent of the simulator's fast version)."""
+    value = 0
+    for byte in data:
+        value ^= byte
+    return value
+
+
+def parse(line: bytes) -> tuple[str, int, str] | None:
+    """(receiver, c:, sentence) of a well-formed line with both checksums right, else None."""
+    m = LINE_RE.match(line)
+    if m is None or xor(m.group(1)) != int(m.group(4), 16) or xor(m.group(6)) != int(m.group(7), 16):
+        return None
+    return m.group(2).decode(), int(m.group(3)), m.group(5).decode()
+
+
+def reports(lines: Iterable[bytes], receiver: str = "sim1") -> list[tuple[int, Any]]:
+    """(c:, decoded message) of every message heard by `receiver`, fragments joined."""
+    out: list[tuple[int, Any]] = []
+    pending: list[str] = []
+    for line in lines:
+        parsed = parse(line)
+        if parsed is None or parsed[0] != receiver:
+            continue
+        _, t, sentence = parsed
+        fields = sentence.split(",")
+        pending.append(sentence)
+        if fields[1] == fields[2]:
+            out.append((t, decode(*pending)))
+            pending = []
+    return out
+
+
+def small_scenario(**overrides: Any) -> Scenario:
+    """A few vessels covering every state: slow, medium and fast class A, stops, class B."""
+    vessels = [
+        VesselPlan(
+            636000001,
+            [(56.80, 25.60), (56.78, 25.95), (56.76, 26.20)],
+            12.0,
+            name="SLOW ONE",
+            callsign="A8AA1",
+            imo=imo_with_check_digit(912345),
+            ship_type=80,
+            draught=12.3,
+            destination="AE JEA",
+        ),
+        VesselPlan(
+            440000002,
+            [(56.66, 26.25), (56.68, 25.95), (56.72, 25.60)],
+            18.0,
+            start_s=95,
+            name="MEDIUM TWO",
+            ship_type=70,
+        ),
+        VesselPlan(
+            422000003,
+            [(56.272, 27.185), (56.30, 27.06), (56.295, 26.955)],
+            25.0,
+            start_s=30,
+            waits={0: 200, 2: 400},
+            name="FAST THREE",
+            ship_type=60,
+        ),
+        VesselPlan(
+            538000004,
+            [(56.47, 25.16), (56.40, 25.17), (56.374, 25.176)],
+            9.0,
+            waits={0: 500, 2: math.inf},
+            anchored=frozenset({0}),
+            name="STOPS FOUR",
+            ship_type=80,
+        ),
+        VesselPlan(
+            470000005,
+            [(55.88, 25.82), (55.80, 25.90), (55.72, 25.86)],
+            6.0,
+            ais_class="B",
+            waits={1: 600},
+            name="DHOW FIVE",
+            callsign="A6DH5",
+            ship_type=30,
+            end_s=2400,
+        ),
+    ]
+    params: dict[str, Any] = {"start": START, "duration_s": 3600.0, "vessels": vessels, "seed": 7}
+    params.update(overrides)
+    return Scenario(**params)
+
+
+def expected_interval(ais_class: str, sog: float, status: int) -> int:
+    """ITU-R M.1371 reporting intervals as the brief states them."""
+    if ais_class == "B":
+        return 180 if sog <= 2 else 30
+    if status in (1, 5) and sog < 3:
+        return 180
+    return 10 if sog <= 14 else 6 if sog <= 23 else 2
+
+
+def load_land() -> Any:
+    """Union of the land polygons: Natural Earth from shared/geodata, plus the zone file's land."""
+    polygons = []
+    if NE_LAND.exists():
+        polygons += [shape(f["geometry"]) for f in json.loads(NE_LAND.read_text())["features"]]
+    if ZONE_FILE.exists():
+        polygons += [
+            shape(f["geometry"])
+            for f in json.loads(ZONE_FILE.read_text())["features"]
+            if f["properties"].get("kind") == "land"
+        ]
+    if not polygons:
+        pytest.skip("neither shared/geodata/ne_land_gulf.geojson nor zones/hormuz.geojson is present")
+    return shapely.union_all(polygons)
+
+
+def zone(zone_id: str) -> Any:
+    if not ZONE_FILE.exists():
+        pytest.skip("zones/hormuz.geojson is not there yet")
+    for f in json.loads(ZONE_FILE.read_text())["features"]:
+        if f["properties"]["id"] == zone_id:
+            return shape(f["geometry"])
+    pytest.skip(f"zones/hormuz.geojson has no {zone_id}")
+
+
+@pytest.fixture(scope="module")
+def sample_lines() -> list[bytes]:
+    return list(generate(sample_scenario()))
+
+
+# --------------------------------------------------------------------------------------------------
+
+
+def test_same_scenario_gives_same_bytes() -> None:
+    """Two runs of the same scenario give identical lines; another seed changes the noise."""
+    a = list(generate(small_scenario(noise_m=5.0, receivers=2, malformed_every=40)))
+    b = list(generate(small_scenario(noise_m=5.0, receivers=2, malformed_every=40)))
+    c = list(generate(small_scenario(noise_m=5.0, receivers=2, malformed_every=40, seed=8)))
+    assert a == b
+    assert a != c
+
+
+def test_every_line_has_valid_tag_block_and_checksum() -> None:
+    """Without malformed lines every line is tag block + !AIVDM, both checksums right, c: in time order."""
+    lines = list(generate(small_scenario(receivers=3)))
+    assert lines
+    times = []
+    for line in lines:
+        parsed = parse(line)
+        assert parsed is not None, line
+        times.append(parsed[1])
+    assert times == sorted(times)
+    assert times[0] >= EPOCH and times[-1] < EPOCH + 3600
+
+
+def test_positions_round_trip_through_pyais() -> None:
+    """Decoded positions equal the plan's at the c: time, to AIS resolution; fields as the brief says."""
+    scenario = small_scenario()
+    plans = {p.mmsi: p for p in scenario.vessels}
+    seen_types: Counter[int] = Counter()
+    seen_status: set[int] = set()
+    for t, msg in reports(generate(scenario)):
+        if msg.msg_type not in (1, 2, 3, 18):
+            continue
+        plan = plans[msg.mmsi]
+        state = state_at(plan, t - EPOCH)
+        assert state is not None
+        seen_types[msg.msg_type] += 1
+        assert msg.msg_type in ((1, 3) if plan.ais_class == "A" else (18,))
+        assert abs(msg.lat - state.lat) <= 0.5 / 600_000 + 1e-6
+        assert abs(msg.lon - state.lon) <= 0.5 / 600_000 + 1e-6
+        assert msg.speed == pytest.approx(round(state.sog_kn, 1), abs=1e-9)
+        assert msg.course == pytest.approx(round(state.cog_deg, 1) % 360, abs=1e-9)
+        assert msg.heading == round(state.cog_deg) % 360
+        assert msg.second == t % 60
+        if plan.ais_class == "A":
+            assert int(msg.status) == state.status
+            seen_status.add(int(msg.status))
+    assert seen_types[1] and seen_types[3] and seen_types[18]
+    assert seen_status == {0, 1, 5}
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    msg_type=st.sampled_from([1, 3, 18]),
+    mmsi=st.integers(1, 999_999_999),
+    lon=st.floats(-180, 180),
+    lat=st.floats(-90, 90),
+    sog=st.integers(0, 1022),
+    cog=st.integers(0, 3599),
+    heading=st.integers(0, 359),
+    second=st.integers(0, 59),
+    status=st.sampled_from([0, 1, 5]),
+)
+def test_position_encoder_matches_pyais(
+    msg_type: int,
+    mmsi: int,
+    lon: float,
+    lat: float,
+    sog: int,
+    cog: int,
+    heading: int,
+    second: int,
+    status: int,
+) -> None:
+    """The fast type 1/3/18 encoder produces exactly the payload pyais's encode_dict produces."""
+    data: dict[str, Any] = {
+        "msg_type": msg_type,
+        "mmsi": mmsi,
+        "lon": lon,
+        "lat": lat,
+        "speed": sog / 10,
+        "course": cog / 10,
+        "heading": heading,
+        "second": second,
+    }
+    if msg_type == 18:
+        data.update(cs=1, dsc=1, band=1, msg22=1)
+    else:
+        data.update(status=status, turn=-128, maneuver=0)
+    reference = encode_dict(data, talker_id="AI", sentence_type="VDM")[0].split(",")[5]
+    assert encode_position(msg_type, mmsi, lon, lat, sog / 10, cog / 10, heading, second, status) == reference
+
+
+def test_static_messages_decode_with_cycling_sequence_ids() -> None:
+    """Class A sends two-fragment type 5 with seq ids cycling 0-9; class B sends type 24 parts A and B."""
+    scenario = small_scenario(duration_s=6 * 3600.0)
+    plans = {p.mmsi: p for p in scenario.vessels}
+    lines = list(generate(scenario))
+    seq_ids = [parse(line)[2].split(",")[3] for line in lines if b"!AIVDM,2,1," in line]  # type: ignore[index]
+    assert len(seq_ids) >= 20
+    assert seq_ids[:10] == [str(i) for i in range(10)] and seq_ids[10:20] == seq_ids[:10]
+    parts: dict[int, set[int]] = defaultdict(set)
+    for _, msg in reports(lines):
+        if msg.msg_type == 5:
+            plan = plans[msg.mmsi]
+            assert (msg.shipname, msg.imo, int(msg.ship_type)) == (plan.name, plan.imo or 0, plan.ship_type)
+            if plan.destination:
+                assert msg.destination == plan.destination
+                assert msg.draught == plan.draught
+        elif msg.msg_type == 24:
+            plan = plans[msg.mmsi]
+            parts[msg.mmsi].add(msg.partno)
+            if msg.partno == 0:
+                assert msg.shipname == plan.name
+            else:
+                assert (msg.callsign, msg.ship_type) == (plan.callsign, plan.ship_type)
+    assert parts == {470000005: {0, 1}}
+
+
+def test_report_intervals_follow_class_and_speed_rules() -> None:
+    """Gaps between a vessel's reports are the ITU interval of the earlier report, or shorter at a change."""
+    scenario = small_scenario()
+    plans = {p.mmsi: p for p in scenario.vessels}
+    last: dict[int, tuple[int, str, float, int]] = {}
+    gaps: Counter[int] = Counter()
+    for t, msg in reports(generate(scenario)):
+        if msg.msg_type not in (1, 3, 18):
+            continue
+        plan = plans[msg.mmsi]
+        status = int(msg.status) if plan.ais_class == "A" else 0
+        state = (plan.ais_class, msg.speed, status)
+        if msg.mmsi in last:
+            t0, cls, sog, status0 = last[msg.mmsi]
+            want = expected_interval(cls, sog, status0)
+            gap = t - t0
+            gaps[want] += 1
+            # A vessel that gets under way reports at once: then the state differs and the gap is shorter.
+            assert gap == want or (gap < want and (sog, status0) != (msg.speed, status)), (
+                msg.mmsi,
+                t,
+                gap,
+                want,
+            )
+        last[msg.mmsi] = (t, *state)
+    assert set(gaps) == {2, 6, 10, 30, 180}
+
+
+@pytest.mark.parametrize(
+    ("ais_class", "sog", "status", "interval"),
+    [
+        ("A", 0.0, 1, 180),
+        ("A", 2.9, 5, 180),
+        ("A", 3.0, 5, 10),
+        ("A", 0.0, 0, 10),
+        ("A", 14.0, 0, 10),
+        ("A", 14.1, 0, 6),
+        ("A", 23.0, 0, 6),
+        ("A", 23.1, 0, 2),
+        ("B", 2.0, 0, 180),
+        ("B", 2.1, 0, 30),
+    ],
+)
+def test_report_interval_table(ais_class: str, sog: float, status: int, interval: int) -> None:
+    """report_interval() gives the ITU-R M.1371 rates at and around each threshold."""
+    assert report_interval(ais_class, sog, status) == interval  # type: ignore[arg-type]
+
+
+def classify(line: bytes) -> str:
+    """Which kind of malformed line this is, judged from the bytes alone ('valid' if none)."""
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError:
+        return "non_utf8"
+    if "$GPGGA" in text:
+        return "unknown_sentence"
+    m = re.match(r"^\\([^*\\]*)\*([0-9A-F]{2})\\(!.*)$", text)
+    if m is None:
+        return "garbage"
+    sentence = m.group(3)
+    if "*" not in sentence:
+        return "truncated"
+    body, checksum = sentence[1:].rsplit("*", 1)
+    tag_ok = xor(m.group(1).encode()) == int(m.group(2), 16)
+    sentence_ok = xor(body.encode()) == int(checksum, 16)
+    if tag_ok and sentence_ok:
+        return "valid"
+    return "bad_tag_block" if sentence_ok else "bad_checksum"
+
+
+def test_malformed_lines_at_requested_rate_and_of_every_kind() -> None:
+    """With malformed_every=N, every N-th line or so is malformed, cycling through all six kinds."""
+    every = 25
+    lines = list(generate(small_scenario(malformed_every=every, receivers=2)))
+    kinds = [classify(line) for line in lines]
+    malformed_at = [i for i, k in enumerate(kinds) if k != "valid"]
+    counts = Counter(kinds[i] for i in malformed_at)
+    assert set(counts) == set(MALFORMED_KINDS)
+    assert max(counts.values()) - min(counts.values()) <= 1
+    # A two-fragment message is never split, so a gap can be one line longer.
+    gaps = [b - a - 1 for a, b in zip([-1, *malformed_at], malformed_at, strict=False)]
+    assert set(gaps) <= {every - 1, every}
+    assert len(lines) - 1 - malformed_at[-1] < every + 1
+
+
+def test_second_receiver_repeats_sentences_a_few_seconds_later() -> None:
+    """receivers=2: sim2 lines repeat a sim1 sentence 1-4 s later; sim1 hears every message."""
+    lines = [parse(line) for line in generate(small_scenario(receivers=2))]
+    first: dict[str, int] = {}
+    repeats = 0
+    for parsed in lines:
+        assert parsed is not None
+        receiver, t, sentence = parsed
+        if receiver == "sim1":
+            first[sentence] = t  # a vessel at anchor may send the same sentence again 3 min later
+        else:
+            assert receiver == "sim2"
+            assert sentence in first and 1 <= t - first[sentence] <= 4
+            repeats += 1
+    assert 0.1 * len(first) < repeats < 0.5 * len(first)
+
+
+def test_start_and_end_times_and_noise() -> None:
+    """A vessel first reports at start_s and never at or after end_s; noise_m jitters around the plan."""
+    scenario = small_scenario(noise_m=10.0)
+    by_mmsi: dict[int, list[tuple[int, Any]]] = defaultdict(list)
+    for t, msg in reports(generate(scenario)):
+        if msg.msg_type in (1, 3, 18):
+            by_mmsi[msg.mmsi].append((t - EPOCH, msg))
+    assert by_mmsi[440000002][0][0] == 95
+    assert by_mmsi[470000005][-1][0] < 2400
+    offsets = []
+    for mmsi, items in by_mmsi.items():
+        plan = next(p for p in scenario.vessels if p.mmsi == mmsi)
+        for t, msg in items:
+            state = state_at(plan, t)
+            assert state is not None
+            north = (msg.lat - state.lat) * 111_195
+            east = (msg.lon - state.lon) * 111_195 * math.cos(math.radians(state.lat))
+            offsets.append(math.hypot(north, east))
+    assert max(offsets) <= 3 * 10 * math.sqrt(2) + 1
+    assert 5 < sum(offsets) / len(offsets) < 20  # a 2-D gaussian with sigma 10 m averages 12.5 m
+
+
+def test_write_feed_gzip_is_deterministic(tmp_path: Path) -> None:
+    """write_feed writes lines + newline, gzips .gz with mtime 0 and no file name, returns the count."""
+    lines = list(generate(small_scenario()))
+    plain, packed, again = tmp_path / "a.nmea", tmp_path / "a.nmea.gz", tmp_path / "b.nmea.gz"
+    assert write_feed(plain, lines) == len(lines)
+    assert write_feed(packed, lines) == len(lines)
+    write_feed(again, iter(lines))
+    assert plain.read_bytes() == b"".join(line + b"\n" for line in lines)
+    assert gzip.decompress(packed.read_bytes()) == plain.read_bytes()
+    header = packed.read_bytes()[:10]
+    assert header[3] & 0x08 == 0 and header[4:8] == b"\0\0\0\0"  # no FNAME flag, mtime 0
+    assert packed.read_bytes() == again.read_bytes()
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"mmsi": 0},
+        {"route": []},
+        {"route": [(26.5, 156.0)]},
+        {"speed_kn": 0.0},
+        {"waits": {5: 10.0}},
+        {"anchored": frozenset({0})},
+        {"name": "lower case"},
+        {"report_interval_s": 0.5},
+    ],
+)
+def test_bad_plans_are_rejected(kwargs: dict[str, Any]) -> None:
+    """VesselPlan validates itself when built, naming the MMSI."""
+    params: dict[str, Any] = {"mmsi": 123456789, "route": [(56.5, 25.5)], "speed_kn": 10.0}
+    params.update(kwargs)
+    with pytest.raises(ValueError, match="mmsi"):
+        VesselPlan(**params)
+
+
+def test_imo_check_digit() -> None:
+    """imo_with_check_digit appends the weighted-sum check digit (IMO 9074729 is the textbook example)."""
+    assert imo_with_check_digit(907472) == 9074729
+
+
+# --------------------------------------------------------------------------------------------------
+# The sample
+
+
+def test_sample_routes_avoid_land() -> None:
+    """No leg of any sample route crosses Natural Earth land (or the zone file's land)."""
+    land = load_land()
+    crossings = [
+        (plan.name, a, b)
+        for plan in sample_scenario().vessels
+        for a, b in zip(plan.route, plan.route[1:], strict=False)
+        if a != b and LineString([a, b]).intersects(land)
+    ]
+    assert crossings == []
+    assert not any(land.covers(Point(p)) for plan in sample_scenario().vessels for p in plan.route)
+
+
+def test_benchmark_routes_avoid_land() -> None:
+    """The loops the benchmark feed uses stay in water too."""
+    land = load_land()
+    # A circuit is sailed again and again, so its last waypoint connects back to its first.
+    routes = [
+        *([*c, c[0]] for c in simulate._CIRCUITS),
+        *(simulate.ROUTES[n] for n in simulate._LOCAL_ROUTES),
+    ]
+    for route in routes:
+        for a, b in itertools.pairwise(route):
+            assert a == b or not LineString([a, b]).intersects(land), (a, b)
+
+
+def gate(zone_id: str) -> LineString:
+    g = zone(zone_id)
+    assert isinstance(g, LineString)
+    return g
+
+
+def nautical_miles(geometry: Any, lon: float, lat: float) -> float:
+    """Distance from (lon, lat) to a geometry in NM, on a local flat projection."""
+    k = math.cos(math.radians(lat))
+    scaled = shapely.affinity.scale(geometry, xfact=k, yfact=1.0, origin=(lon, lat))
+    return float(scaled.distance(Point(lon, lat))) * 60.0
+
+
+def test_sample_transits_cross_both_gates_in_order() -> None:
+    """Each transit route starts well before one gate, ends well past the other, and the track crosses both
+    in the right order within the sample's duration."""
+    outer, inner = gate("hormuz-outer"), gate("hormuz-inner")
+    scenario = sample_scenario()
+    transits = {p.mmsi: p for p in scenario.vessels if p.mmsi in SAMPLE_TRANSITS}
+    assert len(transits) == len(SAMPLE_TRANSITS) >= 10
+    assert {"inbound", "outbound"} == set(SAMPLE_TRANSITS.values())
+    for mmsi, plan in transits.items():
+        first_gate, second_gate = (outer, inner) if SAMPLE_TRANSITS[mmsi] == "inbound" else (inner, outer)
+        route = LineString(plan.route)
+        assert route.project(route.intersection(first_gate)) < route.project(route.intersection(second_gate))
+        assert nautical_miles(first_gate, *plan.route[0]) >= 5.0, plan.name
+        assert nautical_miles(second_gate, *plan.route[-1]) >= 5.0, plan.name
+        crossed: list[LineString] = []
+        previous = None
+        for t in range(0, int(scenario.duration_s), 60):
+            state = state_at(plan, t)
+            if state is None:
+                continue
+            if previous is not None:
+                step = LineString([previous, (state.lon, state.lat)])
+                crossed += [g for g in (first_gate, second_gate) if step.intersects(g) and g not in crossed]
+            previous = (state.lon, state.lat)
+        assert crossed == [first_gate, second_gate], plan.name
+
+
+def test_sample_cast(sample_lines: list[bytes]) -> None:
+    """The sample has 25-40 vessels, valid IMO numbers, Korean transits, dhows of three flags, static data
+    for everybody, malformed lines about every 500 and repeats from a second receiver."""
+    scenario = sample_scenario()
+    plans = scenario.vessels
+    assert 25 <= len(plans) <= 40
+    for plan in plans:
+        assert plan.name and plan.ship_type and plan.callsign
+        if plan.imo is not None:
+            digits = [int(c) for c in str(plan.imo)]
+            assert (
+                len(digits) == 7
+                and sum(d * w for d, w in zip(digits, range(7, 1, -1), strict=False)) % 10 == digits[6]
+            )
+    korean = [m for m in SAMPLE_TRANSITS if m // 1_000_000 in (440, 441)]
+    assert len(korean) >= 2
+    class_b_mids = {p.mmsi // 1_000_000 for p in plans if p.ais_class == "B"}
+    assert {422, 470, 461} <= class_b_mids
+    heard = {msg.mmsi for _, msg in reports(sample_lines)}
+    static = {msg.mmsi for _, msg in reports(sample_lines) if msg.msg_type in (5, 24)}
+    assert heard == static == {p.mmsi for p in plans}
+    malformed = sum(classify(line) != "valid" for line in sample_lines)
+    assert abs(malformed - len(sample_lines) / 500) <= 2
+    assert any(line.startswith(b"\\s:sim2,") for line in sample_lines)
+    assert sum(map(len, sample_lines)) > 0 and SAMPLE_FILE.stat().st_size < 3_000_000
+
+
+def test_sample_boundary_vessel_wobbles_across_the_anchorage_edge(sample_lines: list[bytes]) -> None:
+    """ORIENT HALO, at anchor on the Fujairah anchorage's edge, reports positions both in and out of it,
+    every 3 minutes, all within about 45 m of its anchor."""
+    anchorage = zone("fujairah-anchorage")
+    plan = next(p for p in sample_scenario().vessels if p.name == "ORIENT HALO")
+    positions = [
+        (t, msg) for t, msg in reports(sample_lines) if msg.mmsi == plan.mmsi and msg.msg_type in (1, 3)
+    ]
+    inside = [anchorage.covers(Point(msg.lon, msg.lat)) for _, msg in positions]
+    assert any(inside) and not all(inside)
+    assert {b[0] - a[0] for a, b in itertools.pairwise(positions)} == {180}
+    anchor_lon, anchor_lat = plan.route[0]
+    for _, msg in positions:
+        assert int(msg.status) == 1 and msg.speed == 0
+        north = (msg.lat - anchor_lat) * 111_195
+        east = (msg.lon - anchor_lon) * 111_195 * math.cos(math.radians(anchor_lat))
+        assert math.hypot(north, east) < 65  # 3 sigma of 15 m on each axis
+
+
+def test_committed_sample_is_fresh(tmp_path: Path, sample_lines: list[bytes]) -> None:
+    """examples/hormuz-sample.nmea.gz is byte for byte what `python -m monitor.simulate --sample` writes."""
+    fresh = tmp_path / "sample.nmea.gz"
+    assert simulate.main(["--sample", str(fresh)]) == 0
+    assert gzip.decompress(SAMPLE_FILE.read_bytes()) == b"".join(line + b"\n" for line in sample_lines)
+    assert SAMPLE_FILE.read_bytes() == fresh.read_bytes()
+
+
+# --------------------------------------------------------------------------------------------------
+# The benchmark feed
+
+
+def test_benchmark_feed_has_exact_count_and_realistic_mix(tmp_path: Path) -> None:
+    """--vessels/--messages writes exactly M lines, about 85 % class A positions, 10 % class B, 5 % static."""
+    out = tmp_path / "bench.nmea"
+    assert simulate.main(["--vessels", "300", "--messages", "30000", "--seed", "3", str(out)]) == 0
+    lines = out.read_bytes().splitlines()
+    assert len(lines) == 30_000
+    mix: Counter[str] = Counter()
+    for line in lines:
+        parsed = parse(line)
+        assert parsed is not None
+        first = parsed[2].split(",")[5][0]
+        fragment = parsed[2].split(",")[2]
+        mix[
+            "A"
+            if first in "13"
+            else "B"
+            if first == "B"
+            else "static"
+            if first in "5H" or fragment == "2"
+            else "?"
+        ] += 1
+    assert mix["?"] == 0
+    assert 0.80 <= mix["A"] / len(lines) <= 0.90
+    assert 0.07 <= mix["B"] / len(lines) <= 0.13
+    assert 0.03 <= mix["static"] / len(lines) <= 0.08
+    singles = [
+        parsed[2] for parsed in map(parse, lines[:3000]) if parsed and parsed[2].startswith("!AIVDM,1,1,")
+    ]
+    assert len({decode(sentence).mmsi for sentence in singles}) > 250  # the vessels all report early on
