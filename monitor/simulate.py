@@ -37,6 +37,9 @@ from pyais.encode import encode_dict
 __all__ = [
     "MALFORMED_KINDS",
     "ROUTES",
+    "SAMPLE_DURATION_S",
+    "SAMPLE_START",
+    "SAMPLE_TRANSITS",
     "STATUS_AT_ANCHOR",
     "STATUS_MOORED",
     "STATUS_UNDER_WAY",
@@ -406,18 +409,6 @@ def encode_position(
     else:
         raise ValueError(f"encode_position: type {msg_type} is not a position report")
     return _armor168(bits)
-
-
-def _sentences(payload: str, fill_bits: int, channel: str, seq_id: str) -> list[str]:
-    """Split an armoured payload into !AIVDM sentences of at most 60 payload characters."""
-    chunks = [payload[i : i + 60] for i in range(0, len(payload), 60)] or [""]
-    total = len(chunks)
-    out = []
-    for number, chunk in enumerate(chunks, start=1):
-        fill = fill_bits if number == total else 0
-        body = f"AIVDM,{total},{number},{seq_id if total > 1 else ''},{channel},{chunk},{fill}"
-        out.append(f"!{body}*{nmea_checksum(body.encode('ascii')):02X}")
-    return out
 
 
 def _default_dimensions(ship_type: int | None) -> tuple[int, int, int, int]:
