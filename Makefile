@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test venv debs bench zones sample clean
+.PHONY: demo test venv debs bench zones sample golden clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import venv, ensurepip' 2>/dev/null || { apt-get update -qq && apt-get install -y -qq python3-venv; }
@@ -38,6 +38,10 @@ zones: $(STAMP)
 
 sample: $(STAMP)
 	$(BIN)/python -m monitor.simulate --sample examples/hormuz-sample.nmea.gz
+
+# After a change meant to alter alerts: rewrite the golden replay and review its diff.
+golden: $(STAMP)
+	$(BIN)/python tools/regen_golden.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache
