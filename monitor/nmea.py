@@ -46,6 +46,7 @@ _MAX_FRAGMENTS = 9  # one decimal digit in the sentence, as NMEA 0183 allows
 _MAX_PENDING_GROUPS = 4096  # bound on incomplete groups when the feed has no clock to expire them
 _MAX_DEDUP_ENTRIES = 1_000_000  # hard bound on the dedup memory, whatever the feed's clock does
 _MAX_TAG_GROUPS = 4096  # tag-block groups (g:) remembered to lend their s:/c: to later sentences
+_MAX_COMPLETED = 1024  # completed multi-sentence groups remembered for duplicate fragments
 _PURGE_EVERY = 4096  # accepted sentences between two purges of the dedup memory
 
 # Hex digit value for each byte; 255 marks a byte that is not a hex digit.
@@ -73,6 +74,13 @@ def _checksums_ok(bodies: list[bytes], hexes: list[bytes]) -> list[bool]:
     expected = digits[:, 0] * 16 + digits[:, 1]  # above 255 when a digit is not hex: never equal
     ok: list[bool] = (xor.astype(np.uint16) == expected).tolist()
     return ok
+
+
+def _close(t1: float | None, t2: float | None, window: float) -> bool:
+    """Are two fragment times known and within the dedup window? Untimed lines are never duplicates."""
+    if t1 is None or t2 is None:
+        return False
+    return abs(t1 - t2) <= window
 
 
 class _Group:
@@ -136,6 +144,8 @@ class NmeaAssembler:
         self._since_purge = 0
         self._pending: dict[tuple[bytes, bytes, bytes, int], _Group] = {}
         self._tag_groups: dict[bytes, tuple[bytes, float | None]] = {}
+        # Groups completed lately, so a second receiver's copy of a fragment is known as a duplicate.
+        self._completed: dict[tuple[bytes, bytes, bytes, int], tuple[float | None, list[bytes]]] = {}
 
     @property
     def pending_lines(self) -> int:
@@ -289,8 +299,11 @@ class NmeaAssembler:
                 deadline = self._deadlines.get(src)
                 if deadline is not None and t > deadline:
                     self._expire_source(src, t)
-                if dedup:
-                    key = body[2:]  # the sentence after the talker id: fragment fields, payload, fill
+                if dedup and single:
+                    # The sentence after the talker id: fragment fields, payload, fill. Multi-sentence
+                    # messages are de-duplicated whole, once assembled, below: their later fragments
+                    # are often identical across vessels (a type 5's all-zero tail).
+                    key = body[2:]
                     prev = seen.get(key)
                     if prev is not None:
                         # Entries below the cutoff count as forgotten whether or not a purge has
@@ -310,7 +323,13 @@ class NmeaAssembler:
             gkey = (src, channel, seq, n_count)
             group = self._pending.get(gkey)
             if n_number == 1:
-                if group is not None:  # a new message reuses the key: the old one is abandoned
+                if group is not None:
+                    if dedup and group.parts[0] == payload and _close(group.time, t, window):
+                        # The same first fragment again: a second receiver without a source of its
+                        # own, interleaved with the first.
+                        self.duplicates += 1
+                        continue
+                    # A new message reuses the key: the old one is abandoned.
                     self._drop_group(group)
                     del self._pending[gkey]
                 elif len(self._pending) >= _MAX_PENDING_GROUPS:
@@ -322,6 +341,17 @@ class NmeaAssembler:
                     self._deadlines[src] = t + self.fragment_timeout_s
                 continue
             if group is None or n_number != group.last + 1:
+                if dedup:
+                    # A repeat of a fragment already held, or of one of a message completed moments
+                    # ago, from a second receiver interleaved with the first.
+                    parts = group.parts if group is not None else None
+                    if parts is None:
+                        done = self._completed.get(gkey)
+                        if done is not None and _close(done[0], t, window):
+                            parts = done[1]
+                    if parts is not None and n_number <= len(parts) and parts[n_number - 1] == payload:
+                        self.duplicates += 1
+                        continue
                 rejects["bad_fragment"] += 1  # a continuation with no (live) start before it
                 continue
             group.parts.append(payload)
@@ -330,8 +360,26 @@ class NmeaAssembler:
             if n_number == n_count:
                 del self._pending[gkey]
                 self._pending_lines -= n_count
+                joined = b"".join(group.parts)
+                if dedup:
+                    completed = self._completed
+                    completed.pop(gkey, None)
+                    completed[gkey] = (group.time, group.parts)
+                    if len(completed) > _MAX_COMPLETED:
+                        del completed[next(iter(completed))]
+                    gt = group.time
+                    max_t = self._max_time
+                    if gt is not None and max_t is not None:
+                        mkey = b"M" + joined  # the whole message, from whichever receiver
+                        prev = seen.get(mkey)
+                        if prev is not None:
+                            if abs(gt - prev) <= window and prev >= max_t - window:
+                                self.duplicates += n_count
+                                continue
+                            del seen[mkey]
+                        seen[mkey] = gt
                 self.assembled_lines += n_count
-                emit((group.time, b"".join(group.parts), fill))
+                emit((group.time, joined, fill))
         return out
 
     def _parse_tag(self, tag: bytes) -> tuple[float | None, bytes] | None:

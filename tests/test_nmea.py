@@ -344,3 +344,57 @@ def test_satellite_bursts_do_not_expire_other_stations_fragments() -> None:
     lines = (DATA / "libais" / "tagblock.nmea").read_bytes().splitlines()
     out = [m for line in lines for m in asm.push_lines([line])]
     assert len(out) == 4 and not asm.rejects
+
+
+def _tb(body: str) -> bytes:
+    c = 0
+    for ch in body.encode():
+        c ^= ch
+    return f"\\{body}*{c:02X}\\".encode()
+
+
+def _sentence(body: str) -> bytes:
+    c = 0
+    for ch in body.encode():
+        c ^= ch
+    return f"!{body}*{c:02X}".encode()
+
+
+TYPE5_A = (
+    "AIVDM,2,1,0,A,56@7AC`0?IciSW?@001<Tn1HE=<Dj3W?@000001?FP`@@40Hth@AH2Q@@000,0",
+    "AIVDM,2,2,0,A,00000000000,2",
+)
+TYPE5_B = (
+    "AIVDM,2,1,0,A,570l:`H0?LmMS7;GH01<Tn1HE=<Dj37;GH00001DFP`@@40HtL0AH2Q@@000,0",
+    "AIVDM,2,2,0,A,00000000000,2",
+)
+
+
+def test_identical_tails_of_different_messages_are_not_duplicates() -> None:
+    """Two vessels' type 5 messages share an identical second fragment (the all-zero tail) and reuse the
+    sequence id within the window: both are assembled, nothing is counted duplicate or expired."""
+    a = NmeaAssembler()
+    lines = [_tb("s:rx1,c:1750000000") + _sentence(b) for b in TYPE5_A]
+    lines += [_tb("s:rx1,c:1750000001") + _sentence(b) for b in TYPE5_B]
+    msgs = a.push_lines(lines)
+    assert len(msgs) == 2 and msgs[0][1] != msgs[1][1]
+    assert a.duplicates == 0 and not a.rejects
+
+
+def test_multipart_message_from_two_receivers_is_processed_once() -> None:
+    """The same two-part message heard by two receivers (distinct tag-block sources) is emitted once and
+    its second copy's two lines are counted as duplicates."""
+    a = NmeaAssembler()
+    lines = [_tb("s:rx1,c:1750000000") + _sentence(b) for b in TYPE5_A]
+    lines += [_tb("s:rx2,c:1750000002") + _sentence(b) for b in TYPE5_A]
+    assert len(a.push_lines(lines)) == 1
+    assert a.duplicates == 2 and not a.rejects
+
+
+def test_interleaved_untagged_receivers_multipart_is_processed_once() -> None:
+    """Two receivers merged without tag-block sources, fragments interleaved (A1 B1 A2 B2): one message,
+    two duplicates, no expired or bad fragments."""
+    a = NmeaAssembler()
+    first, second = (_tb("c:1750000000") + _sentence(b) for b in TYPE5_A)
+    assert len(a.push_lines([first, first, second, second])) == 1
+    assert a.duplicates == 2 and not a.rejects
