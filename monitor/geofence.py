@@ -142,27 +142,30 @@ class Geofence:
         return found
 
     def passages(
-        self, x1: float, y1: float, x2: float, y2: float, exclude: int, min_inside_m: float
-    ) -> list[Passage]:
-        """Zones the move passes through with neither end inside (`exclude` masks the zones of both ends).
+        self,
+        moves: Sequence[tuple[float, float, float, float]],
+        excludes: Sequence[int],
+        min_inside_m: float,
+    ) -> list[list[Passage]]:
+        """For each move (x1, y1, x2, y2), the zones it passes through with neither end inside (`excludes`
+        masks the zones of both ends), in order along the move. One vectorized query for all moves.
 
         Only a stretch inside longer than `min_inside_m` counts, so a move that clips a corner within the
         tolerance band is not an entry.
         """
-        line = shapely.linestrings([[x1, y1], [x2, y2]])
-        out: list[Passage] = []
-        length_m = haversine_m(x1, y1, x2, y2)
-        if length_m <= 0:
+        out: list[list[Passage]] = [[] for _ in moves]
+        if not moves or not self.tracked:
             return out
-        for zi in self._tree.query(line, predicate="intersects").tolist():
-            if exclude >> zi & 1:
+        coords = np.asarray(moves, dtype=np.float64).reshape(-1, 2, 2)
+        lines = shapely.linestrings(coords)
+        mi, zi = self._tree.query(lines, predicate="intersects")
+        for m, z in zip(mi.tolist(), zi.tolist()):
+            if excludes[m] >> z & 1:
                 continue
-            inside = shapely.intersection(line, self.tracked[zi].geometry)
-            if inside.is_empty:
-                continue
-            parts = shapely.get_parts(inside)
+            x1, y1, x2, y2 = moves[m]
+            inside = shapely.intersection(lines[m], self.tracked[z].geometry)
             fracs: list[float] = []
-            for part in parts:
+            for part in shapely.get_parts(inside):
                 if shapely.get_type_id(part) != 1:  # only LineString stretches, not touching points
                     continue
                 for px, py in shapely.get_coordinates(part).tolist():
@@ -170,9 +173,10 @@ class Geofence:
             if not fracs:
                 continue
             f_in, f_out = min(fracs), max(fracs)
-            if (f_out - f_in) * length_m > min_inside_m:
-                out.append(Passage(zi, f_in, f_out))
-        out.sort(key=lambda p: p.frac_in)
+            if (f_out - f_in) * haversine_m(x1, y1, x2, y2) > min_inside_m:
+                out[m].append(Passage(z, f_in, f_out))
+        for found in out:
+            found.sort(key=lambda p: p.frac_in)
         return out
 
     # ---- preparation -----------------------------------------------------------------------------------

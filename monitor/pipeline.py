@@ -72,7 +72,7 @@ class Vessel:
 
     __slots__ = (
         "mmsi", "name", "imo", "callsign", "ship_type", "draught", "destination", "flag", "watch",
-        "time", "lon", "lat", "sog", "cog", "member", "pending", "transit", "_info",
+        "time", "lon", "lat", "sog", "cog", "member", "last_s", "pending", "transit", "_info",
     )
 
     def __init__(self, mmsi: int, watch: list[str]) -> None:
@@ -91,6 +91,7 @@ class Vessel:
         self.sog = math.nan
         self.cog = math.nan
         self.member = 0  # bit mask of tracked zones the vessel is in
+        self.last_s = 0  # bit mask of the zones its last fix lay in (strictly, without the band)
         self.pending: dict[int, float] = {}  # zone -> first time inside, while min_dwell_s runs
         self.transit: dict[int, tuple[int, float]] = {}  # strait -> (gate entered by, time)
         self._info: dict[str, Any] | None = None
@@ -210,6 +211,7 @@ class Tracker:
         geofence = self.geofence
         band = geofence.hysteresis_m
         dwell = self.min_dwell_s
+        moves: list[tuple[Vessel, float, float, float, float, float, float, float, float, int]] = []
         for i, (seq, t, mmsi, lat, lon, sog, cog) in enumerate(
             zip(
                 pos["seq"].tolist(),
@@ -243,11 +245,15 @@ class Tracker:
             crossings = geofence.gate_crossings(v.lon, v.lat, lon, lat) if geofence.straits else ()
             if crossings:
                 self._gates(v, t, lon, lat, sog, cog, crossings, alerts)
-            if band > 0 and (abs(lon - v.lon) + abs(lat - v.lat)) * 111_320.0 > band:
-                self._passages(v, t, lon, lat, sog, cog, member | s, band, alerts)
-            v.time, v.lon, v.lat, v.sog, v.cog = t, lon, lat, sog, cog
+            if (abs(lon - v.lon) + abs(lat - v.lat)) * 111_320.0 > band:
+                # A move long enough to pass through a zone: checked for the whole batch at once below
+                # (passages change no membership, so they need not be found in order).
+                moves.append((v, v.time, t, v.lon, v.lat, lon, lat, sog, cog, member | s | v.last_s))
+            v.time, v.lon, v.lat, v.sog, v.cog, v.last_s = t, lon, lat, sog, cog, s
         for st in statics[si:]:
             self.vessel(st.mmsi).apply_static(st)
+        if moves:
+            self._passages(moves, band, alerts)
         alerts.sort(key=lambda a: a.time)
         return alerts, untimed
 
@@ -255,7 +261,7 @@ class Tracker:
         self, v: Vessel, t: float, lon: float, lat: float, sog: float, cog: float, s: int,
         alerts: list[Alert],
     ) -> None:
-        v.time, v.lon, v.lat, v.sog, v.cog = t, lon, lat, sog, cog
+        v.time, v.lon, v.lat, v.sog, v.cog, v.last_s = t, lon, lat, sog, cog, s
         v.member = s
         p = _position(lat, lon, sog, cog)
         for z in _bits(s):
@@ -328,15 +334,18 @@ class Tracker:
             )
 
     def _passages(
-        self, v: Vessel, t: float, lon: float, lat: float, sog: float, cog: float, exclude: int,
-        band: float, alerts: list[Alert],
+        self,
+        moves: list[tuple[Vessel, float, float, float, float, float, float, float, float, int]],
+        band: float,
+        alerts: list[Alert],
     ) -> None:
-        t0, x0, y0 = v.time, v.lon, v.lat
-        for ps in self.geofence.passages(x0, y0, lon, lat, exclude, band):
-            for kind, f in (("zone_enter", ps.frac_in), ("zone_exit", ps.frac_out)):
-                tf = round(t0 + (t - t0) * f, 3)
-                p = _position(y0 + (lat - y0) * f, x0 + (lon - x0) * f, sog, cog)
-                alerts.append(self._alert(kind, v, tf, ps.zone, p, {"interpolated": True}, tf))
+        found = self.geofence.passages([m[3:7] for m in moves], [m[9] for m in moves], band)
+        for (v, t0, t, x0, y0, lon, lat, sog, cog, _), passages in zip(moves, found):
+            for ps in passages:
+                for kind, f in (("zone_enter", ps.frac_in), ("zone_exit", ps.frac_out)):
+                    tf = round(t0 + (t - t0) * f, 3)
+                    p = _position(y0 + (lat - y0) * f, x0 + (lon - x0) * f, sog, cog)
+                    alerts.append(self._alert(kind, v, tf, ps.zone, p, {"interpolated": True}, tf))
 
 
 class Pipeline:
