@@ -109,7 +109,7 @@ def _replay(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     check_feeds(args.feeds)
     settings, zonefile = _load(args)
-    pipeline = Pipeline(settings, zonefile, posture=args.posture or "NORMAL")
+    pipeline = Pipeline(settings, zonefile, posture=args.posture)
     out = sys.stdout
     text = args.format == "text"
     # Pacing (--speed): each alert is written when the wall clock reaches its feed time / speed, and

@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import ErrorDetails
 from pydantic_settings import (
     BaseSettings,
@@ -39,6 +39,11 @@ from monitor.errors import ConfigError
 
 __all__ = [
     "DecodeSettings",
+    "DetectorSettings",
+    "EscalationRule",
+    "LEVELS",
+    "LevelSettings",
+    "PostureSettings",
     "ENV_PREFIX",
     "GeofenceSettings",
     "LoggingSettings",
@@ -122,6 +127,146 @@ class LoggingSettings(_Section):
         return value.lower() if isinstance(value, str) else value
 
 
+LEVELS = ("NORMAL", "ELEVATED", "HIGH", "CRITICAL")
+Level = Literal["NORMAL", "ELEVATED", "HIGH", "CRITICAL"]
+Severity = Literal["info", "warning", "critical"]
+
+
+class SeverityTable(_Section):
+    """The severity of each alert kind at one posture level."""
+
+    zone_enter: Severity = "info"
+    zone_exit: Severity = "info"
+    transit: Severity = "info"
+    loiter: Severity = "warning"
+    dark: Severity = "warning"
+    reappeared: Severity = "info"
+    position_jump: Severity = "info"
+    on_land: Severity = "warning"
+    wrong_way: Severity = "warning"
+    encounter: Severity = "warning"
+    posture_change: Severity = "warning"
+
+
+class LevelSettings(_Section):
+    """[posture.levels.LEVEL]: the limits in force at one posture level, and its severities.
+
+    "strait" limits apply in the strait, its TSS lanes and separation zone; "region" limits elsewhere
+    in a region (Persian Gulf, Gulf of Oman). Defaults follow Global Fishing Watch's published
+    definitions, tightened for a chokepoint with dense coastal AIS coverage (README, Detectors).
+    """
+
+    dark_strait_s: _Seconds = Field(default=2700.0, gt=0)  # silence before `dark`, strait/lanes
+    dark_region_s: _Seconds = Field(default=7200.0, gt=0)  # silence before `dark`, a region
+    loiter_strait_s: _Seconds = Field(default=3600.0, gt=0)  # slow and within the radius, strait/lanes
+    loiter_region_s: _Seconds = Field(default=14400.0, gt=0)  # the same in a region
+    encounter_s: _Seconds = Field(default=3600.0, gt=0)  # two slow vessels close together
+    severity: SeverityTable = SeverityTable()
+
+
+def _level_defaults() -> dict[str, dict[str, Any]]:
+    """The default table (issue 3): limits per level, and severities rising with the posture."""
+    escalate = {"loiter": "critical", "dark": "critical", "on_land": "critical", "wrong_way": "critical",
+                "encounter": "critical"}
+    return {
+        "NORMAL": {"dark_strait_s": 2700, "dark_region_s": 7200, "loiter_strait_s": 3600,
+                   "loiter_region_s": 14400, "encounter_s": 3600, "severity": {"posture_change": "info"}},
+        "ELEVATED": {"dark_strait_s": 1800, "dark_region_s": 5400, "loiter_strait_s": 2700,
+                     "loiter_region_s": 10800, "encounter_s": 2700,
+                     "severity": {"position_jump": "warning"}},
+        "HIGH": {"dark_strait_s": 1200, "dark_region_s": 3600, "loiter_strait_s": 1800,
+                 "loiter_region_s": 7200, "encounter_s": 1800,
+                 "severity": {**escalate, "position_jump": "warning", "reappeared": "warning",
+                              "posture_change": "critical"}},
+        "CRITICAL": {"dark_strait_s": 600, "dark_region_s": 1800, "loiter_strait_s": 1200,
+                     "loiter_region_s": 3600, "encounter_s": 900,
+                     "severity": {**escalate, "position_jump": "critical", "reappeared": "warning",
+                                  "transit": "warning", "posture_change": "critical"}},
+    }
+
+
+class LevelsTable(_Section):
+    """[posture.levels]: one LevelSettings per level. A level's table given in the file is laid over
+    that level's defaults (not NORMAL's), so `[posture.levels.HIGH] dark_strait_s = 900` changes only
+    that one limit. Level names are case-insensitive."""
+
+    NORMAL: LevelSettings = LevelSettings(**_level_defaults()["NORMAL"])
+    ELEVATED: LevelSettings = LevelSettings(**_level_defaults()["ELEVATED"])
+    HIGH: LevelSettings = LevelSettings(**_level_defaults()["HIGH"])
+    CRITICAL: LevelSettings = LevelSettings(**_level_defaults()["CRITICAL"])
+
+    @model_validator(mode="before")
+    @classmethod
+    def _over_defaults(cls, value: object) -> object:
+        if not isinstance(value, dict):
+            return value
+        defaults = _level_defaults()
+        out: dict[str, Any] = {}
+        for key, given in value.items():
+            level = str(key).upper()
+            if level not in defaults or not isinstance(given, dict):
+                out[key] = given  # let validation name the unknown level or the wrong type
+                continue
+            merged = dict(defaults[level])
+            merged.update({k: v for k, v in given.items() if k != "severity"})
+            if isinstance(given.get("severity"), dict):
+                merged["severity"] = {**defaults[level]["severity"], **given["severity"]}
+            elif "severity" in given:
+                merged["severity"] = given["severity"]
+            out[level] = merged
+        return out
+
+    def of(self, level: str) -> LevelSettings:
+        result: LevelSettings = getattr(self, level)
+        return result
+
+
+class EscalationRule(_Section):
+    """[[posture.rules]]: raise the posture when alerts of `kinds` come from at least `min_vessels`
+    distinct vessels within `window_s` and `radius_km` of each other; fall back to the operator's
+    level after `quiet_s` without such a cluster."""
+
+    name: str = Field(default="gnss-interference", pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    kinds: list[Literal["on_land", "position_jump", "dark", "encounter", "wrong_way", "loiter"]] = Field(
+        default_factory=lambda: ["on_land", "position_jump"], min_length=1
+    )
+    min_vessels: int = Field(default=5, ge=1)
+    window_s: _Seconds = Field(default=1800.0, gt=0)
+    radius_km: _Seconds = Field(default=50.0, gt=0)
+    raise_to: Level = "ELEVATED"
+    quiet_s: _Seconds = Field(default=7200.0, gt=0)
+
+
+class PostureSettings(_Section):
+    """[posture]: the operator's level at start, the per-level table, and the escalation rules."""
+
+    level: Level = "NORMAL"
+    levels: LevelsTable = LevelsTable()
+    rules: list[EscalationRule] = Field(default_factory=lambda: [EscalationRule()])
+
+    @field_validator("level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+
+class DetectorSettings(_Section):
+    """[detectors]: thresholds that hold at every posture level."""
+
+    loiter_max_speed_kn: _Seconds = Field(default=2.0, gt=0)  # slower than this counts as loitering
+    loiter_radius_m: _Seconds = Field(default=2000.0, gt=0)  # ... staying within this of where it began
+    encounter_max_speed_kn: _Seconds = Field(default=2.0, gt=0)  # both vessels slower than this
+    encounter_distance_m: _Seconds = Field(default=500.0, gt=0)  # ... and this close together
+    jump_speed_kn: _Seconds = Field(default=50.0, gt=0)  # implied speed no ship makes
+    jump_min_distance_m: _Seconds = Field(default=2000.0, ge=0)  # ... over more than this distance
+    jump_recover_fixes: int = Field(default=3, ge=1)  # consistent fixes away from the track re-anchor it
+    wrong_way_angle_deg: _Seconds = Field(default=120.0, gt=90, le=180)  # course off the lane bearing
+    wrong_way_min_speed_kn: _Seconds = Field(default=3.0, ge=0)  # moving faster than this
+    wrong_way_sustain_s: _Seconds = Field(default=120.0, ge=0)  # ... for at least this long
+    # One alert per episode: a condition absent for this long ends its episode; a later one is new.
+    episode_gap_s: _Seconds = Field(default=900.0, gt=0)
+
+
 def _default_watchlists() -> dict[str, Watchlist]:
     # CONTRACT.md: the default configuration watches vessels flagged in South Korea.
     return {"korea": Watchlist(mids=[440, 441])}
@@ -165,6 +310,8 @@ class Settings(BaseSettings):
     # Defining any [watchlists.NAME] replaces this default set (keep [watchlists.korea] to keep it).
     watchlists: dict[_WatchlistName, Watchlist] = Field(default_factory=_default_watchlists)
     logging: LoggingSettings = LoggingSettings()
+    posture: PostureSettings = PostureSettings()
+    detectors: DetectorSettings = DetectorSettings()
 
     @classmethod
     def settings_customise_sources(

@@ -65,26 +65,32 @@ class Geofence:
     def __init__(self, zonefile: ZoneFile, hysteresis_m: float = 150.0) -> None:
         self.zonefile = zonefile
         self.hysteresis_m = float(hysteresis_m)
-        self.tracked: list[Zone] = [z for z in zonefile.zones if z.kind in TRACKED_KINDS]
-        self.index_of: dict[str, int] = {z.id: i for i, z in enumerate(self.tracked)}
-        geoms = np.array([z.geometry for z in self.tracked], dtype=object)
+        # Every zone but the gates takes part in the membership test: tracked kinds for enter/exit,
+        # regions and land for the detectors. Bit i of a mask is self.zones[i].
+        self.zones: list[Zone] = [z for z in zonefile.zones if z.kind != "gate"]
+        self.index_of: dict[str, int] = {z.id: i for i, z in enumerate(self.zones)}
+        self.kind_mask: dict[str, int] = {}
+        for i, z in enumerate(self.zones):
+            self.kind_mask[z.kind] = self.kind_mask.get(z.kind, 0) | (1 << i)
+        self.tracked_mask = sum(self.kind_mask.get(k, 0) for k in TRACKED_KINDS)
+        geoms = np.array([z.geometry for z in self.zones], dtype=object)
         shapely.prepare(geoms)
         self._geoms = geoms
         self._tree = STRtree(geoms)
-        self._words = max(1, math.ceil(len(self.tracked) / 64))
+        self._words = max(1, math.ceil(len(self.zones) / 64))
         # Tolerance band per zone, built lazily: most zones never need it.
-        self._bands: list[Geometry | None] = [None] * len(self.tracked)
+        self._bands: list[Geometry | None] = [None] * len(self.zones)
         self.zone_dicts: list[dict[str, str]] = [
-            {"id": z.id, "name": z.name, "kind": z.kind} for z in self.tracked
+            {"id": z.id, "name": z.name, "kind": z.kind} for z in self.zones
         ]
         self.straits: list[Strait] = [self._prepare_strait(z) for z in zonefile.of_kind("strait")]
         self._gate_bbox = _union_bbox([g.bbox for s in self.straits for g in s.gates])
 
     # ---- point in zone, on batches -------------------------------------------------------------------
     def membership(self, lon: NDArray[np.float64], lat: NDArray[np.float64]) -> list[int]:
-        """For each fix, the bit mask of the tracked zones it lies in (bit i = self.tracked[i])."""
+        """For each fix, the bit mask of the zones it lies in (bit i = self.zones[i])."""
         n = len(lon)
-        if n == 0 or not self.tracked:
+        if n == 0 or not self.zones:
             return [0] * n
         points = shapely.points(lon, lat)
         pt, zi = self._tree.query(points, predicate="intersects")
@@ -105,7 +111,7 @@ class Geofence:
         """Is the fix within the tolerance band of the zone (inside it or less than hysteresis_m out)?"""
         band = self._bands[zone]
         if band is None:
-            band = buffer_m(self.tracked[zone].geometry, self.hysteresis_m)
+            band = buffer_m(self.zones[zone].geometry, self.hysteresis_m)
             shapely.prepare(band)
             self._bands[zone] = band
         return bool(shapely.intersects_xy(band, lon, lat))
@@ -154,16 +160,17 @@ class Geofence:
         tolerance band is not an entry.
         """
         out: list[list[Passage]] = [[] for _ in moves]
-        if not moves or not self.tracked:
+        if not moves or not self.zones:
             return out
+        untracked = ~self.tracked_mask
         coords = np.asarray(moves, dtype=np.float64).reshape(-1, 2, 2)
         lines = shapely.linestrings(coords)
         mi, zi = self._tree.query(lines, predicate="intersects")
         for m, z in zip(mi.tolist(), zi.tolist()):
-            if excludes[m] >> z & 1:
+            if (excludes[m] | untracked) >> z & 1:
                 continue
             x1, y1, x2, y2 = moves[m]
-            inside = shapely.intersection(lines[m], self.tracked[z].geometry)
+            inside = shapely.intersection(lines[m], self.zones[z].geometry)
             fracs: list[float] = []
             for part in shapely.get_parts(inside):
                 if shapely.get_type_id(part) != 1:  # only LineString stretches, not touching points

@@ -134,7 +134,8 @@ def test_example_file_mentions_every_key() -> None:
         annotation = field.annotation
         if isinstance(annotation, type) and issubclass(annotation, pydantic.BaseModel):
             for key in annotation.model_fields:
-                assert f"{key} =" in text, f"{section}.{key}"
+                # A plain key, or a nested table such as [posture.levels.NORMAL] / [[posture.rules]].
+                assert f"{key} =" in text or f"[{section}.{key}" in text, f"{section}.{key}"
     for key in Watchlist.model_fields:
         assert f"{key} =" in text, f"watchlists.*.{key}"
 

@@ -147,12 +147,14 @@ def test_unwatched_vessel_is_info_and_ids_are_stable(tmp_path: Path) -> None:
 
 
 def test_min_dwell_holds_back_a_brief_visit(tmp_path: Path) -> None:
-    """With min_dwell_s set, a vessel that is inside only briefly makes no enter and no exit."""
-    env = {"MONITOR_GEOFENCE__MIN_DWELL_S": "600", "MONITOR_GEOFENCE__HYSTERESIS_M": "0"}
-    brief = position_lines(470000004, 55.65, 25.95, T0) + position_lines(470000004, 55.59, 25.95, T0 + 60)
-    brief += position_lines(470000004, 55.65, 25.95, T0 + 120)
+    """With min_dwell_s set, a vessel that is inside only briefly makes no enter and no exit; one that
+    stays gets its enter, timed when it first came inside."""
+    env = {"MONITOR_GEOFENCE__MIN_DWELL_S": "900", "MONITOR_GEOFENCE__HYSTERESIS_M": "0"}
+    # 6 km hops at 20 kn take 10 minutes each: inside for 10 minutes only.
+    brief = position_lines(470000004, 55.65, 25.95, T0) + position_lines(470000004, 55.59, 25.95, T0 + 600)
+    brief += position_lines(470000004, 55.65, 25.95, T0 + 1200)
     assert kinds(run(tmp_path, brief, env), 470000004) == []
     stay = position_lines(470000005, 55.65, 25.95, T0)
-    stay += [ln for k in range(1, 12) for ln in position_lines(470000005, 55.55, 25.95, T0 + 60 * k)]
+    stay += [ln for k in range(0, 12) for ln in position_lines(470000005, 55.59, 25.95, T0 + 600 + 120 * k)]
     got = [a for a in run(tmp_path, stay, env) if a["mmsi"] == 470000005]
-    assert [(a["kind"], a["time"]) for a in got] == [("zone_enter", "2025-06-15T15:07:40Z")]
+    assert [(a["kind"], a["time"]) for a in got] == [("zone_enter", "2025-06-15T15:16:40Z")]

@@ -1,0 +1,697 @@
+"""The per-vessel engine: fuses reports into tracks and turns tracks into alerts.
+
+One pass over each decoded batch, in input order, on the feed clock (the newest time seen). Point-in-zone
+comes in as one bit mask per fix, computed for the whole batch by the geofence; everything here is
+integer and float work per fix, with no per-message objects beyond the alerts it raises.
+
+Per fix, in order:
+  1. timers: `dark` fires when a vessel's silence passes the posture's limit, at that moment on the
+     clock (a heap of deadlines, not a scan of all vessels); raised posture rules fall back;
+  2. trust: a fix on land (and in no port) or one implying an impossible speed is reported once per
+     episode and is never evidence for anything else: it does not move the trusted track;
+  3. geofence: zone enter/exit with a tolerance band, gate crossings and strait transits, zones passed
+     through between fixes;
+  4. behaviour on the trusted track: loitering, wrong-way in a TSS lane, ship-to-ship encounters.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import numpy as np
+
+from monitor.alerts import Alert, alert_id, iso_time, severity_max
+from monitor.config import DetectorSettings
+from monitor.decode import DecodedBatch, StaticReport
+from monitor.geo import haversine_m
+from monitor.geofence import GateCrossing, Geofence
+from monitor.mid import flag_of, mid_of
+from monitor.posture import Posture, PostureChange
+
+KNOT = 1852.0 / 3600.0  # metres per second
+_CELL_DEG = 0.01  # encounter grid: about 1 km, so the 3x3 neighbourhood covers the 500 m search
+_SLOW_STALE_S = 600.0  # a neighbour's slow fix older than this is not evidence of being alongside
+
+Move = tuple["Vessel", float, float, float, float, float, float, float, float, int]
+
+
+class Vessel:
+    """Everything known about one MMSI. One object per vessel, none per message."""
+
+    __slots__ = (
+        "mmsi", "name", "imo", "callsign", "ship_type", "draught", "destination", "flag", "watch",
+        "time", "lon", "lat", "sog", "cog", "member", "last_s", "pending", "transit", "_info",
+        "heard", "dark", "dark_zone", "dark_strait", "timer",
+        "land_start", "land_last", "jump_start", "jump_last", "jump_cands",
+        "lo_t0", "lo_x", "lo_y", "lo_r", "lo_fast", "lo_alerted",
+        "ww_since", "ww_last", "ww_alerted",
+        "slow_t", "slow_x", "slow_y", "cell",
+    )
+
+    def __init__(self, mmsi: int, watch: list[str]) -> None:
+        self.mmsi = mmsi
+        self.name: str | None = None
+        self.imo: int | None = None
+        self.callsign: str | None = None
+        self.ship_type: int | None = None
+        self.draught: float | None = None
+        self.destination: str | None = None
+        self.flag = flag_of(mmsi)
+        self.watch = watch
+        self._info: dict[str, Any] | None = None
+        # The trusted track: the last fix that was neither on land nor a jump.
+        self.time = -math.inf
+        self.lon = math.nan
+        self.lat = math.nan
+        self.sog = math.nan
+        self.cog = math.nan
+        self.member = 0  # bit mask of zones the vessel is in (tracked kinds, with the tolerance band)
+        self.last_s = 0  # bit mask of the zones its last trusted fix lay in, strictly
+        self.pending: dict[int, float] = {}  # zone -> first time inside, while min_dwell_s runs
+        self.transit: dict[int, tuple[int, float]] = {}  # strait -> (gate entered by, time)
+        # Silence: the last time anything was heard, and where the dark limit applies.
+        self.heard = -math.inf
+        self.dark = False
+        self.dark_zone: int | None = None  # zone of the last trusted fix that dark watches, if any
+        self.dark_strait = False  # ... and whether the strait limit (not the region's) applies
+        self.timer: float | None = None  # deadline of its entry in the timer heap, if it has one
+        # Episodes of untrusted fixes.
+        self.land_start = -math.inf
+        self.land_last = -math.inf
+        self.jump_start = -math.inf
+        self.jump_last = -math.inf
+        self.jump_cands: list[tuple[float, float, float]] = []
+        # Loitering: where and when the slow episode began, how far it has strayed.
+        self.lo_t0: float | None = None
+        self.lo_x = 0.0
+        self.lo_y = 0.0
+        self.lo_r = 0.0
+        self.lo_fast: float | None = None  # when it last sped up within the episode
+        self.lo_alerted = False
+        # Wrong way: since when the condition holds, when it last held, whether reported.
+        self.ww_since: float | None = None
+        self.ww_last = -math.inf
+        self.ww_alerted = False
+        # Encounters: its last slow fix and grid cell.
+        self.slow_t = -math.inf
+        self.slow_x = 0.0
+        self.slow_y = 0.0
+        self.cell: tuple[int, int] | None = None
+
+    @property
+    def has_fix(self) -> bool:
+        return self.time > -math.inf
+
+    def apply_static(self, s: StaticReport) -> None:
+        for attr in ("name", "imo", "callsign", "ship_type", "draught", "destination"):
+            value = getattr(s, attr)
+            if value is not None:
+                setattr(self, attr, value)
+        self._info = None
+
+    def info(self) -> dict[str, Any]:
+        """The alert's `vessel` object, cached until static data changes."""
+        if self._info is None:
+            self._info = {
+                "name": self.name,
+                "imo": self.imo,
+                "callsign": self.callsign,
+                "ship_type": self.ship_type,
+                "flag": self.flag,
+                "watch": list(self.watch),
+            }
+        return self._info
+
+
+class _Pair:
+    __slots__ = ("start", "last", "alerted", "distance")
+
+    def __init__(self, t: float, d: float) -> None:
+        self.start = t
+        self.last = t
+        self.alerted = False
+        self.distance = d
+
+
+def _bits(mask: int) -> Iterable[int]:
+    while mask:
+        low = mask & -mask
+        yield low.bit_length() - 1
+        mask ^= low
+
+
+def _lowest(mask: int) -> int:
+    return (mask & -mask).bit_length() - 1
+
+
+def _position(lat: float, lon: float, sog: float, cog: float) -> dict[str, float | None]:
+    return {
+        "lat": round(lat, 6),
+        "lon": round(lon, 6),
+        "sog": None if sog != sog else round(sog, 1),
+        "cog": None if cog != cog else round(cog, 1),
+    }
+
+
+def _angle_off(a: float, b: float) -> float:
+    """The unsigned difference of two bearings, 0..180 degrees."""
+    return abs((a - b + 180.0) % 360.0 - 180.0)
+
+
+class Engine:
+    """Per-vessel state, the geofence events and the behaviour detectors, on one clock."""
+
+    def __init__(
+        self,
+        geofence: Geofence,
+        *,
+        posture: Posture,
+        detectors: DetectorSettings,
+        watchlists: dict[str, tuple[frozenset[int], frozenset[int]]],
+        min_dwell_s: float = 0.0,
+    ) -> None:
+        self.geofence = geofence
+        self.posture = posture
+        self.det = detectors
+        self.watchlists = watchlists
+        self.min_dwell_s = min_dwell_s
+        self.vessels: dict[int, Vessel] = {}
+        self.stale = 0
+        self.now = -math.inf  # the feed clock: the newest time seen
+        self._timers: list[tuple[float, int]] = []
+        self._grid: dict[tuple[int, int], set[int]] = {}
+        self._pairs: dict[tuple[int, int], _Pair] = {}
+        km = geofence.kind_mask
+        self._strait_mask = km.get("strait", 0) | km.get("tss_lane", 0) | km.get("separation_zone", 0)
+        self._lane_mask = km.get("tss_lane", 0)
+        self._sep_mask = km.get("separation_zone", 0)
+        self._region_mask = km.get("region", 0)
+        self._land_mask = km.get("land", 0)
+        self._port_mask = km.get("port", 0)
+        self._harbour_mask = km.get("port", 0) | km.get("anchorage", 0)
+        self._tracked_mask = geofence.tracked_mask
+        self._bearing = {i: z.bearing for i, z in enumerate(geofence.zones) if z.kind == "tss_lane"}
+
+    def vessel(self, mmsi: int) -> Vessel:
+        v = self.vessels.get(mmsi)
+        if v is None:
+            mid = mid_of(mmsi)
+            watch = sorted(
+                name for name, (mids, mmsis) in self.watchlists.items() if mmsi in mmsis or mid in mids
+            )
+            v = self.vessels[mmsi] = Vessel(mmsi, watch)
+        return v
+
+    # ---- alerts ------------------------------------------------------------------------------------------
+    def _alert(
+        self,
+        kind: str,
+        v: Vessel,
+        t: float,
+        zone: int | None,
+        position: dict[str, float | None] | None,
+        details: dict[str, Any],
+        episode: float,
+        alerts: list[Alert],
+        *,
+        key: object = None,
+        watched: bool = False,
+    ) -> None:
+        severity: str = getattr(self.posture.limits.severity, kind)
+        if v.watch or watched:
+            severity = severity_max(severity, "warning")
+        zone_dict = None if zone is None else self.geofence.zone_dicts[zone]
+        alerts.append(
+            Alert(
+                id=alert_id(
+                    kind, v.mmsi if key is None else key, None if zone_dict is None else zone_dict["id"],
+                    iso_time(episode),
+                ),
+                kind=kind,
+                severity=severity,
+                posture=self.posture.level,
+                time=t,
+                mmsi=v.mmsi,
+                vessel=v.info(),
+                zone=zone_dict,
+                position=position,
+                details=details,
+            )
+        )
+        if position is not None and position["lon"] is not None:
+            change = self.posture.observe(kind, t, v.mmsi, float(position["lon"]), float(position["lat"]))
+            if change is not None:
+                self._posture_changed(change, alerts)
+
+    def _posture_changed(self, change: PostureChange, alerts: list[Alert]) -> None:
+        alerts.append(
+            Alert(
+                id=alert_id("posture_change", change.to_level, None, iso_time(change.time)),
+                kind="posture_change",
+                severity=self.posture.settings.levels.of(change.to_level).severity.posture_change,
+                posture=change.to_level,
+                time=change.time,
+                mmsi=None,
+                vessel=None,
+                zone=None,
+                position=None,
+                details={"from": change.from_level, "to": change.to_level, "reason": change.reason,
+                         "set_by": change.set_by},
+            )
+        )
+        # Limits changed: every pending dark deadline is recomputed.
+        self._timers = []
+        for v in self.vessels.values():
+            v.timer = None
+            self._schedule(v)
+
+    def set_posture(self, level: str, reason: str, set_by: str, t: float | None = None) -> list[Alert]:
+        """The operator sets the posture level; returns the `posture_change` alert, if it changed."""
+        alerts: list[Alert] = []
+        when = self.now if t is None else t
+        change = self.posture.set_operator(level, reason, set_by, when)
+        if change is not None:
+            self._posture_changed(change, alerts)
+        return alerts
+
+    # ---- the clock ---------------------------------------------------------------------------------------
+    def advance(self, t: float, alerts: list[Alert]) -> None:
+        """Move the clock to `t` (never back): fire the dark timers and posture fall-backs due before it."""
+        if t <= self.now:
+            return
+        self.now = t
+        timers = self._timers
+        while timers and timers[0][0] < t:
+            due, mmsi = heapq.heappop(timers)
+            v = self.vessels[mmsi]
+            v.timer = None
+            deadline = self._dark_deadline(v)
+            if deadline is None:
+                continue
+            if deadline >= t:  # heard since the entry was made: wait again
+                v.timer = deadline
+                heapq.heappush(timers, (deadline, mmsi))
+                continue
+            self._go_dark(v, deadline, alerts)
+        posture = self.posture
+        if posture.next_deadline is not None and posture.next_deadline <= t:
+            for change in posture.tick(t):
+                self._posture_changed(change, alerts)
+
+    def _dark_deadline(self, v: Vessel) -> float | None:
+        if v.dark or v.dark_zone is None:
+            return None
+        limits = self.posture.limits
+        return v.heard + (limits.dark_strait_s if v.dark_strait else limits.dark_region_s)
+
+    def _schedule(self, v: Vessel) -> None:
+        if v.timer is None:
+            deadline = self._dark_deadline(v)
+            if deadline is not None:
+                v.timer = deadline
+                heapq.heappush(self._timers, (deadline, v.mmsi))
+
+    def _go_dark(self, v: Vessel, t: float, alerts: list[Alert]) -> None:
+        v.dark = True
+        details = {"last_seen": iso_time(v.heard), "silent_s": round(t - v.heard, 1)}
+        pos = _position(v.lat, v.lon, v.sog, v.cog) if v.has_fix else None
+        self._alert("dark", v, t, v.dark_zone, pos, details, v.heard, alerts)
+
+    def _hear(self, v: Vessel, t: float, lon: float, lat: float, sog: float, cog: float,
+              alerts: list[Alert]) -> None:
+        """Anything from the vessel: a dark one has reappeared."""
+        if v.dark:
+            v.dark = False
+            has_pos = lon == lon and v.has_fix
+            details: dict[str, Any] = {
+                "gap_s": round(t - v.heard, 1),
+                "distance_km": round(haversine_m(v.lon, v.lat, lon, lat) / 1000.0, 3) if has_pos else None,
+                "last_seen": iso_time(v.heard),
+            }
+            pos = _position(lat, lon, sog, cog) if lon == lon else None
+            self._alert("reappeared", v, t, v.dark_zone, pos, details, v.heard, alerts)
+        if t > v.heard:
+            v.heard = t
+
+    # ---- the per-fix step --------------------------------------------------------------------------------
+    def process(self, batch: DecodedBatch, clock: Callable[[], float]) -> tuple[list[Alert], int]:
+        """Run one decoded batch; returns its alerts (time-ordered) and how many reports had no time."""
+        alerts: list[Alert] = []
+        pos = batch.positions
+        statics = batch.statics
+        n_statics = len(statics)
+        si = 0
+        untimed = 0
+        lat_a = pos["lat"]
+        lon_a = pos["lon"]
+        has_pos = ~(np.isnan(lat_a) | np.isnan(lon_a))
+        masks_valid = self.geofence.membership(lon_a[has_pos], lat_a[has_pos])
+        masks: list[int | None] = [None] * len(pos)
+        for j, i in enumerate(np.flatnonzero(has_pos).tolist()):
+            masks[i] = masks_valid[j]
+        moves: list[Move] = []
+        for i, (seq, t, mmsi, lat, lon, sog, cog) in enumerate(
+            zip(
+                pos["seq"].tolist(),
+                pos["time"].tolist(),
+                pos["mmsi"].tolist(),
+                lat_a.tolist(),
+                lon_a.tolist(),
+                pos["sog"].tolist(),
+                pos["cog"].tolist(),
+            )
+        ):
+            while si < n_statics and statics[si].seq < seq:
+                untimed += self._static(statics[si], clock, alerts)
+                si += 1
+            if t != t:
+                t = clock()
+                untimed += 1
+            if t > self.now:
+                self.advance(t, alerts)
+            v = self.vessel(mmsi)
+            self._hear(v, t, lon, lat, sog, cog, alerts)
+            s = masks[i]
+            if s is not None:
+                if t < v.time:
+                    self.stale += 1  # an older fix relayed late: the track has moved on
+                else:
+                    self._fix(v, t, lon, lat, sog, cog, s, moves, alerts)
+            self._schedule(v)
+        while si < n_statics:
+            untimed += self._static(statics[si], clock, alerts)
+            si += 1
+        if moves:
+            self._passages(moves, alerts)
+        if len(self._pairs) > 4 * len(self.vessels) + 1024:
+            self._prune_pairs()
+        alerts.sort(key=lambda a: a.time)
+        return alerts, untimed
+
+    def _static(self, st: StaticReport, clock: Callable[[], float], alerts: list[Alert]) -> int:
+        t = st.time
+        untimed = 0
+        if t != t:
+            t = clock()
+            untimed = 1
+        if t > self.now:
+            self.advance(t, alerts)
+        v = self.vessel(st.mmsi)
+        v.apply_static(st)
+        self._hear(v, t, math.nan, math.nan, math.nan, math.nan, alerts)
+        self._schedule(v)
+        return untimed
+
+    def _fix(self, v: Vessel, t: float, lon: float, lat: float, sog: float, cog: float, s: int,
+             moves: list[Move], alerts: list[Alert]) -> None:
+        det = self.det
+        # ---- trust: on land, or an impossible jump, is reported and goes no further -------------------
+        if s & self._land_mask and not s & self._port_mask:
+            if t - v.land_last > det.episode_gap_s:
+                v.land_start = t
+                self._alert("on_land", v, t, None, _position(lat, lon, sog, cog),
+                            {"land": self.geofence.zones[_lowest(s & self._land_mask)].id}, t, alerts)
+            v.land_last = t
+            return
+        reanchor = False
+        if v.has_fix:
+            d = haversine_m(v.lon, v.lat, lon, lat)
+            dt = t - v.time
+            if d > det.jump_min_distance_m and (dt <= 0 or d / dt > det.jump_speed_kn * KNOT):
+                if t - v.jump_last > det.episode_gap_s:
+                    v.jump_start = t
+                    knots = d / dt / KNOT if dt > 0 else None
+                    details = {
+                        "distance_km": round(d / 1000.0, 3),
+                        "implied_knots": None if knots is None else round(knots, 1),
+                        "from": {"lat": round(v.lat, 6), "lon": round(v.lon, 6)},
+                        "from_time": iso_time(v.time),
+                    }
+                    self._alert("position_jump", v, t, None, _position(lat, lon, sog, cog), details, t, alerts)
+                v.jump_last = t
+                # Fixes that agree with each other, away from the track, re-anchor it: the track was
+                # wrong (a bad first fix), not this run of reports.
+                cands = v.jump_cands
+                if cands:
+                    ct, cx, cy = cands[-1]
+                    cd = haversine_m(cx, cy, lon, lat)
+                    if not (cd <= det.jump_min_distance_m or (t > ct and cd / (t - ct) <= det.jump_speed_kn * KNOT)):
+                        cands.clear()
+                cands.append((t, lon, lat))
+                if len(cands) < det.jump_recover_fixes:
+                    return
+                reanchor = True
+            v.jump_cands.clear()
+        if not v.has_fix:
+            self._first_fix(v, t, lon, lat, sog, cog, s, alerts)
+        else:
+            self._geofence(v, t, lon, lat, sog, cog, s, moves, alerts, reanchor)
+        v.time, v.lon, v.lat, v.sog, v.cog, v.last_s = t, lon, lat, sog, cog, s
+        self._behaviour(v, t, lon, lat, sog, cog, s, alerts)
+        # Where `dark` watches the vessel from now on.
+        if s & self._port_mask:
+            v.dark_zone = None
+        elif s & self._strait_mask:
+            v.dark_zone = self._pick_strait(s)
+            v.dark_strait = True
+        elif s & self._region_mask:
+            v.dark_zone = _lowest(s & self._region_mask)
+            v.dark_strait = False
+        else:
+            v.dark_zone = None
+
+    def _pick_strait(self, s: int) -> int:
+        """The most specific strait-class zone: a lane, else the separation zone, else the strait."""
+        for mask in (self._lane_mask, self._sep_mask, self._strait_mask):
+            if s & mask:
+                return _lowest(s & mask)
+        raise AssertionError("no strait-class zone in the mask")
+
+    # ---- geofence ----------------------------------------------------------------------------------------
+    def _first_fix(self, v: Vessel, t: float, lon: float, lat: float, sog: float, cog: float, s: int,
+                   alerts: list[Alert]) -> None:
+        s &= self._tracked_mask
+        v.member = s
+        p = _position(lat, lon, sog, cog)
+        for z in _bits(s):
+            self._alert("zone_enter", v, t, z, p, {"first_seen": True}, t, alerts)
+
+    def _geofence(self, v: Vessel, t: float, lon: float, lat: float, sog: float, cog: float, s_all: int,
+                  moves: list[Move], alerts: list[Alert], reanchor: bool) -> None:
+        s = s_all & self._tracked_mask
+        geofence = self.geofence
+        band = geofence.hysteresis_m
+        member = v.member
+        if s != member or v.pending:
+            self._zone_changes(v, t, lon, lat, sog, cog, s, band, alerts)
+        if reanchor:
+            # The move from a wrong track to the right one is no path: no gates, no passages, and a
+            # transit begun on the wrong track is forgotten.
+            v.transit.clear()
+            return
+        if geofence.straits:
+            crossings = geofence.gate_crossings(v.lon, v.lat, lon, lat)
+            if crossings:
+                self._gates(v, t, lon, lat, sog, cog, crossings, alerts)
+        if (abs(lon - v.lon) + abs(lat - v.lat)) * 111_320.0 > band:
+            # A move long enough to pass through a zone: checked for the whole batch at once
+            # (passages change no membership, so they need not be found in order).
+            moves.append((v, v.time, t, v.lon, v.lat, lon, lat, sog, cog, member | s | v.last_s))
+
+    def _zone_changes(self, v: Vessel, t: float, lon: float, lat: float, sog: float, cog: float, s: int,
+                      band: float, alerts: list[Alert]) -> None:
+        member = v.member
+        geofence = self.geofence
+        p = _position(lat, lon, sog, cog)
+        # Leaving: only once outside the tolerance band, so boundary jitter makes no alert storm.
+        kept = 0
+        for z in _bits(member & ~s):
+            if band > 0 and geofence.in_band(z, lon, lat):
+                kept |= 1 << z
+            else:
+                self._alert("zone_exit", v, t, z, p, {}, t, alerts)
+        entered = s & ~member
+        if self.min_dwell_s > 0:
+            # Still waiting: a pending zone confirms after min_dwell_s inside, or is forgotten once the
+            # vessel is outside the band again.
+            for z, since in list(v.pending.items()):
+                if s >> z & 1:
+                    if t - since >= self.min_dwell_s:
+                        del v.pending[z]
+                        kept |= 1 << z
+                        self._alert("zone_enter", v, since, z, p, {}, since, alerts)
+                elif not (band > 0 and geofence.in_band(z, lon, lat)):
+                    del v.pending[z]
+                entered &= ~(1 << z)
+            for z in _bits(entered):
+                v.pending[z] = t
+            v.member = (s & member) | kept
+            return
+        for z in _bits(entered):
+            self._alert("zone_enter", v, t, z, p, {}, t, alerts)
+        v.member = s | kept
+
+    def _gates(self, v: Vessel, t: float, lon: float, lat: float, sog: float, cog: float,
+               crossings: Sequence[GateCrossing], alerts: list[Alert]) -> None:
+        t0, x0, y0 = v.time, v.lon, v.lat
+        for c in crossings:
+            tc = t0 + (t - t0) * c.frac
+            state = v.transit.get(c.strait)
+            if c.into_strait:
+                v.transit[c.strait] = (c.gate, tc)
+                continue
+            v.transit.pop(c.strait, None)
+            if state is None or state[0] == c.gate:
+                continue  # left by the gate it came in by: turned back, no transit
+            strait = self.geofence.straits[c.strait]
+            xc, yc = x0 + (lon - x0) * c.frac, y0 + (lat - y0) * c.frac
+            details = {
+                "direction": "inbound" if state[0] == 0 else "outbound",
+                "duration_s": round(tc - state[1], 1),
+                "entered": iso_time(round(state[1], 3)),
+                "gate_in": strait.gates[state[0]].zone.id,
+                "gate_out": strait.gates[c.gate].zone.id,
+            }
+            self._alert("transit", v, round(tc, 3), strait.index, _position(yc, xc, sog, cog), details,
+                        round(state[1], 3), alerts)
+
+    def _passages(self, moves: list[Move], alerts: list[Alert]) -> None:
+        band = self.geofence.hysteresis_m
+        found = self.geofence.passages([m[3:7] for m in moves], [m[9] for m in moves], band)
+        for (v, t0, t, x0, y0, lon, lat, sog, cog, _), passages in zip(moves, found):
+            for ps in passages:
+                for kind, f in (("zone_enter", ps.frac_in), ("zone_exit", ps.frac_out)):
+                    tf = round(t0 + (t - t0) * f, 3)
+                    p = _position(y0 + (lat - y0) * f, x0 + (lon - x0) * f, sog, cog)
+                    self._alert(kind, v, tf, ps.zone, p, {"interpolated": True}, tf, alerts)
+
+    # ---- behaviour on the trusted track ---------------------------------------------------------------
+    def _behaviour(self, v: Vessel, t: float, lon: float, lat: float, sog: float, cog: float, s: int,
+                   alerts: list[Alert]) -> None:
+        det = self.det
+        harbour = s & self._harbour_mask
+        # Loitering: slow and within the radius of where the slow spell began, for longer than the limit
+        # of the zone it is in; never in a port or anchorage, where waiting is normal.
+        strait = s & self._strait_mask
+        if harbour or not (strait or s & self._region_mask):
+            v.lo_t0 = None
+        else:
+            slow = sog < det.loiter_max_speed_kn  # NaN (speed not available) is not slow
+            if v.lo_t0 is not None:
+                d = haversine_m(v.lo_x, v.lo_y, lon, lat)
+                if d > det.loiter_radius_m:
+                    v.lo_t0 = None
+                elif not slow:
+                    if v.lo_fast is None:
+                        v.lo_fast = t
+                    elif t - v.lo_fast > det.episode_gap_s:
+                        v.lo_t0 = None
+                else:
+                    v.lo_fast = None
+                    v.lo_r = max(v.lo_r, d)
+            if v.lo_t0 is None and slow:
+                v.lo_t0, v.lo_x, v.lo_y, v.lo_r, v.lo_fast, v.lo_alerted = t, lon, lat, 0.0, None, False
+            if v.lo_t0 is not None and not v.lo_alerted and slow:
+                limits = self.posture.limits
+                limit = limits.loiter_strait_s if strait else limits.loiter_region_s
+                if t - v.lo_t0 >= limit:
+                    v.lo_alerted = True
+                    zone = self._pick_strait(s) if strait else _lowest(s & self._region_mask)
+                    details = {"duration_s": round(t - v.lo_t0, 1), "radius_m": round(v.lo_r, 1),
+                               "since": iso_time(v.lo_t0)}
+                    self._alert("loiter", v, t, zone, _position(lat, lon, sog, cog), details, v.lo_t0, alerts)
+        # Wrong way: in a lane, moving, course far off the lane's bearing, sustained. Crossing a lane at
+        # right angles (COLREG rule 10) is 90 degrees off: not wrong way.
+        lanes = s & self._lane_mask
+        wrong = False
+        lane = -1
+        if lanes and sog > det.wrong_way_min_speed_kn and cog == cog:
+            lane = _lowest(lanes)
+            bearing = self._bearing[lane]
+            wrong = bearing is not None and _angle_off(cog, bearing) > det.wrong_way_angle_deg
+        if wrong:
+            if v.ww_since is None:
+                v.ww_since = t
+            v.ww_last = t
+            if not v.ww_alerted and t - v.ww_since >= det.wrong_way_sustain_s:
+                v.ww_alerted = True
+                details = {"bearing": self._bearing[lane], "cog": round(cog, 1),
+                           "since": iso_time(v.ww_since), "sustained_s": round(t - v.ww_since, 1)}
+                self._alert("wrong_way", v, t, lane, _position(lat, lon, sog, cog), details, v.ww_since, alerts)
+        else:
+            v.ww_since = None
+            if v.ww_alerted and t - v.ww_last > det.episode_gap_s:
+                v.ww_alerted = False
+        # Encounters: two slow vessels close together outside ports and anchorages.
+        if not harbour and sog < det.encounter_max_speed_kn:
+            self._encounter(v, t, lon, lat, s, alerts)
+        elif v.cell is not None:
+            self._grid[v.cell].discard(v.mmsi)
+            v.cell = None
+
+    def _encounter(self, v: Vessel, t: float, lon: float, lat: float, s: int, alerts: list[Alert]) -> None:
+        det = self.det
+        cx, cy = int(math.floor(lon / _CELL_DEG)), int(math.floor(lat / _CELL_DEG))
+        cell = (cx, cy)
+        grid = self._grid
+        if v.cell != cell:
+            if v.cell is not None:
+                grid[v.cell].discard(v.mmsi)
+            grid.setdefault(cell, set()).add(v.mmsi)
+            v.cell = cell
+        v.slow_t, v.slow_x, v.slow_y = t, lon, lat
+        limit = self.posture.limits.encounter_s
+        for dx in (-1, 0, 1):
+            for dy in (-1, 0, 1):
+                members = grid.get((cx + dx, cy + dy))
+                if not members:
+                    continue
+                for other in members:
+                    if other == v.mmsi:
+                        continue
+                    w = self.vessels[other]
+                    if t - w.slow_t > _SLOW_STALE_S:
+                        continue
+                    d = haversine_m(lon, lat, w.slow_x, w.slow_y)
+                    if d > det.encounter_distance_m:
+                        continue
+                    key = (v.mmsi, other) if v.mmsi < other else (other, v.mmsi)
+                    pair = self._pairs.get(key)
+                    if pair is None or t - pair.last > det.episode_gap_s:
+                        pair = self._pairs[key] = _Pair(t, d)
+                    pair.last = t
+                    pair.distance = d
+                    if not pair.alerted and t - pair.start >= limit:
+                        pair.alerted = True
+                        self._encounter_alert(v, w, pair, t, lon, lat, s, alerts)
+
+    def _encounter_alert(self, v: Vessel, w: Vessel, pair: _Pair, t: float, lon: float, lat: float, s: int,
+                         alerts: list[Alert]) -> None:
+        # One alert per pair and episode, about the watched vessel if one is, else the lower MMSI.
+        a, b = (v, w) if v.mmsi < w.mmsi else (w, v)
+        if b.watch and not a.watch:
+            a, b = b, a
+        if s & self._strait_mask:
+            zone: int | None = self._pick_strait(s)
+        elif s & self._region_mask:
+            zone = _lowest(s & self._region_mask)
+        else:
+            zone = None
+        details = {
+            "other_mmsi": b.mmsi,
+            "other_vessel": b.info(),
+            "duration_s": round(t - pair.start, 1),
+            "distance_m": round(pair.distance, 1),
+            "since": iso_time(pair.start),
+        }
+        pos = _position(a.slow_y, a.slow_x, a.sog, a.cog)
+        key = f"{min(a.mmsi, b.mmsi)}-{max(a.mmsi, b.mmsi)}"
+        self._alert("encounter", a, t, zone, pos, details, pair.start, alerts, key=key, watched=bool(b.watch))
+
+    def _prune_pairs(self) -> None:
+        gap = self.det.episode_gap_s
+        now = self.now
+        self._pairs = {k: p for k, p in self._pairs.items() if now - p.last <= gap}
