@@ -53,6 +53,7 @@ __all__ = [
     "imo_with_check_digit",
     "main",
     "nmea_checksum",
+    "plan_reports",
     "report_interval",
     "sample_scenario",
     "state_at",
@@ -102,6 +103,11 @@ class VesselPlan:
     The vessel reports from `start_s` at `route[0]`, sails the waypoints in order at `speed_kn`, stops
     `waits[i]` seconds at waypoint i (status 1 at anchor when i is in `anchored`, else 5 moored;
     `math.inf` stays for good), and falls silent after the last waypoint (and its wait), or at `end_s`.
+
+    `silences` switch its AIS off for a while: nothing at all is sent in [start, end), while the vessel
+    keeps moving along its plan; it reports again from `end` on (a position first, static data within a
+    minute). `spoofs` falsify its GNSS for a while: in [start, end) every position it reports is the
+    fixed (lon, lat) of the window (plus the usual noise), with its real speed, course and status.
     """
 
     mmsi: int
@@ -123,6 +129,10 @@ class VesselPlan:
     noise_m: float | None = None  # GNSS jitter (standard deviation, m); None: the scenario's noise_m
     dimensions: tuple[int, int, int, int] | None = None  # to bow, stern, port, starboard (m)
     eta: datetime | None = None  # type 5 ETA (month, day, hour, minute UTC)
+    # (start_s, end_s) windows, seconds after the scenario start, with the AIS switched off.
+    silences: list[tuple[float, float]] = field(default_factory=list)
+    # (start_s, end_s, lon, lat): positions reported in the window are this fixed point (GNSS spoofing).
+    spoofs: list[tuple[float, float, float, float]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         # Validate once here so generate() can trust every field.
@@ -155,6 +165,14 @@ class VesselPlan:
                 raise ValueError(f"mmsi {self.mmsi}: {label} {text!r} has characters AIS cannot send")
         if self.imo is not None and not 0 <= self.imo < 2**30:
             raise ValueError(f"mmsi {self.mmsi}: imo {self.imo} out of range")
+        for start, end in self.silences:
+            if not 0.0 <= start < end:
+                raise ValueError(f"mmsi {self.mmsi}: silence ({start}, {end}) is not 0 <= start < end")
+        for start, end, lon, lat in self.spoofs:
+            if not (0.0 <= start < end and math.isfinite(end)):
+                raise ValueError(f"mmsi {self.mmsi}: spoof window ({start}, {end}) is not 0 <= start < end")
+            if not (-180.0 <= lon <= 180.0 and -90.0 <= lat <= 90.0):
+                raise ValueError(f"mmsi {self.mmsi}: spoofed point ({lon}, {lat}) is not (lon, lat)")
 
 
 @dataclass
@@ -477,7 +495,7 @@ _REPORT, _STATIC, _REPEAT = 0, 1, 2
 
 
 class _Vessel:
-    __slots__ = ("channel_flip", "noise_m", "plan", "reports", "static_cache", "track")
+    __slots__ = ("channel_flip", "noise_m", "plan", "reports", "silences", "spoofs", "static_cache", "track")
 
     def __init__(self, plan: VesselPlan, noise_m: float) -> None:
         self.plan = plan
@@ -486,6 +504,19 @@ class _Vessel:
         self.reports = 0
         self.channel_flip = 0
         self.static_cache: dict[tuple[str, int], list[str]] = {}
+        self.silences = tuple(sorted(plan.silences))
+        self.spoofs = tuple(plan.spoofs)
+
+    def silent_until(self, t: float) -> float | None:
+        """The end of the silence holding t (math.inf for good), or None when the AIS is on."""
+        for start, end in self.silences:
+            if start <= t < end:
+                # Back-to-back windows make one long silence.
+                for later_start, later_end in self.silences:
+                    if later_start <= end < later_end:
+                        end = later_end
+                return end
+        return None
 
 
 class _Simulation:
@@ -542,6 +573,18 @@ class _Simulation:
             state = vessel.track.state(t)
             if state is None:
                 continue  # the vessel has fallen silent: nothing more from it
+            if vessel.silences:
+                until = vessel.silent_until(t)
+                if until is not None:
+                    # AIS switched off: nothing now; when it comes back on, a position report at once
+                    # and static data within a minute, as after a transponder start-up.
+                    if math.isfinite(until):
+                        resume = math.ceil(until)
+                        if what == _REPORT:
+                            self._push(resume, _REPORT, index, [])
+                        else:
+                            self._push(resume + self.rng.randint(1, 60), _STATIC, index, [])
+                    continue
             if what == _REPORT:
                 sentences = self._position(vessel, state, t)
                 interval = vessel.plan.report_interval_s
@@ -560,6 +603,10 @@ class _Simulation:
             for receiver in range(2, self.scenario.receivers + 1):
                 if self.rng.random() < DUPLICATE_PROBABILITY:
                     delay = self.rng.randint(*DUPLICATE_DELAY_S)
+                    # A repeat is logged late, so it could land inside a silence that began just after
+                    # the message was sent: leave it out, a silent window holds no line at all.
+                    if vessel.silences and vessel.silent_until(t + delay) is not None:
+                        continue
                     self._push(t + delay, _REPEAT, receiver, sentences)
 
     @staticmethod
@@ -569,6 +616,11 @@ class _Simulation:
     def _position(self, vessel: _Vessel, state: VesselState, t: int) -> list[str]:
         plan = vessel.plan
         lon, lat = state.lon, state.lat
+        for start, end, spoof_lon, spoof_lat in vessel.spoofs:
+            if start <= t < end:
+                # Spoofed GNSS: the receiver reports the false fix; speed and course stay the real ones.
+                lon, lat = spoof_lon, spoof_lat
+                break
         if vessel.noise_m > 0:
             # Gaussian jitter, clipped at 3 sigma so one unlucky draw is not a position jump.
             limit = 3.0 * vessel.noise_m
@@ -660,6 +712,36 @@ class _Simulation:
         # bad_tag_block
         tag_checksum = int(tag[-3:-1], 16)
         return f"{tag[:-3]}{(tag_checksum ^ 0x5A):02X}\\{sentence}".encode("ascii")
+
+
+class _ReportLog(_Simulation):
+    """A simulation that notes when one vessel's position reports are sent."""
+
+    def __init__(self, scenario: Scenario, mmsi: int) -> None:
+        super().__init__(scenario)
+        self.mmsi = mmsi
+        self.times: list[float] = []
+
+    def _position(self, vessel: _Vessel, state: VesselState, t: int) -> list[str]:
+        if vessel.plan.mmsi == self.mmsi:
+            self.times.append(float(t))
+        return super()._position(vessel, state, t)
+
+
+def plan_reports(scenario: Scenario, mmsi: int) -> list[float]:
+    """The times (seconds after the scenario start) at which vessel `mmsi` sends a position report.
+
+    These are the receiver `sim1` times of its types 1/3/18, in order; the repeats of other receivers
+    are not counted. Report times depend on the plan alone (never on the random draws), so the vessel
+    is simulated on its own.
+    """
+    plans = [p for p in scenario.vessels if p.mmsi == mmsi]
+    if not plans:
+        raise KeyError(f"no vessel {mmsi} in the scenario")
+    log = _ReportLog(replace(scenario, vessels=plans, receivers=1, malformed_every=0), mmsi)
+    for _ in log.events():
+        pass
+    return log.times
 
 
 def generate(scenario: Scenario) -> Iterator[bytes]:

@@ -9,6 +9,7 @@ import math
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,7 @@ from monitor.simulate import (
     encode_position,
     generate,
     imo_with_check_digit,
+    plan_reports,
     report_interval,
     sample_scenario,
     state_at,
@@ -446,6 +448,10 @@ def test_write_feed_gzip_is_deterministic(tmp_path: Path) -> None:
         {"anchored": frozenset({0})},
         {"name": "lower case"},
         {"report_interval_s": 0.5},
+        {"silences": [(600.0, 600.0)]},
+        {"silences": [(-5.0, 60.0)]},
+        {"spoofs": [(900.0, 600.0, 56.0, 26.0)]},
+        {"spoofs": [(0.0, 60.0, 26.0, 156.0)]},
     ],
 )
 def test_bad_plans_are_rejected(kwargs: dict[str, Any]) -> None:
@@ -454,6 +460,102 @@ def test_bad_plans_are_rejected(kwargs: dict[str, Any]) -> None:
     params.update(kwargs)
     with pytest.raises(ValueError, match="mmsi"):
         VesselPlan(**params)
+
+
+def with_plan(scenario: Scenario, mmsi: int, **changes: Any) -> Scenario:
+    """The scenario with vessel `mmsi`'s plan changed."""
+    return replace(scenario, vessels=[replace(p, **changes) if p.mmsi == mmsi else p for p in scenario.vessels])
+
+
+def tagged(lines: Iterable[bytes]) -> list[tuple[str, int, Any]]:
+    """(receiver, c: - EPOCH, decoded message) of every single-sentence message, every receiver."""
+    out = []
+    for line in lines:
+        parsed = parse(line)
+        if parsed is not None and parsed[2].startswith("!AIVDM,1,1,"):
+            out.append((parsed[0], parsed[1] - EPOCH, decode(parsed[2])))
+    return out
+
+
+def test_silence_window_holds_no_line_and_the_vessel_keeps_moving() -> None:
+    """In a silence nothing of the vessel is logged by any receiver (no positions, no static data, no
+    late repeats); it reports again at the window's end, where its plan has taken it meanwhile; outside
+    the window its position reports and every other vessel's lines are unchanged."""
+    mmsi, start, end = 636000001, 600.0, 1500.0
+    plain = small_scenario(receivers=2)
+    silent = with_plan(plain, mmsi, silences=[(start, end)])
+    lines = list(generate(silent))
+    # Every message of every receiver, static data (two fragments) included.
+    heard = sorted(t - EPOCH for r in ("sim1", "sim2") for t, msg in reports(lines, r) if msg.mmsi == mmsi)
+    assert not [t for t in heard if start <= t < end]
+    assert [t for t in heard if t < start] and [t for t in heard if t >= end]
+    statics = [t - EPOCH for t, msg in reports(lines) if msg.mmsi == mmsi and msg.msg_type == 5]
+    assert any(end < t <= end + 60 for t in statics)  # static data soon after switching back on
+    positions = [(t, msg) for r, t, msg in tagged(lines) if r == "sim1" and msg.mmsi == mmsi]
+    plan = next(p for p in silent.vessels if p.mmsi == mmsi)
+    state = state_at(plan, end)
+    assert state is not None
+    back = next(msg for t, msg in positions if t == int(end))
+    assert (back.lon, back.lat) == pytest.approx((state.lon, state.lat), abs=1e-5)
+    # Without noise the random draws touch no position: every report outside the window is as before
+    # (what it says; the type 1/3 choice and the channel count messages, so those may shift).
+
+    def fixes(source: Iterable[bytes]) -> list[tuple[int, int, float, float, float, float]]:
+        return sorted(
+            (t, m.mmsi, m.lon, m.lat, m.speed, m.course)
+            for r, t, m in tagged(source)
+            if r == "sim1" and m.msg_type in (1, 3, 18)
+        )
+
+    assert [f for f in fixes(generate(plain)) if not (f[1] == mmsi and start <= f[0] < end)] == fixes(lines)
+    assert plan_reports(silent, mmsi) == [t for t in plan_reports(plain, mmsi) if not start <= t < end]
+
+
+def test_spoof_window_reports_the_fixed_point_with_the_real_speed_and_course() -> None:
+    """In a spoof window the vessel's positions decode to the spoofed point within the noise, with the
+    speed and course of its real track; outside the window every line is exactly as without the spoof."""
+    mmsi, start, end, spot = 440000002, 900.0, 1500.0, (56.30, 26.10)
+    plain = small_scenario(noise_m=10.0, receivers=2)
+    spoofed = with_plan(plain, mmsi, spoofs=[(start, end, *spot)])
+    lines = list(generate(spoofed))
+    plan = next(p for p in spoofed.vessels if p.mmsi == mmsi)
+    inside = 0
+    for t, msg in reports(lines):
+        if msg.mmsi != mmsi or msg.msg_type not in (1, 3):
+            continue
+        t -= EPOCH
+        state = state_at(plan, t)
+        assert state is not None
+        where = spot if start <= t < end else (state.lon, state.lat)
+        north = (msg.lat - where[1]) * 111_195
+        east = (msg.lon - where[0]) * 111_195 * math.cos(math.radians(where[1]))
+        assert math.hypot(north, east) <= 3 * 10 * math.sqrt(2) + 1
+        assert msg.speed == pytest.approx(round(state.sog_kn, 1), abs=1e-9)
+        assert msg.course == pytest.approx(round(state.cog_deg, 1) % 360, abs=1e-9)
+        inside += start <= t < end
+    assert inside == len([t for t in plan_reports(spoofed, mmsi) if start <= t < end]) > 10
+    reference = list(generate(plain))
+    assert len(reference) == len(lines)
+    changed = [(a, b) for a, b in zip(reference, lines, strict=True) if a != b]
+    assert changed
+    for a, b in changed:
+        pa, pb = parse(a), parse(b)
+        assert pa is not None and pb is not None and pa[:2] == pb[:2]
+        assert decode(pb[2]).mmsi == mmsi and start <= pb[1] - EPOCH < end
+
+
+def test_plan_reports_are_the_times_of_the_position_reports() -> None:
+    """plan_reports gives, per vessel, exactly the c: times of its type 1/3/18 reports from sim1."""
+    scenario = small_scenario(receivers=2, malformed_every=30, noise_m=5.0)
+    lines = list(generate(scenario))
+    for plan in scenario.vessels:
+        logged = [
+            float(t - EPOCH) for t, m in reports(lines) if m.mmsi == plan.mmsi and m.msg_type in (1, 3, 18)
+        ]
+        assert plan_reports(scenario, plan.mmsi) == logged
+        assert logged
+    with pytest.raises(KeyError):
+        plan_reports(scenario, 123456789)
 
 
 def test_imo_check_digit() -> None:
