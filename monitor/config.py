@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_core import ErrorDetails
 from pydantic_settings import (
     BaseSettings,
@@ -42,7 +42,13 @@ __all__ = [
     "DetectorSettings",
     "EscalationRule",
     "LEVELS",
+    "FeedSettings",
+    "HttpSettings",
     "LevelSettings",
+    "MqttSettings",
+    "OutboxSettings",
+    "ServiceSettings",
+    "StateSettings",
     "PostureSettings",
     "ENV_PREFIX",
     "GeofenceSettings",
@@ -267,6 +273,69 @@ class DetectorSettings(_Section):
     episode_gap_s: _Seconds = Field(default=900.0, gt=0)
 
 
+class MqttSettings(_Section):
+    """[mqtt]: the broker alerts are published to (`run`, `replay --publish`)."""
+
+    url: str = Field(default="mqtt://127.0.0.1:1883", pattern=r"^mqtts?://[^/:]+(:\d+)?/?$")
+    prefix: str = Field(default="chokepoint", pattern=r"^[^#+]+$")  # topics are {prefix}/alerts/...
+    client_id: str = ""  # empty: chokepoint-monitor-<hostname>
+    username: str = ""
+    password: SecretStr = SecretStr("")  # prefer MONITOR_MQTT__PASSWORD to a file
+    ca_file: Path | None = None  # CA bundle for mqtts:// (None: the system's)
+    tls_insecure: bool = False  # skip the broker certificate's host name check (testing only)
+    keepalive_s: int = Field(default=30, ge=5, le=3600)
+    publish_timeout_s: _Seconds = Field(default=10.0, gt=0)  # a PUBACK not back by then: reconnect
+
+
+class OutboxSettings(_Section):
+    """[outbox]: alerts are written here before they are sent and removed only on PUBACK."""
+
+    max_alerts: int = Field(default=1_000_000, ge=100)  # when full, the oldest alerts are dropped
+
+
+class StateSettings(_Section):
+    """[state]: where the outbox and the engine's state live (systemd's StateDirectory)."""
+
+    # None: $STATE_DIRECTORY (set by systemd's StateDirectory=), else ./state
+    directory: Path | None = None
+
+
+class HttpSettings(_Section):
+    """[http]: the HTTP API: health, metrics, vessels, alerts, zones, posture."""
+
+    enabled: bool = True
+    listen: str = "127.0.0.1"  # loopback by default: put a reverse proxy in front to expose it
+    port: int = Field(default=8080, ge=0, le=65535)  # 0: any free port (tests)
+    token: SecretStr = SecretStr("")  # bearer token for PUT /api/posture; empty refuses every PUT
+    recent_alerts: int = Field(default=10_000, ge=0)  # alerts kept in memory for /api/alerts
+
+
+FeedType = Literal["tcp", "tcp_server", "udp", "aisstream", "mqtt"]
+
+
+class FeedSettings(_Section):
+    """[[feeds]]: one live input. Any number at once, each reconnecting on its own."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$")  # in logs and metrics
+    type: FeedType
+    host: str = "127.0.0.1"  # tcp: the receiver to connect to; tcp_server/udp: address to listen on
+    port: int = Field(default=0, ge=0, le=65535)
+    url: str = "wss://stream.aisstream.io/v0/stream"  # aisstream
+    api_key: SecretStr = SecretStr("")  # aisstream; empty: $AISSTREAM_API_KEY
+    topic: str = "ais/nmea"  # mqtt: input topic carrying NMEA lines (on the [mqtt] broker)
+    stall_s: _Seconds = Field(default=120.0, gt=0)  # nothing received this long: reported as stalled
+    reconnect_max_s: _Seconds = Field(default=60.0, gt=0)  # cap of the jittered reconnect backoff
+
+
+class ServiceSettings(_Section):
+    """[service]: the daemon's batching and shutdown."""
+
+    batch_max_lines: int = Field(default=2048, ge=1)  # a batch is processed at this size ...
+    batch_max_delay_ms: _Seconds = Field(default=5.0, ge=0)  # ... or this long after its first line
+    queue_max_lines: int = Field(default=200_000, ge=1000)  # bounded input queue; when full, drop newest
+    shutdown_timeout_s: _Seconds = Field(default=10.0, gt=0)  # drain and flush deadline on SIGTERM
+
+
 def _default_watchlists() -> dict[str, Watchlist]:
     # CONTRACT.md: the default configuration watches vessels flagged in South Korea.
     return {"korea": Watchlist(mids=[440, 441])}
@@ -312,6 +381,20 @@ class Settings(BaseSettings):
     logging: LoggingSettings = LoggingSettings()
     posture: PostureSettings = PostureSettings()
     detectors: DetectorSettings = DetectorSettings()
+    mqtt: MqttSettings = MqttSettings()
+    outbox: OutboxSettings = OutboxSettings()
+    state: StateSettings = StateSettings()
+    http: HttpSettings = HttpSettings()
+    service: ServiceSettings = ServiceSettings()
+    feeds: list[FeedSettings] = []
+
+    @model_validator(mode="after")
+    def _unique_feed_names(self) -> "Settings":
+        names = [f.name for f in self.feeds]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"feeds: duplicate feed name {dup[0]!r}")
+        return self
 
     @classmethod
     def settings_customise_sources(

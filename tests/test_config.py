@@ -209,7 +209,8 @@ def test_non_utf8_file(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "key"),
     [
-        ("[mqtt]\nhost = 'x'\n", "mqtt"),
+        ("[mqtt]\nhost = 'x'\n", "mqtt.host"),
+        ("[radar]\nhost = 'x'\n", "radar"),
         ("[geofence]\nhysteresis = 5\n", "geofence.hysteresis"),
         ("[watchlists.korea]\nmid = [440]\n", "watchlists.korea.mid"),
         ("verbose = true\n", "verbose"),
