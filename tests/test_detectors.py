@@ -755,12 +755,6 @@ def _port_cluster(spoof_at: float, **kw: Any) -> list[VesselPlan]:
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine bug: when the posture rises, a vessel already silent longer "
-    "than the new limit is reported dark back-dated to last_seen + new limit, before the "
-    "posture_change, yet carrying the new posture",
-)
 def test_dark_after_a_posture_rise_is_raised_when_the_limit_drops() -> None:
     """A lane vessel silent for 35 minutes when a GNSS cluster raises the posture to ELEVATED (dark limit
     30 minutes) becomes dark at the posture change, not back-dated to a moment when NORMAL's 45 minutes
@@ -778,12 +772,6 @@ def test_dark_after_a_posture_rise_is_raised_when_the_limit_drops() -> None:
     assert dark["details"]["silent_s"] == pytest.approx(seconds(dark["time"]) - last)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine bug: Engine.advance fires dark timers before the posture "
-    "fall-backs due in the same clock step, so a dark deadline of the raised level that lies "
-    "after the fall-back still fires, with the raised posture",
-)
 def test_dark_uses_the_limit_in_force_after_a_fall_back_on_a_sparse_feed() -> None:
     """On a sparse feed (the only traffic after the cluster reports every 10 minutes), the posture falls
     back to NORMAL between two reports; a lane vessel whose 30-minute (ELEVATED) deadline lies after the
@@ -805,3 +793,38 @@ def test_dark_uses_the_limit_in_force_after_a_fall_back_on_a_sparse_feed() -> No
     dark = only(alerts, "dark", DARK)
     assert dark["posture"] == "NORMAL"
     assert dark["time"] == iso(last + 45 * MINUTE)
+
+
+def test_position_jumps_of_five_vessels_also_raise_the_posture() -> None:
+    """The GNSS rule counts position jumps too: five ships under way in the Gulf of Oman, each with one fix
+    30 km off within two minutes, give five `position_jump` and one rise to ELEVATED at the fifth."""
+    plans = []
+    for i in range(5):
+        p0 = offset(OMAN_SEA, 0, 2000 * i)
+        bad = offset(p0, 180, 30_000)
+        plans.append(
+            VesselPlan(
+                538_200_000 + i,
+                [p0, offset(p0, 90, 20_000)],
+                12.0,
+                spoofs=[(600 + 20 * i, 601 + 20 * i, *bad)],
+            )
+        )
+    alerts = run(scenario(*plans, duration_s=40 * MINUTE))
+    jumps = select(alerts, "position_jump")
+    assert sorted(a["mmsi"] for a in jumps) == [p.mmsi for p in plans]
+    change = only(alerts, "posture_change")
+    assert change["time"] == max(a["time"] for a in jumps)
+    assert change["details"]["to"] == "ELEVATED" and change["details"]["set_by"] == "rule:gnss-interference"
+
+
+def test_two_vessels_drifting_together_under_way_are_an_encounter() -> None:
+    """Two ships under way side by side at 1 kn, 200 m apart, for over an hour (a transfer under way):
+    one `encounter`, though neither is at anchor."""
+    a = VesselPlan(SHIP_A, [OMAN_SEA, offset(OMAN_SEA, 90, 3000)], 1.0)
+    b_start = offset(OMAN_SEA, 0, 200)
+    b = VesselPlan(SHIP_B, [b_start, offset(b_start, 90, 3000)], 1.0)
+    enc = only(run(scenario(a, b, duration_s=65 * MINUTE)), "encounter")
+    assert (enc["mmsi"], enc["details"]["other_mmsi"]) == (SHIP_A, SHIP_B)
+    assert enc["details"]["distance_m"] == pytest.approx(200.0, abs=5.0)
+    assert 3600 <= enc["details"]["duration_s"] < 3600 + 20
