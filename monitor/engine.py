@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import heapq
 import math
+import pickle
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -194,8 +195,13 @@ class Engine:
         self._harbour_mask = km.get("port", 0) | km.get("anchorage", 0)
         self._tracked_mask = geofence.tracked_mask
         self._bearing = {i: z.bearing for i, z in enumerate(geofence.zones) if z.kind == "tss_lane"}
+        # MMSIs whose state changed since the last export_state(); None: not tracked (replay).
+        self.dirty: set[int] | None = None
+        self._limits_since = -math.inf  # when the posture (and so the limits) last changed
 
     def vessel(self, mmsi: int) -> Vessel:
+        if self.dirty is not None:
+            self.dirty.add(mmsi)
         v = self.vessels.get(mmsi)
         if v is None:
             mid = mid_of(mmsi)
@@ -263,6 +269,7 @@ class Engine:
             )
         )
         # Limits changed: every pending dark deadline is recomputed.
+        self._limits_since = change.time
         self._timers = []
         for v in self.vessels.values():
             v.timer = None
@@ -279,13 +286,23 @@ class Engine:
 
     # ---- the clock ---------------------------------------------------------------------------------------
     def advance(self, t: float, alerts: list[Alert]) -> None:
-        """Move the clock to `t` (never back): fire the dark timers and posture fall-backs due before it."""
+        """Move the clock to `t` (never back): fire the dark timers and posture fall-backs due before it,
+        in time order (a fall-back changes the dark limits of the timers after it)."""
         if t <= self.now:
             return
         self.now = t
         timers = self._timers
-        while timers and timers[0][0] < t:
-            due, mmsi = heapq.heappop(timers)
+        posture = self.posture
+        while True:
+            due = timers[0][0] if timers else math.inf
+            fall_back = posture.next_deadline if posture.next_deadline is not None else math.inf
+            if fall_back <= t and fall_back <= due:
+                for change in posture.tick(fall_back):
+                    self._posture_changed(change, alerts)
+                continue
+            if due >= t:
+                break
+            _, mmsi = heapq.heappop(timers)
             v = self.vessels[mmsi]
             v.timer = None
             deadline = self._dark_deadline(v)
@@ -295,11 +312,8 @@ class Engine:
                 v.timer = deadline
                 heapq.heappush(timers, (deadline, mmsi))
                 continue
-            self._go_dark(v, deadline, alerts)
-        posture = self.posture
-        if posture.next_deadline is not None and posture.next_deadline <= t:
-            for change in posture.tick(t):
-                self._posture_changed(change, alerts)
+            # A limit that dropped with the posture makes the vessel dark at the change, not before it.
+            self._go_dark(v, max(deadline, self._limits_since), alerts)
 
     def _dark_deadline(self, v: Vessel) -> float | None:
         if v.dark or v.dark_zone is None:
@@ -315,6 +329,8 @@ class Engine:
                 heapq.heappush(self._timers, (deadline, v.mmsi))
 
     def _go_dark(self, v: Vessel, t: float, alerts: list[Alert]) -> None:
+        if self.dirty is not None:
+            self.dirty.add(v.mmsi)
         v.dark = True
         details = {"last_seen": iso_time(v.heard), "silent_s": round(t - v.heard, 1)}
         pos = _position(v.lat, v.lon, v.sog, v.cog) if v.has_fix else None
@@ -695,3 +711,105 @@ class Engine:
         gap = self.det.episode_gap_s
         now = self.now
         self._pairs = {k: p for k, p in self._pairs.items() if now - p.last <= gap}
+
+    # ---- state that survives a restart -------------------------------------------------------------------
+    def export_state(self, everything: bool = False) -> dict[str, bytes | None]:
+        """The state changed since the last call (or all of it), as key -> pickled blob for the store.
+
+        Zone references (membership masks, the dark zone, transits) are stored by zone id, so a state
+        saved under one zone file is restored correctly under an edited one.
+        """
+        mmsis = self.vessels.keys() if everything or self.dirty is None else self.dirty
+        zones = self.geofence.zones
+        straits = [s.zone.id for s in self.geofence.straits]
+        out: dict[str, bytes | None] = {}
+        for mmsi in list(mmsis):
+            v = self.vessels.get(mmsi)
+            out[f"v:{mmsi}"] = (
+                None if v is None else pickle.dumps(_vessel_state(v, zones, straits), protocol=5)
+            )
+        if self.dirty is not None:
+            self.dirty.clear()
+        pairs = {k: (p.start, p.last, p.alerted, p.distance) for k, p in self._pairs.items()}
+        out["engine"] = pickle.dumps(
+            {"now": self.now, "stale": self.stale, "pairs": pairs, "posture": self.posture.state()}, protocol=5
+        )
+        return out
+
+    def import_state(self, blobs: dict[str, bytes]) -> int:
+        """Restore what export_state saved; returns how many vessels came back."""
+        index = self.geofence.index_of
+        straits = {s.zone.id: i for i, s in enumerate(self.geofence.straits)}
+        for key, blob in blobs.items():
+            if key.startswith("v:"):
+                state = pickle.loads(blob)
+                v = Vessel(state["mmsi"], state["watch"])
+                _restore_vessel(v, state, index, straits)
+                # Watchlists come from the configuration in force, not the saved state.
+                mid = mid_of(v.mmsi)
+                v.watch = sorted(
+                    name for name, (mids, mmsis) in self.watchlists.items() if v.mmsi in mmsis or mid in mids
+                )
+                self.vessels[v.mmsi] = v
+            elif key == "engine":
+                g = pickle.loads(blob)
+                self.now = g["now"]
+                self.stale = g["stale"]
+                self._pairs = {}
+                for k, (start, last, alerted, distance) in g["pairs"].items():
+                    p = _Pair(start, distance)
+                    p.last, p.alerted = last, alerted
+                    self._pairs[k] = p
+                self.posture.restore(g["posture"])
+        self._grid = {}
+        self._timers = []
+        for v in self.vessels.values():
+            v.timer = None
+            if v.cell is not None:
+                self._grid.setdefault(v.cell, set()).add(v.mmsi)
+            self._schedule(v)
+        return len(self.vessels)
+
+
+def _ids(mask: int, zones: Sequence[Any]) -> list[str]:
+    return [zones[z].id for z in _bits(mask)]
+
+
+def _mask(ids: Iterable[str], index: dict[str, int]) -> int:
+    m = 0
+    for zid in ids:
+        i = index.get(zid)
+        if i is not None:
+            m |= 1 << i
+    return m
+
+
+_ZONE_FREE = (
+    "mmsi", "name", "imo", "callsign", "ship_type", "draught", "destination", "watch",
+    "time", "lon", "lat", "sog", "cog", "heard", "dark", "dark_strait",
+    "land_start", "land_last", "jump_start", "jump_last", "jump_cands",
+    "lo_t0", "lo_x", "lo_y", "lo_r", "lo_fast", "lo_alerted",
+    "ww_since", "ww_last", "ww_alerted", "slow_t", "slow_x", "slow_y", "cell",
+)
+
+
+def _vessel_state(v: Vessel, zones: Sequence[Any], straits: Sequence[str]) -> dict[str, Any]:
+    state = {name: getattr(v, name) for name in _ZONE_FREE}
+    state["transit"] = {straits[i]: gate_time for i, gate_time in v.transit.items()}
+    state["member"] = _ids(v.member, zones)
+    state["last_s"] = _ids(v.last_s, zones)
+    state["pending"] = {zones[z].id: t for z, t in v.pending.items()}
+    state["dark_zone"] = None if v.dark_zone is None else zones[v.dark_zone].id
+    return state
+
+
+def _restore_vessel(v: Vessel, state: dict[str, Any], index: dict[str, int], straits: dict[str, int]) -> None:
+    for name in _ZONE_FREE:
+        setattr(v, name, state[name])
+    v.member = _mask(state["member"], index)
+    v.last_s = _mask(state["last_s"], index)
+    v.pending = {index[z]: t for z, t in state["pending"].items() if z in index}
+    v.transit = {straits[sid]: gt for sid, gt in state["transit"].items() if sid in straits}
+    dz = state["dark_zone"]
+    v.dark_zone = None if dz is None else index.get(dz)
+    v._info = None

@@ -152,14 +152,14 @@ class NmeaAssembler:
         """Fragment lines held in incomplete groups, waiting for the rest of their message."""
         return self._pending_lines
 
-    def push_lines(self, lines: Sequence[bytes]) -> list[RawMessage]:
+    def push_lines(self, lines: Sequence[bytes], source: bytes = b"") -> list[RawMessage]:
         """Process a batch of lines; returns the messages completed by it, in input order."""
         candidates, hexes, tag_bodies, tag_hexes = self._scan(lines)
         if not candidates:
             return []
         sentence_ok = _checksums_ok([c[1] for c in candidates], hexes)
         tag_ok = _checksums_ok(tag_bodies, tag_hexes)
-        out = self._assemble(candidates, sentence_ok, tag_ok)
+        out = self._assemble(candidates, sentence_ok, tag_ok, source)
         self._purge_seen()
         return out
 
@@ -230,7 +230,7 @@ class NmeaAssembler:
     # -- pass 2: state (time, dedup, fragments) ---------------------------------------------------
 
     def _assemble(
-        self, candidates: list[_Candidate], sentence_ok: list[bool], tag_ok: list[bool]
+        self, candidates: list[_Candidate], sentence_ok: list[bool], tag_ok: list[bool], source: bytes = b""
     ) -> list[RawMessage]:
         out: list[RawMessage] = []
         emit = out.append
@@ -244,7 +244,7 @@ class NmeaAssembler:
         ti = 0
         for i, (tag, body, rest) in enumerate(candidates):
             t: float | None = None
-            src = b""
+            src = source  # a line's own tag-block s: wins; else the feed it came from
             if tag is not None:
                 good_tag = tag_ok[ti]
                 ti += 1
@@ -255,7 +255,9 @@ class NmeaAssembler:
                 if parsed is None:
                     rejects["bad_tag_block"] += 1
                     continue
-                t, src = parsed
+                t, tag_src = parsed
+                if tag_src:
+                    src = tag_src
             if not sentence_ok[i]:
                 rejects["bad_checksum"] += 1
                 continue

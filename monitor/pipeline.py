@@ -98,8 +98,10 @@ class Pipeline:
         self.first_time: float | None = None  # the earliest and newest times seen on the feed clock
         self.feed_time: float | None = None
 
-    def process_lines(self, lines: Sequence[bytes]) -> list[Alert]:
-        messages = self.assembler.push_lines(lines)
+    def process_lines(self, lines: Sequence[bytes], source: bytes = b"") -> list[Alert]:
+        """Run a batch of raw lines; `source` names the feed (for fragments of lines without a tag-block
+        source). Returns the batch's alerts, time-ordered."""
+        messages = self.assembler.push_lines(lines, source)
         batch = decode_batch(messages, seq_start=self._seq)
         self._seq += len(messages)
         self._decode_rejects.update(batch.rejects)
@@ -117,6 +119,40 @@ class Pipeline:
         for a in alerts:
             s.alerts[a.kind] += 1
         return alerts
+
+    def tick(self, now: float) -> list[Alert]:
+        """Live: the wall clock reached `now` with no message; fire the timers due (dark, posture)."""
+        alerts: list[Alert] = []
+        self.engine.advance(now, alerts)
+        alerts.sort(key=lambda a: a.time)
+        for a in alerts:
+            self.summary.alerts[a.kind] += 1
+        return alerts
+
+    def set_posture(self, level: str, reason: str, set_by: str, t: float | None = None) -> list[Alert]:
+        """The operator sets the posture (ValueError for an unknown level); returns posture_change alerts."""
+        alerts = self.engine.set_posture(level, reason, set_by, t)
+        for a in alerts:
+            self.summary.alerts[a.kind] += 1
+        return alerts
+
+    def reload(self, settings: Settings, zonefile: ZoneFile) -> None:
+        """Swap in a new configuration and zone file, keeping every vessel's state (zones by id)."""
+        saved = self.engine.export_state(everything=True)
+        geofence = Geofence(zonefile, hysteresis_m=settings.geofence.hysteresis_m)
+        posture = Posture(settings.posture)
+        watchlists = {
+            name: (frozenset(w.mids), frozenset(w.mmsis)) for name, w in settings.watchlists.items()
+        }
+        engine = Engine(
+            geofence, posture=posture, detectors=settings.detectors, watchlists=watchlists,
+            min_dwell_s=settings.geofence.min_dwell_s,
+        )
+        engine.import_state({k: v for k, v in saved.items() if v is not None})
+        engine.dirty = set(engine.vessels) if self.engine.dirty is not None else None
+        self.settings, self.geofence, self.posture, self.engine = settings, geofence, posture, engine
+        self.assembler.fragment_timeout_s = settings.decode.fragment_timeout_s
+        self.assembler.dedup_window_s = settings.decode.dedup_window_s
 
     def finish(self) -> Summary:
         """Bring the summary up to date (counts kept by the assembler and the tracker)."""

@@ -43,7 +43,10 @@ class Posture:
 
     def __init__(self, settings: PostureSettings, operator_level: str | None = None) -> None:
         self.settings = settings
-        self.operator_level = operator_level or settings.level
+        level = (operator_level or settings.level).upper()
+        if level not in LEVELS:
+            raise ValueError(f"unknown posture level {level!r} (levels: {', '.join(LEVELS)})")
+        self.operator_level = level
         self.operator_reason = "configured"
         self.operator_set_by = "config"
         self.since: float | None = None
@@ -126,3 +129,30 @@ class Posture:
                     )
                 )
         return changes
+
+    # ---- state that survives a restart -------------------------------------------------------------------
+    def state(self) -> dict[str, object]:
+        return {
+            "operator": (self.operator_level, self.operator_reason, self.operator_set_by),
+            "since": self.since,
+            "rules": {st.rule.name: (list(st.events), st.until, st.reason) for st in self._rules},
+        }
+
+    def restore(self, state: dict[str, object]) -> None:
+        """Restore the runtime state. A level an operator commanded (over MQTT or HTTP) outlives a restart;
+        one that came from the configuration yields to the configuration now in force. Rules are matched
+        by name."""
+        operator = state["operator"]
+        assert isinstance(operator, tuple)
+        if operator[2] != "config":
+            self.operator_level, self.operator_reason, self.operator_set_by = operator
+        rules = state["rules"]
+        assert isinstance(rules, dict)
+        for st in self._rules:
+            saved = rules.get(st.rule.name)
+            if saved is not None:
+                events, st.until, st.reason = saved
+                st.events = deque(events)
+        self._update(0.0)
+        since = state["since"]
+        self.since = since if isinstance(since, float) else self.since

@@ -71,11 +71,6 @@ def test_unknown_level_is_refused_and_changes_nothing() -> None:
     assert p.level == "NORMAL" and p.operator_level == "NORMAL"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="posture bug: Posture(settings, operator_level) neither validates nor "
-    "upper-cases the level (AttributeError from LevelsTable), unlike set_operator",
-)
 def test_operator_level_at_start_is_checked_like_set_operator() -> None:
     """The operator level given at start follows set_operator's rules: case-insensitive, and an unknown
     level is a ValueError."""
