@@ -1,0 +1,532 @@
+"""The daemon's HTTP API: health, readiness, metrics, vessels, alerts, zones, posture and live alerts.
+
+Only this module touches HTTP. It knows the daemon through `ServiceView` and nothing else, so it is
+tested against a fake and the daemon can change behind it.
+
+Every error is one JSON object `{"error": "...", "status": N}`, never aiohttp's text page or a
+traceback: `_error_middleware` turns our own `ApiError`s, aiohttp's `HTTPException`s (unknown path,
+wrong method, body too large) and unexpected exceptions into that shape, and logs the unexpected ones.
+
+Security, in order of the request's path:
+- Bind to loopback by default (HttpSettings.listen); exposing it is the reverse proxy's job.
+- The only write, `PUT /api/posture`, needs `Authorization: Bearer TOKEN`, compared in constant time.
+  With no token configured every PUT is refused with 403, not 401: 401 invites the client to retry with
+  credentials, but no credential can succeed until the operator configures one, and 403 says so.
+- The token and the Authorization header are never logged: the access log records method, path,
+  status and duration only, and the header is read in one small function that returns a bool, so it
+  is not a local of any frame a logged traceback could show.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import math
+import re
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from functools import partial
+from typing import Any, Final, Protocol
+
+import prometheus_client
+import structlog
+from aiohttp import WSCloseCode, web
+from aiohttp.abc import AbstractAccessLogger
+from aiohttp.web_request import BaseRequest
+
+from monitor.alerts import KINDS
+from monitor.config import HttpSettings
+from monitor.errors import StartupError
+
+__all__ = ["ApiError", "HttpApi", "ServiceView"]
+
+_log = structlog.get_logger(__name__)
+
+KEEPALIVE_S: Final = 15.0  # SSE comment / WebSocket ping interval: under common proxies' 60 s idle cut
+MAX_BODY_BYTES: Final = 64 * 1024  # the only body we accept is a small posture command
+MAX_REASON_CHARS: Final = 500
+_MMSI_RE: Final = re.compile(r"^[0-9]{1,10}$")
+_TYPE_RE: Final = re.compile(r"^([0-9]{1,3})(?:-([0-9]{1,3}))?$")
+_INT_RE: Final = re.compile(r"^[0-9]{1,9}$")
+_NUMBER_RE: Final = re.compile(r"^[0-9]+(?:\.[0-9]*)?$")
+_MS_ABOVE: Final = 1e11  # as the tag block's `c:` (CONTRACT): larger unix times are milliseconds
+
+_dumps: Final = partial(json.dumps, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+
+
+class ServiceView(Protocol):
+    """What the HTTP API needs from the daemon. Every method is called on the event loop's thread."""
+
+    def health(self) -> dict[str, Any]: ...  # liveness facts: {"status": "ok", "uptime_s": ..., ...}
+    # (ready?, facts such as {"zones": true, "state_restored": true, "mqtt_connected": false, "feeds": {...}})
+    def readiness(self) -> tuple[bool, dict[str, Any]]: ...
+    def metrics_registry(self) -> prometheus_client.CollectorRegistry: ...
+    # each: {"mmsi", "name", "imo", "callsign", "ship_type", "flag", "watch": [...], "zones": [zone ids],
+    #        "position": {"lat","lon","sog","cog"} | None, "time": ISO | None, "last_heard": ISO | None,
+    #        "dark": bool}
+    def vessels(self) -> Iterable[dict[str, Any]]: ...
+    def vessel(self, mmsi: int) -> dict[str, Any] | None: ...  # the same object with more detail, or None
+    def recent_alerts(self) -> Sequence[dict[str, Any]]: ...  # CONTRACT alert dicts, oldest first (a ring)
+    def zones_geojson(self) -> dict[str, Any]: ...  # the zone file as a GeoJSON FeatureCollection
+    def posture(self) -> dict[str, Any]: ...  # {"level", "since", "reason", "set_by", "operator_level"}
+    # raises ValueError on an unknown level; returns posture()
+    def set_posture(self, level: str, reason: str, set_by: str) -> dict[str, Any]: ...
+    # live alerts (bounded queue; the daemon drops for a slow client)
+    def subscribe(self) -> asyncio.Queue[dict[str, Any]]: ...
+    def unsubscribe(self, queue: asyncio.Queue[dict[str, Any]]) -> None: ...
+
+
+class ApiError(Exception):
+    """A request the API refuses: becomes `{"error": message, "status": status}` (plus `parameter`)."""
+
+    def __init__(self, status: int, message: str, *, parameter: str | None = None,
+                 headers: Mapping[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.parameter = parameter
+        self.headers = dict(headers or {})
+
+
+def _error_response(status: int, message: str, *, parameter: str | None = None,
+                    headers: Mapping[str, str] | None = None) -> web.Response:
+    body: dict[str, Any] = {"error": message, "status": status}
+    if parameter is not None:
+        body["parameter"] = parameter
+    return web.json_response(body, status=status, headers=headers, dumps=_dumps)
+
+
+# Headers of an aiohttp HTTPException worth keeping on the JSON error (Allow on 405, for example);
+# its Content-Type and length describe the text body we replace.
+_DROP_HEADERS: Final = frozenset({"content-type", "content-length"})
+
+
+@web.middleware
+async def _error_middleware(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except ApiError as exc:
+        return _error_response(exc.status, exc.message, parameter=exc.parameter, headers=exc.headers)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise  # a redirect or a success raised on purpose: not an error
+        headers = {k: v for k, v in exc.headers.items() if k.lower() not in _DROP_HEADERS}
+        if isinstance(exc, web.HTTPMethodNotAllowed):
+            allowed = ", ".join(sorted(exc.allowed_methods))
+            message = f"method {exc.method} not allowed here; allowed: {allowed}"
+        elif isinstance(exc, web.HTTPNotFound):
+            message = f"no such resource: {request.path}"
+        else:
+            message = exc.reason
+        return _error_response(exc.status, message, headers=headers)
+    except asyncio.CancelledError:
+        raise  # the client went away or the server is stopping: never swallowed
+    except Exception:
+        # A bug or a failing service call: log it with its traceback (the token is in no local of the
+        # frames involved), answer with no detail at all.
+        _log.exception("http_handler_failed", method=request.method, path=request.path)
+        return _error_response(500, "internal server error")
+
+
+class _AccessLogger(AbstractAccessLogger):
+    """One structlog event per request; method, path (no query), status and duration, no headers."""
+
+    def log(self, request: BaseRequest, response: web.StreamResponse, time: float) -> None:
+        status = response.status
+        # Scrapes and polls are routine: debug. Refusals are worth seeing; failures are logged already.
+        emit = _log.debug if status < 400 else _log.info if status < 500 else _log.warning
+        emit("http_request", method=request.method, path=request.path, status=status,
+             duration_ms=round(time * 1000, 1), remote=request.remote)
+
+
+# ---- query parameters --------------------------------------------------------------------------------
+
+def _params(request: web.Request, allowed: Iterable[str]) -> dict[str, str]:
+    """The query parameters, each at most once; an unknown one is refused like an unknown config key,
+    since a misspelt filter silently ignored returns everything and looks like an answer."""
+    allowed = tuple(allowed)
+    out: dict[str, str] = {}
+    for key, value in request.query.items():
+        if key not in allowed:
+            known = ", ".join(allowed) if allowed else "none"
+            raise ApiError(400, f"unknown query parameter {key!r} (known: {known})", parameter=key)
+        if key in out:
+            raise ApiError(400, f"query parameter {key!r} given more than once", parameter=key)
+        out[key] = value
+    return out
+
+
+def _limit(value: str | None) -> int | None:
+    if value is None:
+        return None
+    if not _INT_RE.match(value) or int(value) < 1:
+        raise ApiError(400, f"limit must be a positive integer, got {value!r}", parameter="limit")
+    return int(value)
+
+
+def _ship_types(value: str) -> tuple[int, int]:
+    m = _TYPE_RE.match(value)
+    if m is None:
+        raise ApiError(400, f"type must be a ship type number or a range like 80-89, got {value!r}",
+                       parameter="type")
+    lo = int(m.group(1))
+    hi = int(m.group(2)) if m.group(2) is not None else lo
+    if hi > 255 or lo > hi:
+        raise ApiError(400, f"type must be 0-255 with the lower bound first, got {value!r}", parameter="type")
+    return lo, hi
+
+
+def _parse_time(value: str) -> float:
+    """Unix seconds (milliseconds above 10^11), or ISO 8601; a time without offset is UTC."""
+    if _NUMBER_RE.match(value):
+        t = float(value)
+        if not math.isfinite(t):
+            raise ValueError(value)
+        return t / 1000.0 if t > _MS_ABOVE else t
+    try:
+        dt = datetime.fromisoformat(value)
+    except ValueError:
+        # An unencoded "+00:00" in a query string arrives as " 00:00": forgive that one mistake.
+        if " " not in value:
+            raise
+        dt = datetime.fromisoformat(value.replace(" ", "+"))
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return dt.timestamp()
+
+
+def _alert_time(alert: Mapping[str, Any]) -> float | None:
+    value = alert.get("time")
+    if not isinstance(value, str):
+        return None
+    try:
+        return _parse_time(value)
+    except ValueError:
+        return None
+
+
+# ---- the application ---------------------------------------------------------------------------------
+
+class HttpApi:
+    """The aiohttp application and its server. `start()` binds, `stop()` drains and closes.
+
+    `token` overrides `settings.token` (the daemon passes the environment's value); `keepalive_s` is the
+    live streams' keep-alive interval and `shutdown_timeout_s` how long `stop()` waits for requests in
+    flight (both shortened by tests)."""
+
+    def __init__(self, settings: HttpSettings, service: ServiceView, *, token: str | None = None,
+                 keepalive_s: float = KEEPALIVE_S, shutdown_timeout_s: float = 5.0) -> None:
+        if keepalive_s <= 0 or shutdown_timeout_s <= 0:
+            raise ValueError("keepalive_s and shutdown_timeout_s must be positive")
+        self.settings = settings
+        self._service = service
+        secret = settings.token.get_secret_value() if token is None else token
+        # Bytes for hmac.compare_digest, which refuses non-ASCII str; None: every PUT refused.
+        self._token: bytes | None = secret.encode("utf-8") if secret else None
+        self._keepalive_s = keepalive_s
+        self._shutdown_timeout_s = shutdown_timeout_s
+        self._runner: web.AppRunner | None = None
+        self._closing: asyncio.Future[None] | None = None  # resolved when the server shuts down
+        self._websockets: set[web.WebSocketResponse] = set()
+        self.app = self._make_app()
+
+    def __repr__(self) -> str:
+        # Never the token, whatever prints this object.
+        return f"<HttpApi {self.settings.listen}:{self.settings.port}>"
+
+    def _make_app(self) -> web.Application:
+        app = web.Application(middlewares=[_error_middleware], client_max_size=MAX_BODY_BYTES)
+        r = app.router
+        r.add_get("/healthz", self._healthz)
+        r.add_get("/readyz", self._readyz)
+        r.add_get("/metrics", self._metrics)
+        r.add_get("/api/vessels", self._vessels)
+        r.add_get("/api/vessels/{mmsi}", self._vessel)
+        r.add_get("/api/alerts", self._alerts)
+        r.add_get("/api/alerts/stream", self._alerts_sse)
+        r.add_get("/api/alerts/ws", self._alerts_ws)
+        r.add_get("/api/zones", self._zones)
+        r.add_get("/api/posture", self._posture)
+        r.add_put("/api/posture", self._put_posture)
+        app.on_startup.append(self._on_startup)
+        app.on_shutdown.append(self._on_shutdown)
+        return app
+
+    async def start(self) -> int:
+        """Bind settings.listen:settings.port (0: a free port) and serve; return the bound port.
+        Raises StartupError (naming the address) if the address cannot be bound."""
+        if self._runner is not None:
+            raise RuntimeError("HttpApi already started")
+        runner = web.AppRunner(
+            self.app,
+            access_log_class=_AccessLogger,
+            # The client going away cancels its handler, so a live stream unsubscribes at once instead
+            # of at its next write (up to keepalive_s later).
+            handler_cancellation=True,
+            shutdown_timeout=self._shutdown_timeout_s,
+        )
+        await runner.setup()
+        site = web.TCPSite(runner, self.settings.listen, self.settings.port)
+        try:
+            await site.start()
+        except OSError as exc:
+            await runner.cleanup()
+            raise StartupError(
+                f"http: cannot listen on {self.settings.listen}:{self.settings.port}: {exc.strerror or exc}"
+            ) from exc
+        self._runner = runner
+        port = int(runner.addresses[0][1])
+        _log.info("http_listening", listen=self.settings.listen, port=port)
+        return port
+
+    async def stop(self) -> None:
+        """Stop accepting, end the live streams, wait up to shutdown_timeout_s for requests in flight."""
+        runner, self._runner = self._runner, None
+        if runner is not None:
+            await runner.cleanup()
+            _log.info("http_stopped")
+
+    async def _on_startup(self, _app: web.Application) -> None:
+        self._closing = asyncio.get_running_loop().create_future()
+
+    async def _on_shutdown(self, _app: web.Application) -> None:
+        # Runs after the listening socket is closed, before aiohttp waits for handlers: live streams
+        # would otherwise hold stop() for the whole shutdown timeout.
+        if self._closing is not None and not self._closing.done():
+            self._closing.set_result(None)
+        for ws in list(self._websockets):
+            await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")
+
+    # ---- liveness, readiness, metrics ----------------------------------------------------------------
+
+    async def _healthz(self, request: web.Request) -> web.Response:
+        _params(request, ())
+        return web.json_response(self._service.health(), dumps=_dumps)
+
+    async def _readyz(self, request: web.Request) -> web.Response:
+        _params(request, ())
+        ready, facts = self._service.readiness()
+        if ready:
+            return web.json_response({**facts, "ready": True}, dumps=_dumps)
+        # A 503 is an error like any other: the error shape, with the facts saying what is missing.
+        body = {**facts, "ready": False, "error": "not ready", "status": 503}
+        return web.json_response(body, status=503, dumps=_dumps)
+
+    async def _metrics(self, request: web.Request) -> web.Response:
+        _params(request, ())
+        body = prometheus_client.generate_latest(self._service.metrics_registry())
+        return web.Response(body=body, headers={"Content-Type": prometheus_client.CONTENT_TYPE_LATEST})
+
+    # ---- vessels ---------------------------------------------------------------------------------------
+
+    async def _vessels(self, request: web.Request) -> web.Response:
+        q = _params(request, ("zone", "type", "watch", "limit"))
+        limit = _limit(q.get("limit"))
+        types = _ship_types(q["type"]) if "type" in q else None
+        for name in ("zone", "watch"):
+            if name in q and not q[name]:
+                raise ApiError(400, f"{name} must not be empty", parameter=name)
+        zone, watch = q.get("zone"), q.get("watch")
+        out = []
+        for v in self._service.vessels():
+            if zone is not None and zone not in (v.get("zones") or ()):
+                continue
+            if watch is not None and watch not in (v.get("watch") or ()):
+                continue
+            if types is not None:
+                t = v.get("ship_type")
+                if not isinstance(t, int) or not types[0] <= t <= types[1]:
+                    continue
+            out.append(v)
+        # A stable order, so `limit` pages the same way whatever order the daemon keeps them in.
+        out.sort(key=lambda v: int(v["mmsi"]))
+        total = len(out)
+        if limit is not None:
+            out = out[:limit]
+        return web.json_response({"vessels": out, "count": len(out), "total": total}, dumps=_dumps)
+
+    async def _vessel(self, request: web.Request) -> web.Response:
+        _params(request, ())
+        raw = request.match_info["mmsi"]
+        if not _MMSI_RE.match(raw) or not 1 <= int(raw) <= 999_999_999:
+            raise ApiError(400, f"MMSI must be a number from 1 to 999999999, got {raw!r}", parameter="mmsi")
+        mmsi = int(raw)
+        vessel = self._service.vessel(mmsi)
+        if vessel is None:
+            raise ApiError(404, f"no vessel with MMSI {mmsi}")
+        return web.json_response(vessel, dumps=_dumps)
+
+    # ---- alerts ----------------------------------------------------------------------------------------
+
+    async def _alerts(self, request: web.Request) -> web.Response:
+        q = _params(request, ("since", "kind", "limit"))
+        limit = _limit(q.get("limit"))
+        since: float | None = None
+        if "since" in q:
+            try:
+                since = _parse_time(q["since"])
+            except (ValueError, OverflowError, OSError):
+                raise ApiError(400, f"since must be ISO 8601 or unix seconds, got {q['since']!r}",
+                               parameter="since") from None
+        kind = q.get("kind")
+        if kind is not None and kind not in KINDS:
+            raise ApiError(400, f"kind must be one of {', '.join(KINDS)}; got {kind!r}", parameter="kind")
+        out = []
+        for alert in self._service.recent_alerts():
+            if kind is not None and alert.get("kind") != kind:
+                continue
+            if since is not None:
+                t = _alert_time(alert)
+                if t is None or t <= since:
+                    continue
+            out.append(alert)
+        if limit is not None:
+            out = out[-limit:]  # the newest `limit`, still oldest first
+        return web.json_response({"alerts": out, "count": len(out)}, dumps=_dumps)
+
+    async def _next_alert(self, queue: asyncio.Queue[dict[str, Any]]) -> dict[str, Any] | None:
+        """The next live alert; None after keepalive_s without one; raises _Closing on shutdown."""
+        closing = self._closing
+        get = asyncio.ensure_future(queue.get())
+        try:
+            waits: set[asyncio.Future[Any]] = {get} if closing is None else {get, closing}
+            await asyncio.wait(waits, timeout=self._keepalive_s, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            # Not yet done: cancel. Queue.get() leaves an item in the queue when cancelled, so nothing
+            # is lost; a get that did complete is returned below.
+            if not get.done():
+                get.cancel()
+        if get.done() and not get.cancelled():
+            return get.result()
+        if closing is not None and closing.done():
+            raise _Closing
+        return None
+
+    async def _alerts_sse(self, request: web.Request) -> web.StreamResponse:
+        _params(request, ())
+        queue = self._service.subscribe()
+        try:
+            resp = web.StreamResponse(headers={
+                "Content-Type": "text/event-stream",
+                "Cache-Control": "no-cache",
+                "X-Accel-Buffering": "no",  # nginx: pass events through as they come
+            })
+            await resp.prepare(request)
+            try:
+                # A first comment sends the headers now, so the client knows it is subscribed.
+                await resp.write(b": subscribed\n\n")
+                while True:
+                    try:
+                        alert = await self._next_alert(queue)
+                    except _Closing:
+                        break
+                    if alert is None:
+                        await resp.write(b": keep-alive\n\n")
+                    else:
+                        await resp.write(b"event: alert\ndata: " + _dumps(alert).encode() + b"\n\n")
+                await resp.write_eof()
+            except ConnectionError:
+                pass  # the client went away between two writes: nothing to tell it
+            return resp
+        finally:
+            self._service.unsubscribe(queue)
+
+    async def _alerts_ws(self, request: web.Request) -> web.StreamResponse:
+        _params(request, ())
+        # Server pings at the keep-alive interval find dead peers; autoping answers the client's.
+        ws = web.WebSocketResponse(heartbeat=self._keepalive_s)
+        if not ws.can_prepare(request).ok:
+            raise ApiError(400, "this is a WebSocket endpoint: send an Upgrade: websocket request")
+        queue = self._service.subscribe()
+        try:
+            await ws.prepare(request)
+            self._websockets.add(ws)
+            sender = asyncio.create_task(self._ws_send(ws, queue), name="http-ws-send")
+            try:
+                async for _msg in ws:
+                    pass  # the stream is one way; client messages are read only to see the close
+            finally:
+                sender.cancel()
+                # asyncio.wait, not `await sender`: our own cancellation must propagate, not be eaten
+                # with the sender's.
+                await asyncio.wait({sender})
+                if not sender.cancelled() and sender.exception() is not None:
+                    _log.error("http_ws_send_failed", exc_info=sender.exception())
+            return ws
+        finally:
+            self._websockets.discard(ws)
+            self._service.unsubscribe(queue)
+
+    async def _ws_send(self, ws: web.WebSocketResponse, queue: asyncio.Queue[dict[str, Any]]) -> None:
+        try:
+            while True:
+                alert = await queue.get()
+                await ws.send_str(_dumps(alert))
+        except ConnectionError:
+            await ws.close()  # ends the reader loop, which unsubscribes
+
+    # ---- zones and posture -----------------------------------------------------------------------------
+
+    async def _zones(self, request: web.Request) -> web.Response:
+        _params(request, ())
+        # RFC 7946's media type. (An aiohttp client must call resp.json(content_type=None) to read it.)
+        return web.json_response(self._service.zones_geojson(), content_type="application/geo+json",
+                                 dumps=_dumps)
+
+    async def _posture(self, request: web.Request) -> web.Response:
+        _params(request, ())
+        return web.json_response(self._service.posture(), dumps=_dumps)
+
+    def _authorized(self, request: web.Request) -> bool:
+        """Whether the request carries the configured bearer token. Kept apart, returning only a bool,
+        so the header and the token never sit in a frame a logged traceback could print."""
+        token = self._token
+        if token is None:
+            return False
+        scheme, _, given = request.headers.get("Authorization", "").strip().partition(" ")
+        if scheme.lower() != "bearer":  # RFC 7235: the scheme is case-insensitive
+            return False
+        # surrogatepass: any str encodes, so a strange header is refused, never a 500.
+        return hmac.compare_digest(given.strip().encode("utf-8", "surrogatepass"), token)
+
+    async def _put_posture(self, request: web.Request) -> web.Response:
+        _params(request, ())
+        if self._token is None:
+            raise ApiError(403, "posture changes over HTTP are disabled: no token is configured "
+                                "(http.token or MONITOR_HTTP__TOKEN)")
+        # Authenticate before reading the body, so an anonymous client learns nothing from validation.
+        if not self._authorized(request):
+            challenge = 'Bearer realm="chokepoint-monitor"'
+            if "Authorization" in request.headers:
+                challenge += ', error="invalid_token"'  # RFC 6750 3.1: credentials given but wrong
+            raise ApiError(401, "a valid bearer token is required", headers={"WWW-Authenticate": challenge})
+        raw = await request.read()  # over client_max_size: HTTPRequestEntityTooLarge, a JSON 413
+        try:
+            body = json.loads(raw)
+        except ValueError:  # includes UnicodeDecodeError
+            raise ApiError(400, "the body must be a JSON object {\"level\": ..., \"reason\": ...}") from None
+        if not isinstance(body, dict):
+            raise ApiError(400, "the body must be a JSON object {\"level\": ..., \"reason\": ...}")
+        unknown = sorted(set(body) - {"level", "reason"})
+        if unknown:
+            raise ApiError(400, f"unknown field {unknown[0]!r} (known: level, reason)", parameter=unknown[0])
+        level = body.get("level")
+        if not isinstance(level, str) or not level:
+            raise ApiError(400, "level is required: a posture level such as \"HIGH\"", parameter="level")
+        reason = body.get("reason", "")
+        if not isinstance(reason, str) or len(reason) > MAX_REASON_CHARS:
+            raise ApiError(400, f"reason must be a string of at most {MAX_REASON_CHARS} characters",
+                           parameter="reason")
+        try:
+            result = self._service.set_posture(level, reason, "http")
+        except ValueError as exc:
+            raise ApiError(400, str(exc), parameter="level") from None
+        _log.info("posture_set_over_http", level=level, reason=reason, remote=request.remote)
+        return web.json_response(result, dumps=_dumps)
+
+
+class _Closing(Exception):
+    """The server is shutting down: live streams end."""
