@@ -38,6 +38,8 @@ __all__ = [
     "MALFORMED_KINDS",
     "ROUTES",
     "SAMPLE_DURATION_S",
+    "SAMPLE_EVENTS",
+    "SAMPLE_NEGATIVES",
     "SAMPLE_START",
     "SAMPLE_TRANSITS",
     "STATUS_AT_ANCHOR",
@@ -861,6 +863,12 @@ _QESHM_PIER = (56.295, 26.955)
 _BANDAR_ABBAS_PIER = (56.272, 27.185)
 _FUJAIRAH_ANCHORAGE_EAST_EDGE = 56.56  # zones/hormuz.geojson: fujairah-anchorage spans 56.37-56.56 E
 _BANDAR_ABBAS_APPROACH = [(56.455, 26.72), (56.425, 26.95), (56.30, 27.04), (56.15, 27.075)]
+_BANDAR_ABBAS_BAHONAR = (56.21, 27.145)  # inside the bandar-abbas-shahid-bahonar port zone
+_MINA_RASHID_BERTH = (55.285, 25.268)
+# Where the spoofed GNSS puts vessels: Bandar Abbas international airport, 5 km inland, in no port.
+_SPOOF_SPOT = (56.37, 27.245)
+# Where ARVAND NOOR's one bad fix lands: open water 30 km south of its track at 07:00.
+_JUMP_SPOT = (56.62, 26.17)
 _BANDAR_ABBAS_DEPARTURE = [(56.15, 27.065), (56.30, 27.025), (56.43, 26.94), (56.44, 26.75), (56.30, 26.56)]
 
 ROUTES.update(
@@ -948,12 +956,39 @@ SAMPLE_TRANSITS: dict[int, Literal["inbound", "outbound"]] = {
     257331064: "outbound",
     466014392: "outbound",
     477528113: "outbound",
+    636092817: "outbound",  # KESTREL DAWN, with 70 min of AIS silence on the way
+}
+# The vessels of the sample that should raise each behaviour alert (replayed with the default config).
+# An encounter is one alert about the pair: the lower MMSI, with the other in details.other_mmsi.
+SAMPLE_EVENTS: dict[str, list[int]] = {
+    "loiter": [356718204],  # PERSEUS GLORY drifts in the strait from 04:30: alert at 05:30
+    "dark": [355204871, 636092817],  # GRAND VEGA (silent for good from 03:20), KESTREL DAWN (04:30)
+    "reappeared": [636092817],  # KESTREL DAWN at 05:40
+    "position_jump": [422208375],  # ARVAND NOOR, one fix 30 km off at 07:00
+    # GNSS spoofing 00:38-01:40 onto Bandar Abbas airport: one on_land each; the fifth raises the
+    # posture to ELEVATED (00:48), which falls back to NORMAL two hours later (02:48).
+    "on_land": [538009316, 636021557, 240917002, 229604318, 419072240, 311000472],
+    "wrong_way": [422519044],  # SHAHIN 3 down the inbound lane from 04:44
+    "encounter": [373905126, 538071242],  # DELTA NAJM alongside SAPPHIRE CROWN from 04:37
+}
+# Vessels placed so that a detector must NOT fire for them.
+SAMPLE_NEGATIVES: dict[str, list[int]] = {
+    "wrong_way": [422520675],  # BAHAR 5 crosses both lanes at right angles
+    "encounter": [240917002, 470518226],  # ATHINA GRACE and AL MARJAN, 280 m apart in the anchorage
+    # ... the same pair waits all day; PARVAZ 2 moors 30 min at the Qeshm pier, in no port zone.
+    "loiter": [240917002, 470518226, 422513390],
+    # SEA BREEZE 7 switches off in Mina Rashid; DARYA NOOR ends its trip in Khasab harbour.
+    "dark": [470208844, 422512708],
+    # The spoofed vessels' true fixes after the spoofing are no jump: the spoofed ones never moved the
+    # track.
+    "position_jump": [538009316, 636021557, 240917002, 229604318, 419072240, 311000472],
 }
 
 
 def sample_scenario() -> Scenario:
-    """The scenario of examples/hormuz-sample.nmea.gz (see examples/README.md): 31 vessels, 8 hours."""
+    """The scenario of examples/hormuz-sample.nmea.gz (see examples/README.md): 38 vessels, 8 hours."""
     h = 3600.0
+    m = 60.0
 
     def eta(**delta: float) -> datetime:
         return SAMPLE_START + timedelta(**delta)
@@ -964,6 +999,24 @@ def sample_scenario() -> Scenario:
     to_fujairah = [*_advance(ROUTES["outbound-ras-laffan"], 228)[:-3], (56.60, 25.55), (56.53, 25.27)]
     to_bandar_abbas = _advance(ROUTES["bandar-abbas-arrival"], 5)
     ferry = _ferry_route(3)
+    # GNSS spoofing from 00:38: six vessels off Fujairah and Khor Fakkan report the same spot inland
+    # for 20-60 min (start, end in seconds).
+    spoofed: dict[int, list[tuple[float, float]]] = {
+        538009316: [(38 * m, 60 * m)],  # CORAL STAR, leaves its anchorage meanwhile
+        636021557: [(40 * m, 80 * m)],  # SEA SCEPTRE
+        240917002: [(42 * m, 65 * m)],  # ATHINA GRACE
+        229604318: [(44 * m, 90 * m)],  # BLUE LAGUNA
+        419072240: [(46 * m, 100 * m)],  # KAVERI STAR
+        311000472: [(48 * m, 75 * m)],  # CAPE SELENE
+    }
+    # KESTREL DAWN: outbound, switches its AIS off for 70 min from 04:30 on the lane's last leg.
+    kestrel = _advance(ROUTES["outbound-ras-tanura"], 265.5)
+    # The ship-to-ship transfer spot, in open water east of the Fujairah anchorage; the daughter
+    # vessel anchors about 190 m east-north-east of the mother.
+    sts = (56.66, 25.30)
+    sts_alongside = (56.6618, 25.3005)
+    # The drifter: to and fro with the tide, 0.5 kn, never more than 850 m from where it started.
+    drift_a, drift_b = (56.620, 26.050), (56.614, 26.056)
     vessels = [
         # Inbound transits through the northern lane, from the Gulf of Oman into the Persian Gulf.
         VesselPlan(
@@ -1165,6 +1218,7 @@ def sample_scenario() -> Scenario:
             waits={0: 2700},
             anchored=A({0}),
             noise_m=15.0,
+            spoofs=[(start, end, *_SPOOF_SPOT) for start, end in spoofed[538009316]],
         ),
         # Port calls: Fujairah (moored 1 h 30 min) and Bandar Abbas (arrival, departure).
         VesselPlan(
@@ -1220,6 +1274,8 @@ def sample_scenario() -> Scenario:
             destination="IN MUN",
             dimensions=(150, 28, 13, 13),
             waits={0: 1.5 * h},
+            # One report at 07:00 (10 s apart under way: the window holds exactly one) is 30 km off.
+            spoofs=[(7 * h, 7 * h + 10, *_JUMP_SPOT)],
         ),
         # A fast passenger ferry shuttling Bandar Abbas - Qeshm at 24.5 kn (2 s reports under way).
         VesselPlan(
@@ -1250,6 +1306,7 @@ def sample_scenario() -> Scenario:
                 waits={0: math.inf},
                 anchored=A({0}),
                 noise_m=15.0,
+                spoofs=[(start, end, *_SPOOF_SPOT) for start, end in spoofed.get(mmsi, [])],
             )
             for mmsi, position, name, callsign, imo, ship_type, draught, destination in (
                 (636021557, (56.45, 25.12), "SEA SCEPTRE", "A8SS3", 934582, 80, 12.5, "AE FJR"),
@@ -1268,6 +1325,8 @@ def sample_scenario() -> Scenario:
                     "AE FJR",
                 ),
                 (311000472, (56.43, 25.40), "CAPE SELENE", "C6CS8", 949914, 70, 11.0, "AE KLF"),
+                # About 280 m from ATHINA GRACE: close, slow and together for hours, but in an anchorage.
+                (470518226, (56.5022, 25.2015), "AL MARJAN", "A6AM2", 962257, 80, 8.8, "AE FJR"),
             )
         ),
         # Class B: dhows between Qeshm and Khasab, a pleasure craft off Dubai, fishing boats.
@@ -1282,29 +1341,34 @@ def sample_scenario() -> Scenario:
             waits={4: math.inf},
             dimensions=(20, 6, 4, 4),
         ),
+        # Moors 30 min at the Qeshm pier (no port zone there: a longer stop would be loitering), then on
+        # to Bandar Abbas.
         VesselPlan(
             422513390,
-            ROUTES["dhow-khasab-qeshm"],
+            [*ROUTES["dhow-khasab-qeshm"], (56.30, 27.06), _BANDAR_ABBAS_BAHONAR],
             7.5,
             start_s=600,
             ais_class="B",
             name="PARVAZ 2",
             callsign="EPPZ",
             ship_type=70,
-            waits={0: 0.75 * h, 5: math.inf},
+            waits={0: 0.75 * h, 5: 0.5 * h, 7: math.inf},
             dimensions=(18, 5, 4, 4),
         ),
+        # Two laps off Dubai from 02:00, then into Mina Rashid, where it switches its AIS off at 06:15
+        # (silent in a port: not dark).
         VesselPlan(
             470208844,
-            ROUTES["dubai-cruise"] * 3,
+            [*ROUTES["dubai-cruise"] * 2, (55.22, 25.30), _MINA_RASHID_BERTH],
             16.0,
             start_s=2 * h,
-            end_s=5 * h,
+            end_s=6.25 * h,
             ais_class="B",
             name="SEA BREEZE 7",
             callsign="A6SB7",
             ship_type=37,
             dimensions=(11, 3, 2, 2),
+            waits={11: math.inf},
         ),
         VesselPlan(
             461004127,
@@ -1328,6 +1392,104 @@ def sample_scenario() -> Scenario:
             ship_type=30,
             waits=dict.fromkeys(range(2, 20, 3), 900),
             dimensions=(15, 4, 3, 3),
+        ),
+        # Outbound transit with a gap: AIS off 04:30-05:40 at the end of the outbound lane (`dark` at
+        # 05:14:50, `reappeared` at 05:40 some 16 NM further on), then out through the outer gate.
+        VesselPlan(
+            636092817,
+            kestrel,
+            14.0,
+            name="KESTREL DAWN",
+            callsign="A8KD6",
+            imo=imo_with_check_digit(958301),
+            ship_type=80,
+            draught=16.8,
+            destination="IN SIK",
+            dimensions=(230, 44, 21, 21),
+            silences=[(4.5 * h, 4.5 * h + 70 * m)],
+        ),
+        # Wrong way: a small Iranian coaster leaves the Bandar Abbas approach at 04:00 and runs
+        # east-south-east down the inbound lane (flow 287 deg) at 9 kn, against the traffic.
+        VesselPlan(
+            422519044,
+            [
+                (56.44, 26.75),
+                (56.47, 26.63),
+                (56.59, 26.625),
+                (56.67, 26.50),
+                (56.80, 26.25),
+                (56.90, 25.95),
+                (57.00, 25.60),
+            ],
+            9.0,
+            start_s=4 * h,
+            ais_class="B",
+            name="SHAHIN 3",
+            callsign="EPSH3",
+            ship_type=70,
+            dimensions=(28, 7, 4, 4),
+        ),
+        # Crosses both lanes heading 006 deg, at right angles to the traffic (COLREG rule 10), then
+        # makes for Bandar Abbas (Shahid Bahonar) and moors.
+        VesselPlan(
+            422520675,
+            [(56.50, 26.42), (56.53, 26.70), (56.425, 26.95), (56.30, 27.04), _BANDAR_ABBAS_BAHONAR],
+            8.0,
+            start_s=30 * m,
+            ais_class="B",
+            name="BAHAR 5",
+            callsign="EPBH5",
+            ship_type=70,
+            dimensions=(24, 6, 4, 4),
+            waits={4: math.inf},
+        ),
+        # Ship-to-ship transfer in open water: the mother anchors at 04:23 and stays; the daughter
+        # anchors alongside from about 04:35 for 1 h 30 min, then sails for the Arabian Sea.
+        VesselPlan(
+            538071242,
+            [(56.95, 24.95), sts],
+            11.0,
+            start_s=2 * h,
+            name="SAPPHIRE CROWN",
+            callsign="V7SC4",
+            imo=imo_with_check_digit(927764),
+            ship_type=80,
+            draught=19.5,
+            destination="AE FJR OPL",
+            dimensions=(290, 55, 29, 29),
+            waits={1: math.inf},
+            anchored=A({1}),
+            noise_m=10.0,
+        ),
+        VesselPlan(
+            373905126,
+            [(56.72, 25.62), sts_alongside, (57.05, 24.80), *_TO_ARABIAN_SEA],
+            12.0,
+            start_s=3 * h,
+            name="DELTA NAJM",
+            callsign="3EDN7",
+            imo=imo_with_check_digit(931150),
+            ship_type=80,
+            draught=9.4,
+            destination="PK KHI",
+            dimensions=(150, 33, 13, 13),
+            waits={1: 1.5 * h},
+            anchored=A({1}),
+            noise_m=10.0,
+        ),
+        # Drifting in the strait from 04:30 (engine trouble): under 1 kn, within 850 m, till the end.
+        VesselPlan(
+            356718204,
+            [drift_a, drift_b] * 3,
+            0.5,
+            start_s=4.5 * h,
+            name="PERSEUS GLORY",
+            callsign="3FPG9",
+            imo=imo_with_check_digit(915528),
+            ship_type=80,
+            draught=7.2,
+            destination="IQ BSR",
+            dimensions=(110, 22, 9, 9),
         ),
     ]
     return Scenario(

@@ -7,6 +7,8 @@ import itertools
 import json
 import math
 import re
+import subprocess
+import sys
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import replace
@@ -26,6 +28,8 @@ from shapely.geometry import LineString, Point, shape
 from monitor import simulate
 from monitor.simulate import (
     MALFORMED_KINDS,
+    SAMPLE_EVENTS,
+    SAMPLE_NEGATIVES,
     SAMPLE_TRANSITS,
     Scenario,
     VesselPlan,
@@ -464,7 +468,9 @@ def test_bad_plans_are_rejected(kwargs: dict[str, Any]) -> None:
 
 def with_plan(scenario: Scenario, mmsi: int, **changes: Any) -> Scenario:
     """The scenario with vessel `mmsi`'s plan changed."""
-    return replace(scenario, vessels=[replace(p, **changes) if p.mmsi == mmsi else p for p in scenario.vessels])
+    return replace(
+        scenario, vessels=[replace(p, **changes) if p.mmsi == mmsi else p for p in scenario.vessels]
+    )
 
 
 def tagged(lines: Iterable[bytes]) -> list[tuple[str, int, Any]]:
@@ -677,6 +683,219 @@ def test_sample_boundary_vessel_wobbles_across_the_anchorage_edge(sample_lines: 
         north = (msg.lat - anchor_lat) * 111_195
         east = (msg.lon - anchor_lon) * 111_195 * math.cos(math.radians(anchor_lat))
         assert math.hypot(north, east) < 65  # 3 sigma of 15 m on each axis
+
+
+def zones_of_kind(*kinds: str) -> Any:
+    """The union of the zone file's zones of these kinds."""
+    if not ZONE_FILE.exists():
+        pytest.skip("zones/hormuz.geojson is not there yet")
+    features = json.loads(ZONE_FILE.read_text())["features"]
+    return shapely.union_all([shape(f["geometry"]) for f in features if f["properties"]["kind"] in kinds])
+
+
+def lane_bearing(zone_id: str) -> float:
+    for f in json.loads(ZONE_FILE.read_text())["features"]:
+        if f["properties"]["id"] == zone_id:
+            return float(f["properties"]["bearing"])
+    pytest.skip(f"zones/hormuz.geojson has no {zone_id}")
+
+
+def angle_off(a: float, b: float) -> float:
+    return abs((a - b + 180.0) % 360.0 - 180.0)
+
+
+def metres(a: tuple[float, float], b: tuple[float, float]) -> float:
+    """Distance on a local flat projection (plenty at a few km)."""
+    k = math.cos(math.radians((a[1] + b[1]) / 2))
+    return math.hypot((a[0] - b[0]) * k, a[1] - b[1]) * 111_195
+
+
+def track(plan: VesselPlan, step: int = 30) -> list[tuple[int, Any]]:
+    """(t, state) of the plan's true track every `step` seconds of the sample, while it reports."""
+    out = []
+    for t in range(0, int(simulate.SAMPLE_DURATION_S), step):
+        state = state_at(plan, t)
+        if state is not None and not any(a <= t < b for a, b in plan.silences):
+            out.append((t, state))
+    return out
+
+
+def test_sample_gnss_spoofing_cluster_is_staged_to_raise_the_posture_and_let_it_fall_back() -> None:
+    """The on_land vessels are spoofed 20-60 min each onto one spot on land, in no port, their windows
+    starting within 30 min (at least 5 vessels: the escalation rule), early enough that the posture
+    falls back (2 h after the last) before the sample ends."""
+    plans = {p.mmsi: p for p in sample_scenario().vessels}
+    land, ports = load_land(), zones_of_kind("port")
+    vessels = SAMPLE_EVENTS["on_land"]
+    assert len(set(vessels)) >= 5
+    spots = {(lon, lat) for m in vessels for _, _, lon, lat in plans[m].spoofs}
+    assert len(spots) == 1
+    spot = Point(*spots.pop())
+    assert land.covers(spot.buffer(0.02)) and not ports.intersects(spot.buffer(0.02))  # ~2 km inside
+    starts = []
+    for m in vessels:
+        ((start, end, _, _),) = plans[m].spoofs
+        assert 20 * 60 <= end - start <= 60 * 60
+        starts.append(start)
+        # Every spoofed fix is on land; the first true fixes after the window are at sea.
+        assert [t for t in plan_reports(sample_scenario(), m) if start <= t < end]
+        after = state_at(plans[m], end + 180)
+        assert after is not None and not land.covers(Point(after.lon, after.lat))
+    assert max(starts) - min(starts) <= 30 * 60
+    assert max(starts) + 2 * 3600 + 60 * 60 < simulate.SAMPLE_DURATION_S
+
+
+def test_sample_position_jump_is_one_report_far_off_at_sea() -> None:
+    """The position_jump vessel reports exactly one fix at a spoofed point more than 2 km (at over
+    50 kn implied) from its track, in open water, and none of its other reports is spoofed."""
+    scenario = sample_scenario()
+    land = load_land()
+    for m in SAMPLE_EVENTS["position_jump"]:
+        plan = next(p for p in scenario.vessels if p.mmsi == m)
+        ((start, end, lon, lat),) = plan.spoofs
+        times = plan_reports(scenario, m)
+        inside = [t for t in times if start <= t < end]
+        assert len(inside) == 1
+        state = state_at(plan, inside[0])
+        assert state is not None
+        gap = metres((lon, lat), (state.lon, state.lat))
+        previous = times[times.index(inside[0]) - 1]
+        assert gap > 20_000 and gap / (inside[0] - previous) > 50 * 1852 / 3600
+        assert not land.covers(Point(lon, lat).buffer(0.02))
+
+
+def test_sample_dark_vessels_fall_silent_in_the_strait_long_enough() -> None:
+    """Each dark vessel is last heard in a strait-class zone and stays silent longer than the 45 min
+    NORMAL limit; the ones listed as reappearing come back before the end, the others never do."""
+    scenario = sample_scenario()
+    strait = zones_of_kind("strait", "tss_lane", "separation_zone")
+    assert set(SAMPLE_EVENTS["reappeared"]) <= set(SAMPLE_EVENTS["dark"])
+    for m in SAMPLE_EVENTS["dark"]:
+        plan = next(p for p in scenario.vessels if p.mmsi == m)
+        times = plan_reports(scenario, m)
+        gaps = [(b - a, a, b) for a, b in itertools.pairwise([*times, scenario.duration_s])]
+        longest, last, back = max(gaps)
+        assert longest > 2700 + 600
+        state = state_at(plan, last)
+        assert state is not None and strait.covers(Point(state.lon, state.lat))
+        assert (back < scenario.duration_s) == (m in SAMPLE_EVENTS["reappeared"])
+
+
+def test_sample_wrong_way_vessel_against_the_lane_and_crossing_vessel_at_right_angles() -> None:
+    """The wrong_way vessel sails inside a lane more than 120 deg off its bearing at over 3 kn for more than
+    2 min; the negative control crosses both lanes within 30 deg of a right angle and is never wrong way."""
+    scenario = sample_scenario()
+    lanes = {i: (zone(i), lane_bearing(i)) for i in ("hormuz-tss-inbound", "hormuz-tss-outbound")}
+
+    def in_lanes(mmsi: int) -> list[tuple[str, float, float]]:
+        plan = next(p for p in scenario.vessels if p.mmsi == mmsi)
+        return [
+            (i, angle_off(state.cog_deg, bearing), state.sog_kn)
+            for _, state in track(plan, 10)
+            for i, (geometry, bearing) in lanes.items()
+            if geometry.covers(Point(state.lon, state.lat))
+        ]
+
+    for m in SAMPLE_EVENTS["wrong_way"]:
+        wrong = [x for x in in_lanes(m) if x[1] > 120 and x[2] > 3]
+        assert len(wrong) * 10 > 120
+    for m in SAMPLE_NEGATIVES["wrong_way"]:
+        seen = in_lanes(m)
+        assert {i for i, _, _ in seen} == set(lanes)
+        assert all(60 <= off <= 120 - 15 for _, off, _ in seen)
+
+
+def test_sample_encounter_pair_alongside_at_sea_and_anchorage_pair_in_harbour() -> None:
+    """The encounter pair lies stopped within 500 m of each other for over an hour, in no port or
+    anchorage; the negative pair is as close for the whole sample, but inside an anchorage."""
+    scenario = sample_scenario()
+    plans = {p.mmsi: p for p in scenario.vessels}
+    harbour = zones_of_kind("port", "anchorage")
+
+    def together(a: int, b: int) -> list[tuple[int, bool]]:
+        out = []
+        for t in range(0, int(scenario.duration_s), 60):
+            sa, sb = state_at(plans[a], t), state_at(plans[b], t)
+            if (
+                sa
+                and sb
+                and sa.sog_kn < 2
+                and sb.sog_kn < 2
+                and metres((sa.lon, sa.lat), (sb.lon, sb.lat)) < 500
+            ):
+                out.append(
+                    (t, harbour.covers(Point(sa.lon, sa.lat)) or harbour.covers(Point(sb.lon, sb.lat)))
+                )
+        return out
+
+    a, b = SAMPLE_EVENTS["encounter"]
+    close = together(a, b)
+    assert len(close) * 60 > 3600 + 600 and not any(inside for _, inside in close)
+    assert close[-1][0] - close[0][0] == (len(close) - 1) * 60  # one uninterrupted episode
+    a, b = SAMPLE_NEGATIVES["encounter"]
+    close = together(a, b)
+    assert len(close) * 60 >= scenario.duration_s - 60 and all(inside for _, inside in close)
+
+
+def test_sample_loiterer_drifts_slowly_within_a_kilometre_in_the_strait() -> None:
+    """The loiter vessel stays under 2 kn within 1 km of where it began for well over an hour, in the
+    strait and in no harbour; the negative controls are either in a harbour or stopped under an hour."""
+    scenario = sample_scenario()
+    strait, harbour = zones_of_kind("strait"), zones_of_kind("port", "anchorage")
+    for m in SAMPLE_EVENTS["loiter"]:
+        plan = next(p for p in scenario.vessels if p.mmsi == m)
+        states = track(plan, 10)
+        first = (states[0][1].lon, states[0][1].lat)
+        assert states[-1][0] - states[0][0] > 3600 + 600
+        for _, state in states:
+            assert state.sog_kn < 2 and metres(first, (state.lon, state.lat)) < 1000
+            assert strait.covers(Point(state.lon, state.lat)) and not harbour.covers(
+                Point(state.lon, state.lat)
+            )
+    for m in SAMPLE_NEGATIVES["loiter"]:
+        plan = next(p for p in scenario.vessels if p.mmsi == m)
+        slow_outside = [
+            t for t, st in track(plan, 60) if st.sog_kn < 2 and not harbour.covers(Point(st.lon, st.lat))
+        ]
+        assert len(slow_outside) * 60 < 3600 - 600
+
+
+def test_sample_replay_raises_each_staged_event_once_and_nothing_for_the_negatives() -> None:
+    """Replaying the committed sample with the default config raises every staged behaviour alert once
+    for exactly its vessels, none for the negative controls, and the posture goes to ELEVATED and back."""
+    r = subprocess.run(
+        [sys.executable, "-m", "monitor", "replay", str(SAMPLE_FILE), "--format", "jsonl"],
+        capture_output=True,
+        timeout=300,
+        check=True,
+    )
+    alerts = [json.loads(line) for line in r.stdout.decode().splitlines()]
+    by_kind: dict[str, Counter[int]] = defaultdict(Counter)
+    for a in alerts:
+        if a["kind"] == "encounter":
+            by_kind["encounter"][a["details"]["other_mmsi"]] += 1
+        if a["mmsi"] is not None:
+            by_kind[a["kind"]][a["mmsi"]] += 1
+    for kind, vessels in SAMPLE_EVENTS.items():
+        assert by_kind[kind] == Counter(vessels), kind
+    for kind, vessels in SAMPLE_NEGATIVES.items():
+        assert not set(by_kind[kind]) & set(vessels), kind
+    assert Counter(a["mmsi"] for a in alerts if a["kind"] == "transit") == Counter(SAMPLE_TRANSITS.keys())
+    posture = [a["details"] for a in alerts if a["kind"] == "posture_change"]
+    assert [(p["from"], p["to"]) for p in posture] == [("NORMAL", "ELEVATED"), ("ELEVATED", "NORMAL")]
+    assert {a["kind"] for a in alerts} == {
+        "zone_enter",
+        "zone_exit",
+        "transit",
+        "loiter",
+        "dark",
+        "reappeared",
+        "position_jump",
+        "on_land",
+        "wrong_way",
+        "encounter",
+        "posture_change",
+    }
 
 
 def test_committed_sample_is_fresh(tmp_path: Path, sample_lines: list[bytes]) -> None:
