@@ -47,12 +47,12 @@ def test_sample_replay_matches_golden_alerts_in_full(sample_run: tuple[list[dict
 def test_sample_summary_counts_junk_and_duplicates(sample_run: tuple[list[dict[str, Any]], str]) -> None:
     """The summary names the malformed lines by reason and the duplicates from the second receiver."""
     _, err = sample_run
-    assert "lines read        100580" in err
-    assert "lines rejected    201 (" in err
+    assert "lines read        111685" in err
+    assert "lines rejected    223 (" in err
     for reason in ("bad_checksum", "bad_tag_block", "non_utf8", "unknown_sentence"):
         assert reason in err
-    assert "duplicates        22997" in err
-    assert "vessels           31" in err
+    assert "duplicates        25707" in err
+    assert "vessels           38" in err
 
 
 def test_sample_transits_are_one_per_passage_with_the_right_direction(sample_run: tuple[list[dict[str, Any]], str]) -> None:
