@@ -114,4 +114,10 @@ class Alert:
 def _fmt(value: object) -> str:
     if isinstance(value, float):
         return f"{value:.1f}"
+    if isinstance(value, dict):
+        if value.get("name"):
+            return str(value["name"])
+        if "lat" in value and "lon" in value:
+            return f"{value['lat']:.4f},{value['lon']:.4f}"
+        return json.dumps(value, separators=(",", ":"))
     return str(value)
