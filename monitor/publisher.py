@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import random
 import socket
 import ssl
@@ -113,16 +114,26 @@ class Publisher:
         started: str,
         on_command: Callable[[bytes], bool] | None = None,
         client_id: str | None = None,
+        announce: bool = True,
         backoff_cap_s: float = 30.0,
     ) -> None:
-        """`url` overrides settings.url (the --mqtt option); `client_id` overrides settings.client_id
-        (a second process on the same host, such as `replay --publish`, needs its own, or the broker
-        would disconnect the daemon). `on_command` gets each raw {prefix}/posture/set payload and
-        returns True if it was valid and applied. Raises ConfigError for a bad URL or CA file."""
+        """`url` overrides settings.url (the --mqtt option). `on_command` gets each raw
+        {prefix}/posture/set payload and returns True if it was valid and applied.
+
+        announce=False (`replay --publish`): only alerts are sent. No status, no last will, no posture,
+        no command subscription, so the daemon's retained status and posture are left alone; and the
+        default client id gets a `-publish-<pid>` suffix, because a second connection with the daemon's
+        id would make the broker disconnect the daemon. `client_id` overrides the id in every case.
+        Raises ConfigError for a bad URL or CA file.
+        """
         self._settings = settings
         self._store = store
         self._broker = _parse_url(url if url is not None else settings.url, settings)
-        self._client_id = client_id or settings.client_id or f"chokepoint-monitor-{socket.gethostname()}"
+        self._announce = announce
+        default_id = settings.client_id or f"chokepoint-monitor-{socket.gethostname()}"
+        if not announce:
+            default_id = f"{default_id}-publish-{os.getpid()}"
+        self._client_id = client_id or default_id
         self._on_command = on_command
         self._backoff_cap = backoff_cap_s
         self._timeout = settings.publish_timeout_s
@@ -262,7 +273,9 @@ class Publisher:
             identifier=self._client_id,
             # Our outbox is the session: nothing to keep on the broker between connections.
             clean_session=True,
-            will=aiomqtt.Will(self._status_topic, self._offline, qos=1, retain=True),
+            will=aiomqtt.Will(self._status_topic, self._offline, qos=1, retain=True)
+            if self._announce
+            else None,
             keepalive=self._settings.keepalive_s,
             timeout=self._timeout,
             tls_context=self._tls,
@@ -277,8 +290,11 @@ class Publisher:
         """Run a connected client until close() (returns None) or a transient error (returns it)."""
         error: BaseException | None = None
         try:
-            await client.publish(self._status_topic, self._online, qos=1, retain=True, timeout=self._timeout)
-            await client.subscribe(self._command_topic, qos=1, timeout=self._timeout)
+            if self._announce:
+                await client.publish(
+                    self._status_topic, self._online, qos=1, retain=True, timeout=self._timeout
+                )
+                await client.subscribe(self._command_topic, qos=1, timeout=self._timeout)
             if self._ever_connected:
                 self.stats.reconnects += 1
             self._ever_connected = True
@@ -293,7 +309,10 @@ class Publisher:
                 await self._stop.wait()
                 drain.cancel()
                 commands.cancel()
-            await client.publish(self._status_topic, self._offline, qos=1, retain=True, timeout=self._timeout)
+            if self._announce:
+                await client.publish(
+                    self._status_topic, self._offline, qos=1, retain=True, timeout=self._timeout
+                )
         except* _TRANSIENT as group:
             error = _first(group)
         return error
@@ -302,7 +321,7 @@ class Publisher:
         """Send the posture when it changed, then every queued row in order; sleep until wake()."""
         while True:
             self._wake.clear()  # before reading: a wake() from here on is not lost
-            if self._posture_dirty and self._posture is not None:
+            if self._posture_dirty and self._posture is not None and self._announce:
                 self._posture_dirty = False
                 try:
                     await client.publish(

@@ -486,3 +486,34 @@ def test_an_unreadable_ca_file_is_a_config_error(tmp_path: Path, store: Store) -
     config = MqttSettings(url="mqtts://broker.example:8883", ca_file=missing)
     with pytest.raises(ConfigError, match="no-such-ca.pem"):
         Publisher(config, store, version=VERSION, started=STARTED)
+
+
+@pytest.mark.asyncio
+async def test_announce_false_sends_only_alerts_beside_a_running_daemon(
+    broker: Broker, tmp_path: Path
+) -> None:
+    """A second publisher with announce=False (replay --publish) on the same settings delivers its
+    alerts, publishes no status or posture, and does not disconnect the daemon's publisher (its own
+    client id)."""
+    prefix = unique_prefix()
+    config = settings(broker, prefix)
+    with Store(tmp_path / "daemon") as daemon_store, Store(tmp_path / "replay") as replay_store:
+        daemon = Publisher(config, daemon_store, version=VERSION, started=STARTED)
+        daemon.set_posture({"level": "NORMAL", "since": STARTED, "reason": "start", "set_by": "config"})
+        replay = Publisher(config, replay_store, version="replay", started="", announce=False)
+        replay.set_posture({"level": "CRITICAL", "since": STARTED, "reason": "replay", "set_by": "x"})
+        async with running(daemon):
+            await wait_for(lambda: daemon.stats.connected, 10, "the daemon's connection")
+            async with Subscriber(broker.url, f"{prefix}/#") as sub:
+                await sub.wait_until(lambda ms: len(ms) >= 2, 5)  # the daemon's retained status, posture
+                async with running(replay):
+                    replay_store.commit([alert(prefix, n) for n in range(20)])
+                    replay.wake()
+                    assert await replay.flush(10)
+                    await sub.wait_until(lambda ms: len(ids_of(ms[2:])) == 20, 5)
+                await asyncio.sleep(0.3)  # anything the replay's close() might have published
+                assert daemon.stats.connected
+                assert daemon.stats.reconnects == 0
+                assert daemon.stats.failures == 0
+            extra = [m for m in sub.messages[2:] if "/alerts/" not in str(m.topic)]
+            assert extra == []
