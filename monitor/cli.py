@@ -11,7 +11,7 @@ import json
 import sys
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import TextIO
 
 from monitor import __version__
@@ -41,6 +41,10 @@ def _parser() -> argparse.ArgumentParser:
     rp.add_argument("--speed", type=float, metavar="X", help="pace the replay at X times real time")
     rp.add_argument("--publish", action="store_true", help="also publish the alerts to the MQTT broker")
     rp.add_argument("--mqtt", metavar="URL", help="broker URL for --publish, overrides the config")
+    rp.add_argument(
+        "--publish-timeout", type=float, default=60.0, metavar="S",
+        help="with --publish: give up (exit 1) when the broker has not acknowledged every alert by then",
+    )
 
     dc = sub.add_parser("decode", help="decode AIS messages to JSON lines, like gpsdecode")
     dc.add_argument("feeds", nargs="+", metavar="FEED")
@@ -62,8 +66,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "zones":
             return _zones_check(args.file)
         if args.command == "run":
-            print("chokepoint-monitor: run: the live daemon is not built yet", file=sys.stderr)
-            return EXIT_FAILURE
+            from monitor.service import run_service
+
+            return run_service(args.config, args.mqtt)
     except StartupError as exc:
         print(f"chokepoint-monitor: {exc}", file=sys.stderr)
         return exc.exit_code
@@ -98,40 +103,110 @@ def _load(args: argparse.Namespace) -> tuple["Settings", "ZoneFile"]:  # noqa: F
 
 
 def _replay(args: argparse.Namespace) -> int:
-    from monitor.feeds import check_feeds, iter_batches
+    from monitor.feeds import check_feeds
     from monitor.pipeline import Pipeline
 
-    if args.publish:
-        print("chokepoint-monitor: replay --publish: MQTT publishing is not built yet", file=sys.stderr)
-        return EXIT_FAILURE
     if args.speed is not None and args.speed <= 0:
         print("chokepoint-monitor: --speed must be a positive number", file=sys.stderr)
         return EXIT_USAGE
     check_feeds(args.feeds)
     settings, zonefile = _load(args)
+    if args.mqtt:
+        _check_mqtt_url(args.mqtt)
     pipeline = Pipeline(settings, zonefile, posture=args.posture)
-    out = sys.stdout
-    text = args.format == "text"
-    # Pacing (--speed): each alert is written when the wall clock reaches its feed time / speed, and
+    if args.publish:
+        import asyncio
+
+        return asyncio.run(_replay_publish(args, settings, pipeline))
+    for alerts in _replay_alerts(args, pipeline):
+        _write_alerts(args, alerts)
+    summary = pipeline.finish()
+    _print_summary(summary.to_dict(), sys.stdout if args.format == "text" else sys.stderr)
+    return EXIT_OK
+
+
+def _check_mqtt_url(url: str) -> None:
+    import re
+
+    if not re.fullmatch(r"mqtts?://[^/:]+(:\d+)?/?", url):
+        raise UsageError(f"--mqtt {url}: expected mqtt://host[:port] or mqtts://host[:port]")
+
+
+class UsageError(StartupError):
+    exit_code = EXIT_USAGE
+
+
+def _write_alerts(args: argparse.Namespace, alerts: Sequence["Alert"]) -> None:  # noqa: F821
+    if alerts:
+        text = args.format == "text"
+        sys.stdout.write("".join((a.to_text() if text else a.to_json()) + "\n" for a in alerts))
+        if args.speed:
+            sys.stdout.flush()
+
+
+def _replay_alerts(args: argparse.Namespace, pipeline: "Pipeline") -> "Iterator[list[Alert]]":  # noqa: F821
+    """The replay loop: batches of alerts, paced by --speed on the feed clock."""
+    from monitor.feeds import iter_batches
+
+    # Pacing (--speed): each alert is released when the wall clock reaches its feed time / speed, and
     # reading never runs more than one small batch ahead of the wall clock.
     batch_lines = 64 if args.speed else 8192
     pace = _Pacer(args.speed) if args.speed else None
     for lines in iter_batches(args.feeds, batch_lines):
         alerts = pipeline.process_lines(lines)
         if pace is None:
-            if alerts:
-                out.write("".join((a.to_text() if text else a.to_json()) + "\n" for a in alerts))
+            yield alerts
             continue
         if pipeline.first_time is None:
             continue
         for a in alerts:
             pace.wait(pipeline.first_time, a.time)
-            out.write((a.to_text() if text else a.to_json()) + "\n")
-            out.flush()
+            yield [a]
         if pipeline.feed_time is not None:
             pace.wait(pipeline.first_time, pipeline.feed_time)
-    summary = pipeline.finish()
-    _print_summary(summary.to_dict(), out if text else sys.stderr)
+
+
+async def _replay_publish(args: argparse.Namespace, settings: "Settings", pipeline: "Pipeline") -> int:  # noqa: F821
+    """--publish: every alert goes through a durable outbox to the broker; exit only when the broker has
+    acknowledged all of them, or non-zero naming how many are still queued."""
+    import asyncio
+    import tempfile
+    from pathlib import Path
+
+    from monitor.publisher import Publisher
+    from monitor.service import alert_topic
+    from monitor.store import Store
+
+    with tempfile.TemporaryDirectory(prefix="chokepoint-replay-") as tmp:
+        store = Store(Path(tmp), max_outbox=settings.outbox.max_alerts)
+        publisher = Publisher(settings.mqtt, store, url=args.mqtt, version=__version__,
+                              started="", announce=False)
+        task = asyncio.create_task(publisher.run(), name="mqtt-publisher")
+        try:
+            for alerts in _replay_alerts(args, pipeline):
+                _write_alerts(args, alerts)
+                if alerts:
+                    prefix = settings.mqtt.prefix
+                    store.commit([(a.id, alert_topic(prefix, a), a.to_json().encode()) for a in alerts])
+                    publisher.wake()
+                await asyncio.sleep(0)
+            summary = pipeline.finish()
+            _print_summary(summary.to_dict(), sys.stdout if args.format == "text" else sys.stderr)
+            done = await publisher.flush(args.publish_timeout)
+            queued = store.depth
+            await publisher.close()
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            store.close()
+    if not done:
+        print(
+            f"chokepoint-monitor: replay --publish: gave up after {args.publish_timeout:g} s: "
+            f"{queued} alerts still queued (not acknowledged by the broker)",
+            file=sys.stderr,
+        )
+        return EXIT_FAILURE
+    print(f"published: {summary.to_dict()['alerts']} alerts acknowledged by the broker", file=sys.stderr)
     return EXIT_OK
 
 

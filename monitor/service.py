@@ -1,0 +1,575 @@
+"""The daemon (`chokepoint-monitor run`): live feeds in, alerts to MQTT, HTTP API, systemd.
+
+Every long-lived loop runs in one TaskGroup, each task named (STYLE 6): if one crashes the rest are
+cancelled and the process exits non-zero for systemd to restart it. The synchronous pipeline runs on the
+event loop between awaits, in batches flushed on size or after a few milliseconds.
+
+Durability: each batch's alerts and the engine state that produced them are committed in ONE SQLite
+transaction before anything is sent; the publisher removes an alert only on its PUBACK. A broker outage,
+a SIGKILL or a power cut therefore loses no alert, and a restart does not repeat a zone entry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import time
+from collections import deque
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sdnotify
+import shapely
+import structlog
+from prometheus_client import CollectorRegistry
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from monitor import __version__
+from monitor.alerts import KINDS, Alert, iso_time
+from monitor.config import LEVELS, Settings, load_settings
+from monitor.errors import EXIT_FAILURE, EXIT_OK, StartupError
+from monitor.http import HttpApi
+from monitor.livefeeds import FeedStats, run_feed
+from monitor.pipeline import Pipeline
+from monitor.publisher import Publisher
+from monitor.store import Store
+from monitor.zones import ZoneFile, default_zone_path, load_zone_file
+
+log = structlog.get_logger("monitor.service")
+
+MAX_REASON = 500
+
+
+def state_directory(settings: Settings) -> Path:
+    """[state] directory, else systemd's $STATE_DIRECTORY (first entry), else ./state."""
+    if settings.state.directory is not None:
+        return settings.state.directory
+    env = os.environ.get("STATE_DIRECTORY")
+    if env:
+        return Path(env.split(":")[0])
+    return Path("state")
+
+
+def alert_topic(prefix: str, alert: Alert) -> str:
+    return f"{prefix}/alerts/{alert.severity}/{alert.kind}"
+
+
+def parse_posture_command(payload: bytes) -> tuple[str, str]:
+    """Validate an operator command {"level", "reason"}; ValueError names what is wrong."""
+    try:
+        data = json.loads(payload)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"not JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ValueError("not a JSON object")
+    unknown = sorted(set(data) - {"level", "reason"})
+    if unknown:
+        raise ValueError(f"unknown field {unknown[0]!r}")
+    level = data.get("level")
+    if not isinstance(level, str) or level.upper() not in LEVELS:
+        raise ValueError(f"level must be one of {', '.join(LEVELS)}")
+    reason = data.get("reason", "")
+    if not isinstance(reason, str) or len(reason) > MAX_REASON:
+        raise ValueError(f"reason must be a string of at most {MAX_REASON} characters")
+    return level.upper(), reason
+
+
+@dataclass
+class _Input:
+    """Lines waiting between the feeds and the pipeline: a bounded queue (STYLE 9)."""
+
+    max_lines: int
+    items: deque[tuple[str, list[bytes], float]] = field(default_factory=deque)
+    lines: int = 0
+    dropped: int = 0
+    event: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def put(self, feed: str, lines: list[bytes]) -> None:
+        if self.lines + len(lines) > self.max_lines:
+            # Full: the pipeline cannot keep up. Dropping the newest keeps what is queued in order; the
+            # count is exported and logged, never silent.
+            self.dropped += len(lines)
+            return
+        self.items.append((feed, lines, time.monotonic()))
+        self.lines += len(lines)
+        self.event.set()
+
+    def take(self, max_lines: int) -> list[tuple[str, list[bytes], float]]:
+        out: list[tuple[str, list[bytes], float]] = []
+        n = 0
+        while self.items and n < max_lines:
+            item = self.items.popleft()
+            out.append(item)
+            n += len(item[1])
+        self.lines -= n
+        if not self.items:
+            self.event.clear()
+        return out
+
+
+class Service:
+    """The running daemon; also the HTTP API's view of it."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        zonefile: ZoneFile,
+        *,
+        config_path: str | None,
+        mqtt_url: str | None = None,
+    ) -> None:
+        self.settings = settings
+        self.zonefile = zonefile
+        self.config_path = config_path
+        self.mqtt_url = mqtt_url
+        self.started_at = time.time()
+        self.started = iso_time(round(self.started_at))
+        self.pipeline = Pipeline(settings, zonefile, clock=time.time)
+        self.pipeline.engine.dirty = set()
+        self.input = _Input(settings.service.queue_max_lines)
+        self.feed_stats: dict[str, FeedStats] = {}
+        self._feed_tasks: dict[str, asyncio.Task[None]] = {}
+        self._stalled: set[str] = set()
+        self.recent: deque[dict[str, Any]] = deque(maxlen=max(1, settings.http.recent_alerts))
+        self._subscribers: set[asyncio.Queue[dict[str, Any]]] = set()
+        self._stop = asyncio.Event()
+        self._signals = 0
+        self.ready = False
+        self.restored = 0
+        self.lag_s = 0.0
+        self.notifier = sdnotify.SystemdNotifier()
+        self.store: Store | None = None
+        self.publisher: Publisher | None = None
+        self.http: HttpApi | None = None
+        self.http_port: int | None = None
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.registry.register(_ServiceCollector(self))
+        self._zones_geojson: dict[str, Any] | None = None
+
+    # ---- lifecycle -------------------------------------------------------------------------------------
+    async def run(self) -> int:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self._on_stop_signal, sig)
+        loop.add_signal_handler(signal.SIGHUP, self._on_reload_signal)
+        store = self.store = Store(state_directory(self.settings), max_outbox=self.settings.outbox.max_alerts)
+        try:
+            self.restored = self.pipeline.engine.import_state(store.load_state())
+            self.pipeline.engine.dirty = set()
+            log.info("state_restored", vessels=self.restored, directory=str(state_directory(self.settings)))
+            publisher = self.publisher = Publisher(
+                self.settings.mqtt, store, url=self.mqtt_url, version=__version__, started=self.started,
+                on_command=self._posture_command,
+            )
+            publisher.set_posture(self.posture())
+            if self.settings.http.enabled:
+                self.http = HttpApi(self.settings.http, self)
+                self.http_port = await self.http.start()
+                log.info("http_listening", host=self.settings.http.listen, port=self.http_port)
+            async with asyncio.TaskGroup() as tg:
+                publisher_task = tg.create_task(publisher.run(), name="mqtt-publisher")
+                self._start_feeds(tg)
+                pipeline_task = tg.create_task(self._process(), name="pipeline")
+                ticker_task = tg.create_task(self._ticker(), name="ticker")
+                self.ready = True
+                self.notifier.notify(f"READY=1\nSTATUS={self._status()}")
+                log.info("started", version=__version__, feeds=[f.name for f in self.settings.feeds],
+                         zones=len(self.zonefile.zones), restored_vessels=self.restored)
+                await self._stop.wait()
+                await self._shutdown(publisher, pipeline_task, ticker_task, publisher_task)
+        finally:
+            if self.http is not None:
+                await self.http.stop()
+            store.close()
+        log.info("stopped")
+        return EXIT_OK
+
+    def _on_stop_signal(self, sig: int) -> None:
+        self._signals += 1
+        if self._signals > 1:
+            # A second signal: the operator does not want to wait for the drain.
+            log.warning("forced_exit", signal=signal.Signals(sig).name)
+            os._exit(EXIT_FAILURE)
+        log.info("stop_requested", signal=signal.Signals(sig).name)
+        self._stop.set()
+
+    def stop(self) -> None:
+        """Ask the daemon to stop (as SIGTERM does)."""
+        self._stop.set()
+
+    async def _shutdown(
+        self, publisher: Publisher, pipeline_task: asyncio.Task[None], ticker_task: asyncio.Task[None],
+        publisher_task: asyncio.Task[None],
+    ) -> None:
+        """uvicorn's order: stop accepting, drain, flush before a deadline, publish offline, disconnect."""
+        deadline = time.monotonic() + self.settings.service.shutdown_timeout_s
+        self.ready = False
+        self.notifier.notify("STOPPING=1")
+        for task in self._feed_tasks.values():
+            task.cancel()
+        await asyncio.gather(*self._feed_tasks.values(), return_exceptions=True)
+        ticker_task.cancel()
+        pipeline_task.cancel()
+        await asyncio.gather(ticker_task, pipeline_task, return_exceptions=True)
+        while self.input.items:  # what the feeds delivered before they stopped is processed, not lost
+            self._process_items(self.input.take(self.settings.service.batch_max_lines))
+        self._commit([], everything=True)
+        flushed = await publisher.flush(max(0.0, deadline - time.monotonic()))
+        if not flushed:
+            assert self.store is not None
+            log.warning("outbox_not_empty", queued=self.store.depth, note="kept for the next start")
+        await publisher.close()
+        publisher_task.cancel()
+
+    # ---- feeds and processing -----------------------------------------------------------------------
+    def _start_feeds(self, tg: asyncio.TaskGroup) -> None:
+        boxes = self._region_boxes()
+        for feed in self.settings.feeds:
+            stats = self.feed_stats[feed.name] = FeedStats(feed.name, feed.type)
+            self._feed_tasks[feed.name] = tg.create_task(
+                run_feed(feed, self.input.put, stats, mqtt=self.settings.mqtt, bounding_boxes=boxes),
+                name=f"feed:{feed.name}",
+            )
+
+    def _region_boxes(self) -> list[tuple[float, float, float, float]]:
+        boxes = []
+        for z in self.zonefile.of_kind("region"):
+            x1, y1, x2, y2 = z.geometry.bounds
+            boxes.append((x1, y1, x2, y2))
+        return boxes
+
+    async def _process(self) -> None:
+        svc = self.settings.service
+        delay = svc.batch_max_delay_ms / 1000.0
+        while True:
+            await self.input.event.wait()
+            if delay > 0 and self.input.lines < svc.batch_max_lines:
+                # Batch: wait a few milliseconds for more lines, bounded so latency stays low.
+                await asyncio.sleep(delay)
+            self._process_items(self.input.take(svc.batch_max_lines))
+            await asyncio.sleep(0)
+
+    def _process_items(self, items: list[tuple[str, list[bytes], float]]) -> None:
+        if not items:
+            return
+        alerts: list[Alert] = []
+        by_feed: dict[str, list[bytes]] = {}
+        for feed, lines, _ in items:
+            by_feed.setdefault(feed, []).extend(lines)
+        for feed, lines in by_feed.items():
+            alerts += self.pipeline.process_lines(lines, source=feed.encode())
+        self.lag_s = time.monotonic() - items[0][2]
+        self._commit(alerts)
+
+    def _commit(self, alerts: Sequence[Alert], everything: bool = False) -> None:
+        """One transaction: the alerts and the state that produced them; then send and share them."""
+        assert self.store is not None
+        prefix = self.settings.mqtt.prefix
+        rows = [(a.id, alert_topic(prefix, a), a.to_json().encode()) for a in alerts]
+        self.store.commit(rows, self.pipeline.engine.export_state(everything=everything))
+        if not alerts:
+            return
+        if self.publisher is not None:
+            self.publisher.wake()
+        posture_changed = False
+        for a in alerts:
+            d = a.to_dict()
+            self.recent.append(d)
+            for q in list(self._subscribers):
+                if q.full():
+                    continue  # a slow client misses alerts rather than holding the daemon back
+                q.put_nowait(d)
+            posture_changed |= a.kind == "posture_change"
+            log.debug("alert_raised", kind=a.kind, mmsi=a.mmsi, id=a.id)
+        if posture_changed and self.publisher is not None:
+            self.publisher.set_posture(self.posture())
+
+    async def _ticker(self) -> None:
+        """Once a second: timers on the wall clock, the watchdog, STATUS, stalled feeds, drop counts."""
+        watchdog_usec = int(os.environ.get("WATCHDOG_USEC", "0") or 0)
+        interval = min(1.0, watchdog_usec / 2e6) if watchdog_usec else 1.0
+        last_status = 0.0
+        last_rejects = 0
+        while True:
+            await asyncio.sleep(interval)
+            now = time.time()
+            alerts = self.pipeline.tick(now)
+            if alerts:
+                self._commit(alerts)
+            if watchdog_usec:
+                self.notifier.notify("WATCHDOG=1")
+            for name, stats in self.feed_stats.items():
+                feed = next(f for f in self.settings.feeds if f.name == name)
+                stalled = stats.stalled(now, feed.stall_s)
+                if stalled and name not in self._stalled:
+                    self._stalled.add(name)
+                    log.warning("feed_stalled", feed=name, stall_s=feed.stall_s)
+                elif not stalled and name in self._stalled:
+                    self._stalled.discard(name)
+                    log.info("feed_resumed", feed=name)
+            if now - last_status >= 10:
+                last_status = now
+                self.notifier.notify(f"STATUS={self._status()}")
+                rejects = self.pipeline.assembler.rejects + self.pipeline._decode_rejects
+                total = sum(rejects.values())
+                if total != last_rejects:
+                    # Drop counts by reason, periodically: never one log line per bad sentence.
+                    log.info("lines_rejected", total=total, by_reason=dict(rejects))
+                    last_rejects = total
+
+    def _status(self) -> str:
+        s = self.pipeline.summary
+        depth = self.store.depth if self.store is not None else 0
+        connected = self.publisher is not None and self.publisher.stats.connected
+        return (
+            f"{s.messages} messages, {len(self.pipeline.engine.vessels)} vessels, "
+            f"{sum(s.alerts.values())} alerts, outbox {depth}, posture {self.pipeline.posture.level}, "
+            f"mqtt {'up' if connected else 'down'}"
+        )
+
+    # ---- reload (SIGHUP) -----------------------------------------------------------------------------
+    def _on_reload_signal(self) -> None:
+        self.reload()
+
+    def reload(self) -> bool:
+        """Re-read the config and zone file; a broken one is refused and the old one kept."""
+        self.notifier.notify("RELOADING=1")
+        try:
+            settings = load_settings(self.config_path) if self.config_path else self.settings
+            zone_path = settings.zones.file or default_zone_path()
+            zonefile = load_zone_file(zone_path)
+        except StartupError as exc:
+            log.error("reload_refused", problem=str(exc))
+            self.notifier.notify("READY=1")
+            return False
+        self.pipeline.reload(settings, zonefile)
+        changed_feeds = settings.feeds != self.settings.feeds
+        needs_restart = [
+            name for name in ("mqtt", "http", "state", "outbox")
+            if getattr(settings, name) != getattr(self.settings, name)
+        ]
+        self.settings, self.zonefile, self._zones_geojson = settings, zonefile, None
+        if changed_feeds:
+            log.warning("reload_feeds_need_restart", note="feed changes take effect at the next start")
+        if needs_restart:
+            log.warning("reload_needs_restart", sections=needs_restart)
+        log.info("reloaded", zones=len(zonefile.zones), zone_file=str(zone_path))
+        if self.publisher is not None:
+            self.publisher.set_posture(self.posture())
+        self.notifier.notify("READY=1")
+        return True
+
+    # ---- posture commands ------------------------------------------------------------------------------
+    def _posture_command(self, payload: bytes) -> bool:
+        try:
+            level, reason = parse_posture_command(payload)
+        except ValueError as exc:
+            log.warning("posture_command_refused", problem=str(exc), source="mqtt")
+            return False
+        self._apply_posture(level, reason, "mqtt")
+        return True
+
+    def _apply_posture(self, level: str, reason: str, set_by: str) -> None:
+        alerts = self.pipeline.set_posture(level, reason, set_by, time.time())
+        log.info("posture_set", posture=level, reason=reason, set_by=set_by)
+        self._commit(alerts)
+        if self.publisher is not None:
+            self.publisher.set_posture(self.posture())
+
+    # ---- the HTTP API's view (monitor.http.ServiceView) ----------------------------------------------------
+    def health(self) -> dict[str, Any]:
+        return {"status": "ok", "version": __version__, "uptime_s": round(time.time() - self.started_at, 1)}
+
+    def readiness(self) -> tuple[bool, dict[str, Any]]:
+        facts = {
+            "started": self.ready,
+            "zones": len(self.zonefile.zones),
+            "state_restored_vessels": self.restored,
+            "mqtt_connected": self.publisher is not None and self.publisher.stats.connected,
+            "outbox_depth": self.store.depth if self.store is not None else None,
+            "feeds": {
+                name: {"connected": st.connected, "stalled": name in self._stalled}
+                for name, st in self.feed_stats.items()
+            },
+        }
+        return self.ready, facts
+
+    def metrics_registry(self) -> CollectorRegistry:
+        return self.registry
+
+    def _vessel_dict(self, mmsi: int, detail: bool = False) -> dict[str, Any] | None:
+        v = self.pipeline.engine.vessels.get(mmsi)
+        if v is None:
+            return None
+        zones = self.pipeline.geofence.zones
+        member = v.member | (v.last_s & ~self.pipeline.geofence.tracked_mask)
+        d: dict[str, Any] = {
+            "mmsi": v.mmsi,
+            **v.info(),
+            "zones": [zones[i].id for i in range(len(zones)) if member >> i & 1],
+            "position": None if not v.has_fix else {
+                "lat": round(v.lat, 6), "lon": round(v.lon, 6),
+                "sog": None if v.sog != v.sog else round(v.sog, 1),
+                "cog": None if v.cog != v.cog else round(v.cog, 1),
+            },
+            "time": iso_time(v.time) if v.has_fix else None,
+            "last_heard": iso_time(v.heard) if v.heard > float("-inf") else None,
+            "dark": v.dark,
+        }
+        if detail:
+            d.update({
+                "draught": v.draught,
+                "destination": v.destination,
+                "loitering_since": None if v.lo_t0 is None else iso_time(v.lo_t0),
+                "wrong_way_since": None if v.ww_since is None else iso_time(v.ww_since),
+                "on_land_last": iso_time(v.land_last) if v.land_last > float("-inf") else None,
+                "position_jump_last": iso_time(v.jump_last) if v.jump_last > float("-inf") else None,
+            })
+        return d
+
+    def vessels(self) -> Iterator[dict[str, Any]]:
+        for mmsi in list(self.pipeline.engine.vessels):
+            d = self._vessel_dict(mmsi)
+            if d is not None:
+                yield d
+
+    def vessel(self, mmsi: int) -> dict[str, Any] | None:
+        return self._vessel_dict(mmsi, detail=True)
+
+    def recent_alerts(self) -> Sequence[dict[str, Any]]:
+        return list(self.recent)
+
+    def zones_geojson(self) -> dict[str, Any]:
+        """The zone file in force (not the file on disk, which may have been edited since)."""
+        if self._zones_geojson is None:
+            zf = self.zonefile
+            self._zones_geojson = {
+                "type": "FeatureCollection",
+                "properties": dict(zf.properties),
+                "features": [
+                    {"type": "Feature", "properties": dict(z.properties),
+                     "geometry": json.loads(shapely.to_geojson(z.geometry))}
+                    for z in zf.zones
+                ],
+            }
+        return self._zones_geojson
+
+    def posture(self) -> dict[str, Any]:
+        p = self.pipeline.posture
+        since = p.since if p.since is not None else self.started_at
+        return {"level": p.level, "since": iso_time(round(since, 3)), "reason": p.reason, "set_by": p.set_by,
+                "operator_level": p.operator_level}
+
+    def set_posture(self, level: str, reason: str, set_by: str) -> dict[str, Any]:
+        if level.upper() not in LEVELS:
+            raise ValueError(f"level must be one of {', '.join(LEVELS)}")
+        self._apply_posture(level.upper(), reason, set_by)
+        return self.posture()
+
+    def subscribe(self) -> asyncio.Queue[dict[str, Any]]:
+        q: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=1000)
+        self._subscribers.add(q)
+        return q
+
+    def unsubscribe(self, queue: asyncio.Queue[dict[str, Any]]) -> None:
+        self._subscribers.discard(queue)
+
+
+class _ServiceCollector(Collector):
+    """Prometheus metrics read from the live objects at scrape time: nothing is counted twice."""
+
+    def __init__(self, service: Service) -> None:
+        self.s = service
+
+    def collect(self) -> Iterable[Metric]:
+        s = self.s
+        p = s.pipeline
+        summary = p.summary
+        c = CounterMetricFamily("chokepoint_lines", "Feed lines read by the pipeline")
+        c.add_metric([], p.assembler.lines)
+        yield c
+        c = CounterMetricFamily("chokepoint_messages", "AIS messages decoded")
+        c.add_metric([], summary.messages)
+        yield c
+        c = CounterMetricFamily("chokepoint_rejected", "Lines rejected, by reason", labels=["reason"])
+        for reason, n in sorted((p.assembler.rejects + p._decode_rejects).items()):
+            c.add_metric([reason], n)
+        yield c
+        c = CounterMetricFamily("chokepoint_duplicates", "Sentences dropped as heard by several receivers")
+        c.add_metric([], p.assembler.duplicates)
+        yield c
+        c = CounterMetricFamily("chokepoint_alerts", "Alerts raised, by kind", labels=["kind"])
+        for kind in KINDS:
+            c.add_metric([kind], summary.alerts.get(kind, 0))
+        yield c
+        g = GaugeMetricFamily("chokepoint_vessels", "Vessels tracked")
+        g.add_metric([], len(p.engine.vessels))
+        yield g
+        g = GaugeMetricFamily("chokepoint_posture_level", "Posture in force: 0 NORMAL .. 3 CRITICAL")
+        g.add_metric([], LEVELS.index(p.posture.level))
+        yield g
+        g = GaugeMetricFamily("chokepoint_processing_lag_seconds", "Queue wait of the last processed batch")
+        g.add_metric([], s.lag_s)
+        yield g
+        g = GaugeMetricFamily("chokepoint_input_queue_lines", "Lines waiting for the pipeline")
+        g.add_metric([], s.input.lines)
+        yield g
+        c = CounterMetricFamily("chokepoint_input_dropped", "Lines dropped because the input queue was full")
+        c.add_metric([], s.input.dropped)
+        yield c
+        if s.store is not None:
+            g = GaugeMetricFamily("chokepoint_outbox_depth", "Alerts waiting for the broker's PUBACK")
+            g.add_metric([], s.store.depth)
+            yield g
+            c = CounterMetricFamily("chokepoint_outbox_dropped", "Alerts dropped because the outbox was full")
+            c.add_metric([], s.store.dropped)
+            yield c
+        if s.publisher is not None:
+            st = s.publisher.stats
+            g = GaugeMetricFamily("chokepoint_mqtt_connected", "1 while connected to the broker")
+            g.add_metric([], 1 if st.connected else 0)
+            yield g
+            c = CounterMetricFamily("chokepoint_mqtt_published", "Alerts acknowledged by the broker")
+            c.add_metric([], st.published)
+            yield c
+            c = CounterMetricFamily("chokepoint_mqtt_reconnects", "Reconnections to the broker")
+            c.add_metric([], st.reconnects)
+            yield c
+            c = CounterMetricFamily("chokepoint_posture_commands", "posture/set commands", labels=["result"])
+            c.add_metric(["applied"], st.commands_ok)
+            c.add_metric(["refused"], st.commands_bad)
+            yield c
+        labels = ["feed", "type"]
+        up = GaugeMetricFamily("chokepoint_feed_connected", "1 while the feed is connected", labels=labels)
+        stalled = GaugeMetricFamily("chokepoint_feed_stalled", "1 while the feed is stalled", labels=labels)
+        lines = CounterMetricFamily("chokepoint_feed_lines", "Lines received per feed", labels=labels)
+        rec = CounterMetricFamily("chokepoint_feed_reconnects", "Reconnections per feed", labels=labels)
+        last = GaugeMetricFamily("chokepoint_feed_last_line_timestamp_seconds", "Unix time of the last line",
+                                 labels=labels)
+        for name, fs in s.feed_stats.items():
+            lv = [name, fs.type]
+            up.add_metric(lv, 1 if fs.connected else 0)
+            stalled.add_metric(lv, 1 if name in s._stalled else 0)
+            lines.add_metric(lv, fs.lines)
+            rec.add_metric(lv, fs.reconnects)
+            last.add_metric(lv, fs.last_line or 0)
+        yield from (up, stalled, lines, rec, last)
+
+
+def run_service(config_path: str, mqtt_url: str | None) -> int:
+    """`chokepoint-monitor run`: load and check everything (exit 3 on a bad file), then serve."""
+    from monitor.log import configure_logging
+
+    settings = load_settings(config_path)
+    configure_logging(settings.logging.level, settings.logging.format)
+    zonefile = load_zone_file(settings.zones.file or default_zone_path())
+    service = Service(settings, zonefile, config_path=config_path, mqtt_url=mqtt_url)
+    return asyncio.run(service.run())
+
+
