@@ -20,8 +20,8 @@ venv: $(STAMP)
 # gpsd-clients gives gpsdecode, the independent decoder of the differential test and the benchmark;
 # mosquitto is the real broker the MQTT tests start on a free port.
 debs:
-	@command -v gpsdecode >/dev/null && command -v mosquitto >/dev/null || { \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gpsd-clients mosquitto; }
+	@test -x /usr/bin/gpsdecode && test -x /usr/sbin/mosquitto && command -v openssl >/dev/null || { \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gpsd-clients mosquitto openssl; }
 
 demo: $(STAMP)
 	$(BIN)/chokepoint-monitor replay examples/hormuz-sample.nmea.gz --format text
