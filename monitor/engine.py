@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from monitor.alerts import Alert, alert_id, iso_time, severity_max
 from monitor.config import DetectorSettings
@@ -198,6 +199,10 @@ class Engine:
         # MMSIs whose state changed since the last export_state(); None: not tracked (replay).
         self.dirty: set[int] | None = None
         self._limits_since = -math.inf  # when the posture (and so the limits) last changed
+        # The fast path (see _process_fast) skips fixes that cannot change anything; False forces the
+        # reference path for every fix (tests compare the two).
+        self.fast = True
+        self._fast: _FastBatch | None = None  # the batch being processed on the fast path
 
     def vessel(self, mmsi: int) -> Vessel:
         if self.dirty is not None:
@@ -305,6 +310,8 @@ class Engine:
             _, mmsi = heapq.heappop(timers)
             v = self.vessels[mmsi]
             v.timer = None
+            if self._fast is not None:
+                self._fast.catch_up(v)  # reports the fast path skipped so far count as heard
             deadline = self._dark_deadline(v)
             if deadline is None:
                 continue
@@ -355,6 +362,12 @@ class Engine:
     # ---- the per-fix step --------------------------------------------------------------------------------
     def process(self, batch: DecodedBatch, clock: Callable[[], float]) -> tuple[list[Alert], int]:
         """Run one decoded batch; returns its alerts (time-ordered) and how many reports had no time."""
+        if self.fast and self.geofence.words == 1 and len(batch.positions):
+            return self._process_fast(batch, clock)
+        return self._process_slow(batch, clock)
+
+    def _process_slow(self, batch: DecodedBatch, clock: Callable[[], float]) -> tuple[list[Alert], int]:
+        """The reference: every report through the whole per-fix step, in input order."""
         alerts: list[Alert] = []
         pos = batch.positions
         statics = batch.statics
@@ -406,6 +419,87 @@ class Engine:
             self._prune_pairs()
         alerts.sort(key=lambda a: a.time)
         return alerts, untimed
+
+    def _process_fast(self, batch: DecodedBatch, clock: Callable[[], float]) -> tuple[list[Alert], int]:
+        """The same result as _process_slow, with the per-fix step only where something can happen.
+
+        Most fixes change nothing: a vessel under way, in the same zones as its last fix, far from a gate,
+        not slow, not against a lane, not silent for long, with no open episode. Such a fix only moves the
+        track. Flags computed for the whole batch with numpy pick the fixes that need the per-fix step
+        (and, from a vessel's first such fix on, all its later ones in the batch); the others are applied
+        at the end, or when the step or a timer needs that vessel's state.
+        """
+        alerts: list[Alert] = []
+        fb = self._fast = _FastBatch(self, batch)
+        try:
+            process = fb.flags()
+            statics = batch.statics
+            n_statics = len(statics)
+            si = 0
+            untimed = 0
+            moves: list[Move] = []
+            pos = batch.positions
+            seqs = pos["seq"].tolist()
+            times = fb.times
+            mmsis = fb.mmsis
+            lats = fb.lats
+            lons = fb.lons
+            sogs = fb.sogs
+            cogs = fb.cogs
+            valid = fb.valid_list
+            words = fb.words_list
+            for i in np.flatnonzero(process).tolist():
+                seq = seqs[i]
+                while si < n_statics and statics[si].seq < seq:
+                    untimed += self._static(statics[si], clock, alerts)
+                    si += 1
+                fb.upto = i
+                t = times[i]
+                if t != t:
+                    t = clock()
+                    untimed += 1
+                if t > self.now:
+                    self.advance(t, alerts)
+                v = self.vessel(mmsis[i])
+                fb.catch_up(v)
+                fb.started.add(v.mmsi)
+                lon = lons[i]
+                lat = lats[i]
+                self._hear(v, t, lon, lat, sogs[i], cogs[i], alerts)
+                if valid[i]:
+                    if t < v.time:
+                        self.stale += 1
+                    else:
+                        self._fix(v, t, lon, lat, sogs[i], cogs[i], words[i], moves, alerts)
+                self._schedule(v)
+            fb.upto = len(pos)
+            while si < n_statics:
+                untimed += self._static(statics[si], clock, alerts)
+                si += 1
+            if fb.t_max > self.now:
+                self.advance(fb.t_max, alerts)
+            fb.finish(moves)
+        finally:
+            self._fast = None
+        if moves:
+            self._passages(moves, alerts)
+        if len(self._pairs) > 4 * len(self.vessels) + 1024:
+            self._prune_pairs()
+        alerts.sort(key=lambda a: a.time)
+        return alerts, untimed
+
+    def _set_dark_zone(self, v: Vessel, s: int) -> None:
+        """Where `dark` watches the vessel after a trusted fix in zones `s`."""
+        if s & self._port_mask:
+            v.dark_zone = None
+        elif s & self._strait_mask:
+            v.dark_zone = self._pick_strait(s)
+            v.dark_strait = True
+        elif s & self._region_mask:
+            v.dark_zone = _lowest(s & self._region_mask)
+            v.dark_strait = False
+        else:
+            v.dark_zone = None
 
     def _static(self, st: StaticReport, clock: Callable[[], float], alerts: list[Alert]) -> int:
         t = st.time
@@ -467,17 +561,7 @@ class Engine:
             self._geofence(v, t, lon, lat, sog, cog, s, moves, alerts, reanchor)
         v.time, v.lon, v.lat, v.sog, v.cog, v.last_s = t, lon, lat, sog, cog, s
         self._behaviour(v, t, lon, lat, sog, cog, s, alerts)
-        # Where `dark` watches the vessel from now on.
-        if s & self._port_mask:
-            v.dark_zone = None
-        elif s & self._strait_mask:
-            v.dark_zone = self._pick_strait(s)
-            v.dark_strait = True
-        elif s & self._region_mask:
-            v.dark_zone = _lowest(s & self._region_mask)
-            v.dark_strait = False
-        else:
-            v.dark_zone = None
+        self._set_dark_zone(v, s)  # where `dark` watches the vessel from now on
 
     def _pick_strait(self, s: int) -> int:
         """The most specific strait-class zone: a lane, else the separation zone, else the strait."""
@@ -813,3 +897,208 @@ def _restore_vessel(v: Vessel, state: dict[str, Any], index: dict[str, int], str
     dz = state["dark_zone"]
     v.dark_zone = None if dz is None else index.get(dz)
     v._info = None
+
+
+_EARTH_R = 6_371_008.8
+
+
+def _haversine_np(x1: NDArray[np.float64], y1: NDArray[np.float64], x2: NDArray[np.float64],
+                  y2: NDArray[np.float64]) -> NDArray[np.float64]:
+    p1 = np.radians(y1)
+    p2 = np.radians(y2)
+    a = np.sin((p2 - p1) / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(np.radians(x2 - x1) / 2) ** 2
+    result: NDArray[np.float64] = 2 * _EARTH_R * np.arcsin(np.minimum(1.0, np.sqrt(a)))
+    return result
+
+
+class _FastBatch:
+    """One batch on the fast path: which fixes need the per-fix step, and the others applied lazily."""
+
+    def __init__(self, engine: Engine, batch: DecodedBatch) -> None:
+        self.e = engine
+        pos = batch.positions
+        n = self.n = len(pos)
+        self.t_a = pos["time"]
+        self.mmsi_a = pos["mmsi"]
+        self.lat_a = pos["lat"]
+        self.lon_a = pos["lon"]
+        self.sog_a = pos["sog"]
+        self.cog_a = pos["cog"]
+        self.valid = ~(np.isnan(self.lat_a) | np.isnan(self.lon_a))
+        self.words = np.zeros(n, dtype=np.uint64)
+        if self.valid.any():
+            self.words[self.valid] = engine.geofence.membership_words(
+                self.lon_a[self.valid], self.lat_a[self.valid]
+            )[:, 0]
+        self.times: list[float] = self.t_a.tolist()
+        self.mmsis: list[int] = self.mmsi_a.tolist()
+        self.lats: list[float] = self.lat_a.tolist()
+        self.lons: list[float] = self.lon_a.tolist()
+        self.sogs: list[float] = self.sog_a.tolist()
+        self.cogs: list[float] = self.cog_a.tolist()
+        self.valid_list: list[bool] = self.valid.tolist()
+        self.words_list: list[int] = self.words.tolist()
+        finite = self.t_a[~np.isnan(self.t_a)]
+        self.t_max = float(finite.max()) if len(finite) else -math.inf
+        self.upto = 0  # rows below this index have been reached by the loop
+        self.started: set[int] = set()  # vessels whose rows the per-fix step has taken over
+        self.prev_valid = np.full(n, -1, dtype=np.int64)
+        self.prev_any = np.full(n, -1, dtype=np.int64)
+        self.process = np.zeros(n, dtype=bool)
+
+    def flags(self) -> NDArray[np.bool_]:
+        e = self.e
+        det = e.det
+        n = self.n
+        t = self.t_a
+        uniq, inverse = np.unique(self.mmsi_a, return_inverse=True)
+        m = len(uniq)
+        st_time = np.full(m, -np.inf)
+        st_lon = np.full(m, np.nan)
+        st_lat = np.full(m, np.nan)
+        st_heard = np.full(m, -np.inf)
+        st_member = np.zeros(m, dtype=np.uint64)
+        st_hot = np.ones(m, dtype=bool)
+        vessels = e.vessels
+        for k, mmsi in enumerate(uniq.tolist()):
+            v = vessels.get(mmsi)
+            if v is None or v.time == -math.inf:
+                continue  # a new vessel or one without a fix yet: its first fix takes the per-fix step
+            st_time[k] = v.time
+            st_lon[k] = v.lon
+            st_lat[k] = v.lat
+            st_heard[k] = v.heard
+            st_member[k] = v.member
+            st_hot[k] = (
+                v.dark or bool(v.pending) or bool(v.jump_cands) or v.lo_t0 is not None
+                or v.ww_since is not None or v.ww_alerted or v.cell is not None
+                or v.member != v.last_s & e._tracked_mask  # kept by the tolerance band
+            )
+        # Rows grouped by vessel, in input order within each vessel.
+        order = np.argsort(inverse, kind="stable")
+        inv_sorted = inverse[order]
+        first = np.ones(n, dtype=bool)
+        first[1:] = inv_sorted[1:] != inv_sorted[:-1]
+        prev_any_sorted = np.where(first, -1, np.r_[-1, order[:-1]])
+        self.prev_any[order] = prev_any_sorted
+        prev_heard = np.where(self.prev_any >= 0, t[np.maximum(self.prev_any, 0)], st_heard[inverse])
+        vorder = order[self.valid[order]]
+        vinv = inverse[vorder]
+        vfirst = np.ones(len(vorder), dtype=bool)
+        vfirst[1:] = vinv[1:] != vinv[:-1]
+        self.prev_valid[vorder] = np.where(vfirst, -1, np.r_[-1, vorder[:-1]])
+        pv = self.prev_valid
+        has_prev = pv >= 0
+        pvi = np.maximum(pv, 0)
+        prev_t = np.where(has_prev, t[pvi], st_time[inverse])
+        prev_lon = np.where(has_prev, self.lon_a[pvi], st_lon[inverse])
+        prev_lat = np.where(has_prev, self.lat_a[pvi], st_lat[inverse])
+        prev_w = np.where(has_prev, self.words[pvi], st_member[inverse])
+        self.prev_t, self.prev_lon, self.prev_lat, self.prev_w = prev_t, prev_lon, prev_lat, prev_w
+        w = self.words
+        lon, lat, sog, cog = self.lon_a, self.lat_a, self.sog_a, self.cog_a
+        with np.errstate(invalid="ignore", divide="ignore"):
+            d = _haversine_np(prev_lon, prev_lat, lon, lat)
+            dt = t - prev_t
+            jump = (d > det.jump_min_distance_m) & ((dt <= 0) | (d > dt * det.jump_speed_kn * KNOT))
+            # Moves that cross (or nearly cross) a gate edge: the same test as gate_crossings, with a
+            # margin so that rounding never hides a crossing from the exact test in the per-fix step.
+            gate = np.zeros(n, dtype=bool)
+            dx = lon - prev_lon
+            dy = lat - prev_lat
+            for strait in e.geofence.straits:
+                for g in strait.gates:
+                    for ax, ay, bx, by, _ in g.edges:
+                        ex, ey = bx - ax, by - ay
+                        denom = dx * ey - dy * ex
+                        tt = ((ax - prev_lon) * ey - (ay - prev_lat) * ex) / denom
+                        uu = ((ax - prev_lon) * dy - (ay - prev_lat) * dx) / denom
+                        eps = 1e-6
+                        gate |= (tt >= -eps) & (tt <= 1 + eps) & (uu >= -eps) & (uu <= 1 + eps)
+            harbour = (w & np.uint64(e._harbour_mask)) != 0
+            slow = (sog < max(det.loiter_max_speed_kn, det.encounter_max_speed_kn)) & ~harbour
+            bearing = np.full(n, np.nan)
+            for lane in sorted(e._bearing, reverse=True):  # the lowest lane index wins, as _lowest
+                b = e._bearing[lane]
+                if b is not None:
+                    bearing[(w >> np.uint64(lane)) & np.uint64(1) == 1] = b
+            off = np.abs((cog - bearing + 180.0) % 360.0 - 180.0)
+            wrong = (sog > det.wrong_way_min_speed_kn) & (off > det.wrong_way_angle_deg)
+            # A silence longer than the shortest dark limit of any level: the fix may follow a `dark`.
+            shortest = min(min(lv.dark_strait_s, lv.dark_region_s) for lv in (
+                e.posture.settings.levels.of(name) for name in ("NORMAL", "ELEVATED", "HIGH", "CRITICAL")))
+            gap = (t - prev_heard) > shortest
+        untimed = np.isnan(t)
+        valid = self.valid
+        tracked = np.uint64(e._tracked_mask)
+        interesting = (
+            (valid & (
+                (t < prev_t) | ((w & tracked) != (prev_w & tracked)) | ((w & np.uint64(e._land_mask)) != 0) | jump | gate | slow
+                | wrong | np.isnan(prev_t)
+            ))
+            | gap | untimed | st_hot[inverse]
+        )
+        # From a vessel's first interesting row on, all its rows take the per-fix step.
+        flags_sorted = interesting[order].astype(np.int64)
+        cs = np.cumsum(flags_sorted)
+        group_start = np.maximum.accumulate(np.where(first, np.arange(n), 0))
+        base = cs[group_start] - flags_sorted[group_start]
+        process = np.empty(n, dtype=bool)
+        process[order] = (cs - base) > 0
+        self.process = process
+        self.dist = d
+        return process
+
+    def _apply(self, v: Vessel, j: int, ja: int) -> None:
+        """Bring the vessel's state up to its skipped row j (last fix) and ja (last report)."""
+        if j >= 0:
+            s = self.words_list[j]
+            v.time, v.lon, v.lat = self.times[j], self.lons[j], self.lats[j]
+            v.sog, v.cog = self.sogs[j], self.cogs[j]
+            v.last_s = s
+            v.member = s & self.e._tracked_mask
+            self.e._set_dark_zone(v, s)
+        if ja >= 0 and self.times[ja] > v.heard:
+            v.heard = self.times[ja]
+
+    def catch_up(self, v: Vessel) -> None:
+        """Before the per-fix step or a timer looks at a vessel, apply its rows skipped so far."""
+        if v.mmsi in self.started:
+            return
+        upto = self.upto
+        if upto < self.n and self.mmsis[upto] == v.mmsi and self.process[upto]:
+            self._apply(v, int(self.prev_valid[upto]), int(self.prev_any[upto]))
+            return
+        rows = np.flatnonzero(self.mmsi_a[:upto] == v.mmsi)
+        if len(rows) == 0:
+            return
+        rows_valid = rows[self.valid[rows]]
+        self._apply(v, int(rows_valid[-1]) if len(rows_valid) else -1, int(rows[-1]))
+
+    def finish(self, moves: list[Move]) -> None:
+        """Apply the skipped rows of vessels the per-fix step never took over; queue their long moves."""
+        e = self.e
+        skipped = ~self.process
+        if not skipped.any():
+            return
+        idx = np.flatnonzero(skipped)
+        # Long moves of skipped fixes may pass through a zone between fixes.
+        band = e.geofence.hysteresis_m
+        long_move = skipped & self.valid & (self.dist > band) & ~np.isnan(self.prev_t)
+        for i in np.flatnonzero(long_move).tolist():
+            v = e.vessels[self.mmsis[i]]
+            moves.append((v, float(self.prev_t[i]), self.times[i], float(self.prev_lon[i]),
+                          float(self.prev_lat[i]), self.lons[i], self.lats[i], self.sogs[i], self.cogs[i],
+                          self.words_list[i] | int(self.prev_w[i])))
+        # The last skipped row (and last skipped fix) of each vessel not taken over.
+        mm = self.mmsi_a[idx]
+        last_any: dict[int, int] = dict(zip(mm.tolist(), idx.tolist()))
+        vidx = idx[self.valid[idx]]
+        last_fix: dict[int, int] = dict(zip(self.mmsi_a[vidx].tolist(), vidx.tolist()))
+        dirty = e.dirty
+        for mmsi, ja in last_any.items():
+            if mmsi in self.started:
+                continue
+            v = e.vessel(mmsi) if dirty is not None else e.vessels[mmsi]
+            self._apply(v, last_fix.get(mmsi, -1), ja)
+            e._schedule(v)

@@ -84,14 +84,37 @@ class Geofence:
             {"id": z.id, "name": z.name, "kind": z.kind} for z in self.zones
         ]
         self.straits: list[Strait] = [self._prepare_strait(z) for z in zonefile.of_kind("strait")]
+        self._grid = _ZoneGrid(self._geoms, self._tree, self._words)
         self._gate_bbox = _union_bbox([g.bbox for s in self.straits for g in s.gates])
 
     # ---- point in zone, on batches -------------------------------------------------------------------
     def membership(self, lon: NDArray[np.float64], lat: NDArray[np.float64]) -> list[int]:
         """For each fix, the bit mask of the zones it lies in (bit i = self.zones[i])."""
+        words = self.membership_words(lon, lat)
+        masks: list[int] = words[:, 0].tolist() if len(words) else []
+        for w in range(1, self._words):
+            col = words[:, w].tolist()
+            masks = [m | (c << (64 * w)) if c else m for m, c in zip(masks, col)]
+        return masks
+
+    def membership_words(self, lon: NDArray[np.float64], lat: NDArray[np.float64]) -> NDArray[np.uint64]:
+        """The same masks as an (n, words) array of 64-bit words, for vectorized comparisons.
+
+        A grid over the zone file answers most fixes without a polygon test: each cell knows the zones
+        that contain it whole and the zones whose boundary crosses it, and only the latter are tested
+        exactly. Cells are classified lazily, the first time a fix falls in them.
+        """
         n = len(lon)
         if n == 0 or not self.zones:
-            return [0] * n
+            return np.zeros((n, self._words), dtype=np.uint64)
+        return self._grid.lookup(lon, lat)
+
+    def membership_exact(self, lon: NDArray[np.float64], lat: NDArray[np.float64]) -> NDArray[np.uint64]:
+        """membership_words without the grid: every candidate zone tested exactly (the reference)."""
+        n = len(lon)
+        words = np.zeros((n, self._words), dtype=np.uint64)
+        if n == 0 or not self.zones:
+            return words
         # The tree gives bounding-box candidates; the exact test runs on the zones' prepared geometries.
         # (STRtree.query's own predicate prepares the query points instead, which for points is
         # about 25 times slower against large, detailed polygons such as land and territorial seas.)
@@ -100,18 +123,23 @@ class Geofence:
         if len(pt):
             inside = shapely.intersects_xy(self._geoms[zi], lon[pt], lat[pt])
             pt, zi = pt[inside], zi[inside]
-        words = np.zeros((n, self._words), dtype=np.uint64)
         if len(pt):
             np.bitwise_or.at(
                 words,
                 (pt, zi // 64),
                 np.left_shift(np.uint64(1), (zi % 64).astype(np.uint64)),
             )
-        masks: list[int] = words[:, 0].tolist()
-        for w in range(1, self._words):
-            col = words[:, w].tolist()
-            masks = [m | (c << (64 * w)) if c else m for m, c in zip(masks, col)]
-        return masks
+        return words
+
+    @property
+    def words(self) -> int:
+        """How many 64-bit words a zone mask takes."""
+        return self._words
+
+    @property
+    def gate_bbox(self) -> tuple[float, float, float, float]:
+        """The bounding box of all gates: a move that misses it crosses none."""
+        return self._gate_bbox
 
     def in_band(self, zone: int, lon: float, lat: float) -> bool:
         """Is the fix within the tolerance band of the zone (inside it or less than hysteresis_m out)?"""
@@ -255,3 +283,72 @@ def _fraction(x1: float, y1: float, x2: float, y2: float, px: float, py: float) 
     if d2 == 0:
         return 0.0
     return max(0.0, min(1.0, ((px - x1) * dx + (py - y1) * dy) / d2))
+
+
+class _ZoneGrid:
+    """A lazily classified grid over the zones' extent: per cell, the zones containing it whole and the
+    zones whose boundary crosses it (as 64-bit word masks)."""
+
+    CELL_DEG = 0.02  # about 2 km: most fixes of a vessel fall in cells far from any boundary
+
+    def __init__(self, geoms: NDArray[np.object_], tree: STRtree, words: int) -> None:
+        self.geoms = geoms
+        self.tree = tree
+        self.words = words
+        x1, y1, x2, y2 = shapely.total_bounds(geoms)
+        self.x0, self.y0 = float(x1), float(y1)
+        r = self.CELL_DEG
+        self.nx = max(1, int(math.ceil((float(x2) - self.x0) / r)) + 1)
+        self.ny = max(1, int(math.ceil((float(y2) - self.y0) / r)) + 1)
+        cells = self.nx * self.ny
+        self.inside = np.zeros((cells, words), dtype=np.uint64)
+        self.edge = np.zeros((cells, words), dtype=np.uint64)
+        self.known = np.zeros(cells, dtype=bool)
+
+    def _classify(self, cells: NDArray[np.int64]) -> None:
+        r = self.CELL_DEG
+        cx = cells % self.nx
+        cy = cells // self.nx
+        boxes = shapely.box(self.x0 + cx * r, self.y0 + cy * r, self.x0 + (cx + 1) * r, self.y0 + (cy + 1) * r)
+        bi, zi = self.tree.query(boxes)
+        if len(bi):
+            g = self.geoms[zi]
+            hit = shapely.intersects(g, boxes[bi])
+            whole = hit & shapely.contains(g, boxes[bi])
+            bits = np.left_shift(np.uint64(1), (zi % 64).astype(np.uint64))
+            word = zi // 64
+            np.bitwise_or.at(self.inside, (cells[bi[whole]], word[whole]), bits[whole])
+            partial = hit & ~whole
+            np.bitwise_or.at(self.edge, (cells[bi[partial]], word[partial]), bits[partial])
+        self.known[cells] = True
+
+    def lookup(self, lon: NDArray[np.float64], lat: NDArray[np.float64]) -> NDArray[np.uint64]:
+        n = len(lon)
+        r = self.CELL_DEG
+        ix = np.floor((lon - self.x0) / r).astype(np.int64)
+        iy = np.floor((lat - self.y0) / r).astype(np.int64)
+        within = (ix >= 0) & (ix < self.nx) & (iy >= 0) & (iy < self.ny)
+        cell = np.where(within, iy * self.nx + ix, 0)
+        new = within & ~self.known[cell]
+        if new.any():
+            self._classify(np.unique(cell[new]))
+        words = np.where(within[:, None], self.inside[cell], np.uint64(0))
+        edge = np.where(within[:, None], self.edge[cell], np.uint64(0))
+        rows, wi = np.nonzero(edge)
+        if len(rows):
+            # The exact test, only for the zones whose boundary crosses the fix's cell.
+            ev = edge[rows, wi]
+            pairs_r: list[NDArray[np.int64]] = []
+            pairs_z: list[NDArray[np.int64]] = []
+            for b in range(64):
+                has = (ev >> np.uint64(b)) & np.uint64(1) == 1
+                if has.any():
+                    pairs_r.append(rows[has])
+                    pairs_z.append(wi[has] * 64 + b)
+            pr = np.concatenate(pairs_r)
+            pz = np.concatenate(pairs_z)
+            ok = shapely.intersects_xy(self.geoms[pz], lon[pr], lat[pr])
+            pr, pz = pr[ok], pz[ok]
+            if len(pr):
+                np.bitwise_or.at(words, (pr, pz // 64), np.left_shift(np.uint64(1), (pz % 64).astype(np.uint64)))
+        return words if n else np.zeros((0, self.words), dtype=np.uint64)
