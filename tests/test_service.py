@@ -472,3 +472,49 @@ def test_replay_publish_waits_for_every_ack(tmp_path: Path, broker: Broker, pref
          "--publish-timeout", "2"], capture_output=True, timeout=120, env=env)
     assert r.returncode == 1
     assert f"{len(ids)} alerts still queued" in r.stderr.decode()
+
+
+def test_second_signal_forces_exit(tmp_path: Path, prefix: str, daemons: list[Daemon]) -> None:
+    """A second SIGTERM during the drain (the broker is unreachable, so the flush would wait out its
+    deadline) forces the daemon out at once, with a non-zero code and a `forced_exit` event."""
+    dead = f"mqtt://127.0.0.1:{free_port()}"
+    d = Daemon(tmp_path, dead, prefix=prefix, extra="")
+    d.config.write_text(d.config.read_text().replace("shutdown_timeout_s = 5.0", "shutdown_timeout_s = 60.0"))
+    daemons.append(d)
+    d.start()
+    d.send(feed_lines())
+    d.wait_processed(len(feed_lines()))
+    d.signal(signal.SIGTERM)
+    time.sleep(0.5)
+    assert d.proc is not None and d.proc.poll() is None  # still flushing towards a broker that is not there
+    started = time.monotonic()
+    d.signal(signal.SIGTERM)
+    assert d.wait(10) != 0
+    assert time.monotonic() - started < 5
+    assert any(e["event"] == "forced_exit" for e in d.events())
+
+
+def test_dark_timer_keeps_running_across_a_restart(tmp_path: Path) -> None:
+    """State saved by one engine and restored by another keeps a vessel's silence: the restored daemon
+    raises `dark` at last_seen + limit, with no second zone_enter for the vessel already inside."""
+    zones = load_zone_file(write_zones(tmp_path / "z.geojson"))
+    settings = load_settings(None, env={})
+    t0 = 1_750_000_000
+    lines = track(538000009, [(56.9, 26.1), (56.6, 26.1)], t0, interval_s=60, speed_kn=12)
+    first = Pipeline(settings, zones)
+    first.engine.dirty = set()
+    before = first.process_lines(lines)
+    saved = {k: v for k, v in first.engine.export_state().items() if v is not None}
+    second = Pipeline(settings, zones)
+    assert second.engine.import_state(saved) == 1
+    last = max(a["time"] for a in [x.to_dict() for x in before])
+    assert second.tick(t0 + 3600) == []  # within 45 min of the last report: quiet
+    heard = second.engine.vessels[538000009].heard
+    alerts = second.tick(heard + 2701)
+    assert [a.kind for a in alerts] == ["dark"]
+    assert alerts[0].time == heard + 2700 and alerts[0].details["silent_s"] == 2700.0
+    # The vessel reports again inside the same zones: reappeared, and no new zone_enter.
+    more = second.process_lines(track(538000009, [(56.5, 26.1), (56.45, 26.1)], int(heard) + 4000,
+                                       interval_s=60, speed_kn=12))
+    assert "zone_enter" not in [a.kind for a in more] and "reappeared" in [a.kind for a in more]
+    assert last
