@@ -911,6 +911,15 @@ def _haversine_np(x1: NDArray[np.float64], y1: NDArray[np.float64], x2: NDArray[
     return result
 
 
+def _last_rows(mmsi: NDArray[np.int64], rows: NDArray[np.int64]) -> dict[int, int]:
+    """MMSI -> the last of `rows` (ascending row indices) that belongs to it."""
+    if len(rows) == 0:
+        return {}
+    rev = rows[::-1]
+    uniq, first = np.unique(mmsi[rev], return_index=True)
+    return dict(zip(uniq.tolist(), rev[first].tolist()))
+
+
 class _FastBatch:
     """One batch on the fast path: which fixes need the per-fix step, and the others applied lazily."""
 
@@ -1091,10 +1100,8 @@ class _FastBatch:
                           float(self.prev_lat[i]), self.lons[i], self.lats[i], self.sogs[i], self.cogs[i],
                           self.words_list[i] | int(self.prev_w[i])))
         # The last skipped row (and last skipped fix) of each vessel not taken over.
-        mm = self.mmsi_a[idx]
-        last_any: dict[int, int] = dict(zip(mm.tolist(), idx.tolist()))
-        vidx = idx[self.valid[idx]]
-        last_fix: dict[int, int] = dict(zip(self.mmsi_a[vidx].tolist(), vidx.tolist()))
+        last_any = _last_rows(self.mmsi_a, idx)
+        last_fix = _last_rows(self.mmsi_a, idx[self.valid[idx]])
         dirty = e.dirty
         for mmsi, ja in last_any.items():
             if mmsi in self.started:

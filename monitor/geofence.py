@@ -198,8 +198,15 @@ class Geofence:
             return out
         untracked = ~self.tracked_mask
         coords = np.asarray(moves, dtype=np.float64).reshape(-1, 2, 2)
-        lines = shapely.linestrings(coords)
-        mi, zi = self._tree.query(lines)
+        # A move within one grid cell, or between two cells sharing a side, that no zone boundary
+        # crosses stays in the same zones: no polygon test needed.
+        keep = np.flatnonzero(~self._grid.plain_moves(coords))
+        if len(keep) == 0:
+            return out
+        lines = np.empty(len(moves), dtype=object)
+        lines[keep] = shapely.linestrings(coords[keep])
+        mi, zi = self._tree.query(lines[keep])
+        mi = keep[mi]
         if len(mi):
             hit = shapely.intersects(self._geoms[zi], lines[mi])  # prepared zones, as in membership()
             mi, zi = mi[hit], zi[hit]
@@ -321,6 +328,24 @@ class _ZoneGrid:
             partial = hit & ~whole
             np.bitwise_or.at(self.edge, (cells[bi[partial]], word[partial]), bits[partial])
         self.known[cells] = True
+
+    def plain_moves(self, coords: NDArray[np.float64]) -> NDArray[np.bool_]:
+        """For moves (n, 2, 2), whether each stays in one cell, or two side by side, whose zone masks are
+        whole (no boundary crosses them) and equal: such a move passes through no zone boundary."""
+        r = self.CELL_DEG
+        ix = np.floor((coords[:, :, 0] - self.x0) / r).astype(np.int64)
+        iy = np.floor((coords[:, :, 1] - self.y0) / r).astype(np.int64)
+        within = ((ix >= 0) & (ix < self.nx) & (iy >= 0) & (iy < self.ny)).all(axis=1)
+        near = (np.abs(ix[:, 0] - ix[:, 1]) + np.abs(iy[:, 0] - iy[:, 1])) <= 1
+        cells = np.where(within[:, None], iy * self.nx + ix, 0)
+        known = self.known[cells].all(axis=1)
+        a, b = cells[:, 0], cells[:, 1]
+        clean = (
+            (self.edge[a] == 0).all(axis=1) & (self.edge[b] == 0).all(axis=1)
+            & (self.inside[a] == self.inside[b]).all(axis=1)
+        )
+        result: NDArray[np.bool_] = within & near & known & clean
+        return result
 
     def lookup(self, lon: NDArray[np.float64], lat: NDArray[np.float64]) -> NDArray[np.uint64]:
         n = len(lon)
