@@ -448,9 +448,12 @@ class Engine:
             cogs = fb.cogs
             valid = fb.valid_list
             words = fb.words_list
+            seq_a = pos["seq"]
             for i in np.flatnonzero(process).tolist():
                 seq = seqs[i]
                 while si < n_statics and statics[si].seq < seq:
+                    # The rows before this report count as heard by then (a timer may look).
+                    fb.upto = int(np.searchsorted(seq_a, statics[si].seq))
                     untimed += self._static(statics[si], clock, alerts)
                     si += 1
                 fb.upto = i
@@ -472,10 +475,11 @@ class Engine:
                     else:
                         self._fix(v, t, lon, lat, sogs[i], cogs[i], words[i], moves, alerts)
                 self._schedule(v)
-            fb.upto = len(pos)
             while si < n_statics:
+                fb.upto = int(np.searchsorted(seq_a, statics[si].seq))
                 untimed += self._static(statics[si], clock, alerts)
                 si += 1
+            fb.upto = len(pos)
             if fb.t_max > self.now:
                 self.advance(fb.t_max, alerts)
             fb.finish(moves)
