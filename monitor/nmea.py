@@ -18,7 +18,10 @@ out-of-range values) are counted later by `monitor.decode`.
 from __future__ import annotations
 
 import collections
+import functools
+import itertools
 import math
+import operator
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -48,6 +51,8 @@ _MAX_DEDUP_ENTRIES = 1_000_000  # hard bound on the dedup memory, whatever the f
 _MAX_TAG_GROUPS = 4096  # tag-block groups (g:) remembered to lend their s:/c: to later sentences
 _MAX_COMPLETED = 1024  # completed multi-sentence groups remembered for duplicate fragments
 _PURGE_EVERY = 4096  # accepted sentences between two purges of the dedup memory
+_FAST_MIN_LINES = 64  # batches from this many lines take the batched path
+_MAX_TAG_CACHE = 4096  # distinct tag blocks remembered by the batched path
 
 # Hex digit value for each byte; 255 marks a byte that is not a hex digit.
 _HEX = np.full(256, 255, dtype=np.uint16)
@@ -55,6 +60,15 @@ for _i, _c in enumerate(b"0123456789ABCDEF"):
     _HEX[_c] = _i
 for _i, _c in enumerate(b"abcdef"):
     _HEX[_c] = 10 + _i
+
+
+# ASCII letters (a talker id), and bytes outside the six-bit armour (as 1), for lookups over a batch.
+_ALPHA = np.zeros(256, dtype=bool)
+_ALPHA[65:91] = True
+_ALPHA[97:123] = True
+_NOT_SIXBIT = np.ones(256, dtype=np.uint8)
+_NOT_SIXBIT[list(SIXBIT_ALPHABET)] = 0
+_NAN = float("nan")
 
 
 def _checksums_ok(bodies: list[bytes], hexes: list[bytes]) -> list[bool]:
@@ -74,6 +88,54 @@ def _checksums_ok(bodies: list[bytes], hexes: list[bytes]) -> list[bool]:
     expected = digits[:, 0] * 16 + digits[:, 1]  # above 255 when a digit is not hex: never equal
     ok: list[bool] = (xor.astype(np.uint16) == expected).tolist()
     return ok
+
+
+def _tag_fields(tag: bytes) -> tuple[float | None, bytes, bytes | None] | None:
+    """(c: time, s: source, g: group or None) of a tag block's body; None when a field is malformed."""
+    t: float | None = None
+    src = b""
+    group: bytes | None = None
+    for field in tag.split(b","):
+        key = field[:2]
+        if key == b"c:":
+            try:
+                t = float(field[2:])
+            except ValueError:
+                return None
+            if t > 1e11:  # milliseconds since the epoch
+                t /= 1000.0
+            if t != t or t < 0 or t == float("inf"):
+                return None
+        elif key == b"s:":
+            src = field[2:]
+        elif key == b"g:":
+            group = field[2:]
+    return t, src, group
+
+
+def _simple_tag(piece: bytes) -> tuple[float | None, bytes] | None:
+    """(time, source) of a tag block `body*hh` whose checksum holds and which has no g: field.
+
+    None for any other tag block: those go through the general per-line code, which counts the bad
+    ones and keeps the state of g: groups.
+    """
+    star = len(piece) - 3
+    if star < 1 or piece[star] != 0x2A or _HEX[piece[star + 1]] > 15 or _HEX[piece[star + 2]] > 15:
+        return None
+    body = piece[:star]
+    if functools.reduce(operator.xor, body, 0) != int(piece[star + 1 :], 16):
+        return None
+    fields = _tag_fields(body)
+    if fields is None or fields[2] is not None:
+        return None
+    return fields[0], fields[1]
+
+
+def _tag_verdicts(candidates: Sequence[_Candidate], tag_ok: list[bool]) -> list[bool | None]:
+    """The tag-block checksum verdicts (in order of the candidates that have one) spread out to one per
+    candidate, None for a candidate without a tag block."""
+    it = iter(tag_ok)
+    return [None if c[0] is None else next(it) for c in candidates]
 
 
 def _close(t1: float | None, t2: float | None, window: float) -> bool:
@@ -98,6 +160,50 @@ class _Group:
 # A line that passed the cheap structural checks and waits for the batched checksum verdict:
 # (tag block or None, sentence body between '!' and '*', text after the checksum).
 _Candidate = tuple[bytes | None, bytes, bytes]
+
+
+class _FastLines:
+    """What `_fast_scan` found: the common lines' numbers and, for each, its sentence after the talker
+    id (the de-duplication key), payload, fill bits, own time (NaN: none) and tag-block id (-2: none)."""
+
+    __slots__ = ("lines", "keys", "payloads", "fills", "own", "tag_ids")
+
+    def __init__(
+        self,
+        lines: np.ndarray,
+        keys: list[bytes],
+        payloads: list[bytes],
+        fills: list[int],
+        own: np.ndarray,
+        tag_ids: list[int],
+    ) -> None:
+        self.lines = lines
+        self.keys = keys
+        self.payloads = payloads
+        self.fills = fills
+        self.own = own
+        self.tag_ids = tag_ids
+
+
+class _Run:
+    """A push_lines call's fast lines, with what their runs look up."""
+
+    __slots__ = ("scan", "untimed_before", "source", "tag_sources")
+
+    def __init__(
+        self, scan: _FastLines, untimed_before: list[int], source: bytes, tag_sources: list[bytes]
+    ) -> None:
+        self.scan = scan
+        self.untimed_before = untimed_before  # untimed_before[k]: fast lines before k without a time
+        self.source = source
+        self.tag_sources = tag_sources
+
+    def source_of(self, k: int) -> bytes:
+        """Fast line k's source for fragment expiry: its tag block's s:, else the feed's."""
+        tag_id = self.scan.tag_ids[k]
+        if tag_id >= 0:
+            return self.tag_sources[tag_id] or self.source
+        return self.source
 
 
 class NmeaAssembler:
@@ -146,6 +252,16 @@ class NmeaAssembler:
         self._tag_groups: dict[bytes, tuple[bytes, float | None]] = {}
         # Groups completed lately, so a second receiver's copy of a fragment is known as a duplicate.
         self._completed: dict[tuple[bytes, bytes, bytes, int], tuple[float | None, list[bytes]]] = {}
+        self._clock_now: float | None = None  # the clock, read at most once per push_lines call
+        # Batches this short go through the per-line code only: the batched path's fixed cost (a few
+        # dozen numpy calls) is more than it saves on them. Both paths give the same results.
+        self._fast_min_lines = _FAST_MIN_LINES
+        # Tag blocks `body*hh` seen lately -> index into _tag_times/_tag_sources, or -1 for one the
+        # batched path leaves to the per-line code (bad checksum, malformed, g: group). A feed's
+        # consecutive lines mostly share their tag block, so this saves parsing it again and again.
+        self._tag_ids: dict[bytes, int] = {}
+        self._tag_times: list[float] = []  # NaN: no c: field
+        self._tag_sources: list[bytes] = []
 
     @property
     def pending_lines(self) -> int:
@@ -154,14 +270,29 @@ class NmeaAssembler:
 
     def push_lines(self, lines: Sequence[bytes], source: bytes = b"") -> list[RawMessage]:
         """Process a batch of lines; returns the messages completed by it, in input order."""
-        candidates, hexes, tag_bodies, tag_hexes = self._scan(lines)
+        self._clock_now = None
+        scan = self._fast_scan(lines) if len(lines) >= self._fast_min_lines else None
+        out = self._push_slow(lines, source) if scan is None else self._push_fast(lines, source, scan)
+        if out is not None:
+            self._purge_seen()
+            return out
+        return []
+
+    def _push_slow(self, lines: Sequence[bytes], source: bytes) -> list[RawMessage] | None:
+        """Every line through the general per-line code; None when no line was a candidate."""
+        candidates, _, hexes, tag_bodies, tag_hexes = self._scan(lines)
         if not candidates:
-            return []
+            return None
         sentence_ok = _checksums_ok([c[1] for c in candidates], hexes)
-        tag_ok = _checksums_ok(tag_bodies, tag_hexes)
-        out = self._assemble(candidates, sentence_ok, tag_ok, source)
-        self._purge_seen()
-        return out
+        tag_ok = _tag_verdicts(candidates, _checksums_ok(tag_bodies, tag_hexes))
+        return self._assemble(candidates, sentence_ok, tag_ok, source)
+
+    def _now(self) -> float:
+        """The live clock's time, read once per push_lines call (only when a line needs it)."""
+        if self._clock_now is None:
+            assert self._clock is not None
+            self._clock_now = self._clock()
+        return self._clock_now
 
     def flush(self) -> None:
         """End of input: count every still incomplete group as expired."""
@@ -173,20 +304,22 @@ class NmeaAssembler:
     # -- pass 1: structure ------------------------------------------------------------------------
 
     def _scan(
-        self, lines: Sequence[bytes]
-    ) -> tuple[list[_Candidate], list[bytes], list[bytes], list[bytes]]:
+        self, lines: Sequence[bytes], numbers: Sequence[int] | None = None
+    ) -> tuple[list[_Candidate], list[int], list[bytes], list[bytes], list[bytes]]:
         """Strip, count and sort out lines that cannot be AIS sentences; collect the rest.
 
-        Returns the candidates, their checksum digits, and the bodies and checksum digits of the
-        candidates' tag blocks (in candidate order).
+        Returns the candidates, their line numbers (`numbers[i]` for `lines[i]`, default i), their
+        checksum digits, and the bodies and checksum digits of the candidates' tag blocks (in
+        candidate order).
         """
         candidates: list[_Candidate] = []
+        where: list[int] = []
         hexes: list[bytes] = []
         tag_bodies: list[bytes] = []
         tag_hexes: list[bytes] = []
         rejects = self.rejects
         n = 0
-        for raw in lines:
+        for i, raw in enumerate(lines):
             line = raw.strip()
             if not line:
                 continue
@@ -223,16 +356,343 @@ class NmeaAssembler:
                     tag_hexes.pop()
                 continue
             candidates.append((tag, line[1:star], line[star + 3 :]))
+            where.append(i if numbers is None else numbers[i])
             hexes.append(hexd)
         self.lines += n
-        return candidates, hexes, tag_bodies, tag_hexes
+        return candidates, where, hexes, tag_bodies, tag_hexes
+
+    # -- batched path ------------------------------------------------------------------------------
+
+    def _fast_scan(self, lines: Sequence[bytes]) -> _FastLines | None:
+        """Find, with numpy over the joined batch, the lines of the common shape: an optional tag block
+        with only s:/c: fields (and others that carry nothing for us) and a good checksum, then a
+        single-sentence `!xxVDM,1,1,,C,payload,f*hh` (or VDO, channel empty or one character) whose
+        checksum holds, payload in the six-bit alphabet, fill 0-5, nothing after the checksum.
+
+        Every other line (blank, padded, multi-sentence, USCG metadata, g: tag groups, anything
+        malformed or non-ASCII) is left to the general per-line code. None when the batch as a whole
+        does not lend itself (a line holding a newline or a NUL byte).
+        """
+        n = len(lines)
+        buf = b"\n".join(lines)
+        if b"\0" in buf:
+            return None
+        size = len(buf)
+        a = np.frombuffer(buf, dtype=np.uint8)
+        nl = np.flatnonzero(a == 10)
+        if len(nl) != n - 1:
+            return None
+        starts = np.empty(n, dtype=np.int64)
+        starts[0] = 0
+        starts[1:] = nl + 1
+        ends = np.empty(n, dtype=np.int64)
+        ends[:-1] = nl
+        ends[-1] = size
+        # Zero padding, so fixed offsets past a line's end (or past a missing separator, at `far`) stay
+        # inside the array; this copy later receives the split markers.
+        pad = np.zeros(size + 64, dtype=np.uint8)
+        pad[:size] = a
+        far = size + 40
+        tagged = pad[starts] == 0x5C
+        bsl = np.append(np.flatnonzero(a == 0x5C), far)
+        closing = bsl[np.searchsorted(bsl, starts + 1)]  # the backslash closing the tag block
+        hexv = _HEX
+        tag_hex_ok = (
+            (closing < ends)
+            & (closing - 3 >= starts + 2)
+            & (pad[closing - 3] == 0x2A)
+            & (hexv[pad[closing - 2]] < 16)
+            & (hexv[pad[closing - 1]] < 16)
+        )
+        ok = (tagged & tag_hex_ok) | (pad[starts] == 0x21)
+        ss = np.where(tagged, np.minimum(closing + 1, size), starts)  # the sentence's '!'
+        ok &= pad[ss] == 0x21
+        ok &= _ALPHA[pad[ss + 1]] & _ALPHA[pad[ss + 2]]
+        ok &= (pad[ss + 3] == 0x56) & (pad[ss + 4] == 0x44) & ((pad[ss + 5] == 0x4D) | (pad[ss + 5] == 0x4F))
+        for k, c in enumerate(b",1,1,,"):
+            ok &= pad[ss + 6 + k] == c
+        channel_one = (pad[ss + 12] != 0x2C) & (pad[ss + 13] == 0x2C)
+        ok &= channel_one | (pad[ss + 12] == 0x2C)
+        pstart = ss + 13 + channel_one
+        stars = np.append(np.flatnonzero(a == 0x2A), far)
+        sstar = stars[np.searchsorted(stars, ss)]  # the sentence's first '*'
+        ok &= (sstar + 3 == ends) & (sstar - 2 > pstart)
+        ok &= (pad[sstar - 2] == 0x2C) & (pad[sstar - 1] >= 0x30) & (pad[sstar - 1] <= 0x35)
+        ok &= (hexv[pad[sstar + 1]] < 16) & (hexv[pad[sstar + 2]] < 16)
+        high = np.flatnonzero(a >= 0x80)
+        if len(high):
+            ok[np.searchsorted(starts, high, side="right") - 1] = False
+        cand = np.flatnonzero(ok)
+        if len(cand):
+            # Payload in the alphabet, and the sentence checksum, over segments of the whole buffer.
+            p0, p1 = pstart[cand], sstar[cand] - 2
+            bounds = np.empty(2 * len(cand), dtype=np.int64)
+            bounds[0::2] = p0
+            bounds[1::2] = p1
+            bad_chars = np.add.reduceat(_NOT_SIXBIT[a], bounds)[0::2]
+            bounds[0::2] = ss[cand] + 1
+            bounds[1::2] = sstar[cand]
+            xor = np.bitwise_xor.reduceat(a, bounds)[0::2]
+            expected = hexv[pad[sstar[cand] + 1]] * 16 + hexv[pad[sstar[cand] + 2]]
+            ok[cand[(bad_chars != 0) | (xor != expected)]] = False
+        fast = np.flatnonzero(ok)
+        nf = len(fast)
+        if nf == 0:
+            return _FastLines(fast, [], [], [], np.empty(0, dtype=np.float64), [])
+        # Cut the pieces out in one split at NUL markers: the tag block `body*hh` after the opening
+        # backslash up to the closing one, and the sentence after its talker id up to its '*'.
+        ftag = tagged[fast]
+        fs, fss, fstar = starts[fast], ss[fast], sstar[fast]
+        pad[fs[ftag]] = 0
+        pad[closing[fast][ftag]] = 0
+        pad[fss + 2] = 0
+        pad[fstar] = 0
+        pieces = pad[:size].tobytes().split(b"\0")
+        n_marks = 2 + 2 * ftag.astype(np.int64)
+        first = np.cumsum(n_marks) - n_marks
+        get = pieces.__getitem__
+        keys = list(map(get, (first + 1 + 2 * ftag).tolist()))
+        if channel_one[fast].all():
+            payloads = list(map(operator.itemgetter(slice(11, -2)), keys))
+        elif not channel_one[fast].any():
+            payloads = list(map(operator.itemgetter(slice(10, -2)), keys))
+        else:
+            cut = (10 + channel_one[fast]).tolist()
+            payloads = [k[c:-2] for k, c in zip(keys, cut, strict=True)]
+        fills = (pad[fstar - 1] - 0x30).tolist()
+        # Tag blocks: cached (time, source) by their text, parsed only when new.
+        tag_id = np.full(nf, -2, dtype=np.int64)  # -2: no tag block
+        if ftag.any():
+            ids = self._tag_ids
+            if len(ids) > _MAX_TAG_CACHE:
+                ids.clear()
+                self._tag_times.clear()
+                self._tag_sources.clear()
+            tag_pieces = list(map(get, (first[ftag] + 1).tolist()))
+            looked = list(map(ids.get, tag_pieces))
+            if None in looked:
+                for piece in set(itertools.compress(tag_pieces, [x is None for x in looked])):
+                    parsed = _simple_tag(piece)
+                    if parsed is None:
+                        ids[piece] = -1
+                    else:
+                        ids[piece] = len(self._tag_times)
+                        self._tag_times.append(_NAN if parsed[0] is None else parsed[0])
+                        self._tag_sources.append(parsed[1])
+                looked = list(map(ids.__getitem__, tag_pieces))
+            tag_id[ftag] = looked
+        keep = tag_id != -1
+        own = np.full(nf, _NAN)
+        has = tag_id >= 0
+        if has.any():
+            own[has] = np.asarray(self._tag_times, dtype=np.float64)[tag_id[has]]
+        if not keep.all():
+            sel = np.flatnonzero(keep)
+            ok[fast[~keep]] = False
+            fast, tag_id, own = fast[sel], tag_id[sel], own[sel]
+            picked = sel.tolist()
+            keys = [keys[i] for i in picked]
+            payloads = [payloads[i] for i in picked]
+            fills = [fills[i] for i in picked]
+        return _FastLines(fast, keys, payloads, fills, own, tag_id.tolist())
+
+    def _push_fast(self, lines: Sequence[bytes], source: bytes, scan: _FastLines) -> list[RawMessage] | None:
+        """The batched path: runs of common lines in bulk, the lines between them one by one, in order."""
+        fast = scan.lines
+        nf = len(fast)
+        self.lines += nf
+        slow = np.ones(len(lines), dtype=bool)
+        slow[fast] = False
+        slow_at = np.flatnonzero(slow)
+        candidates: list[_Candidate] = []
+        where: list[int] = []
+        sentence_ok: list[bool] = []
+        tag_ok: list[bool | None] = []
+        if len(slow_at):
+            numbers = slow_at.tolist()
+            candidates, where, hexes, tag_bodies, tag_hexes = self._scan([lines[i] for i in numbers], numbers)
+            sentence_ok = _checksums_ok([c[1] for c in candidates], hexes)
+            tag_ok = _tag_verdicts(candidates, _checksums_ok(tag_bodies, tag_hexes))
+        if not candidates and nf == 0:
+            return None
+        out: list[RawMessage] = []
+        # Where each slow candidate falls among the fast lines: the runs between them go in bulk.
+        cuts = np.searchsorted(fast, np.asarray(where, dtype=np.int64)).tolist() if candidates else []
+        untimed = np.isnan(scan.own)
+        untimed_before = np.zeros(nf + 1, dtype=np.int64)
+        np.cumsum(untimed, out=untimed_before[1:])
+        run = _Run(scan, untimed_before.tolist(), source, self._tag_sources)
+        done = 0
+        i = 0
+        nc = len(candidates)
+        while i < nc:
+            cut = cuts[i]
+            if cut > done:
+                self._fast_run(run, done, cut, out)
+                done = cut
+            j = i + 1
+            while j < nc and cuts[j] == cut:
+                j += 1
+            self._assemble(candidates[i:j], sentence_ok[i:j], tag_ok[i:j], source, out)
+            i = j
+        if done < nf:
+            self._fast_run(run, done, nf, out)
+        return out
+
+    def _fast_run(self, run: _Run, lo: int, hi: int, out: list[RawMessage]) -> None:
+        """Fast lines lo..hi-1 (single-sentence, well formed, in order, nothing else between them)."""
+        scan = run.scan
+        n = hi - lo
+        n_untimed = run.untimed_before[hi] - run.untimed_before[lo]
+        if n_untimed == 0:
+            ts: list[float] = scan.own[lo:hi].tolist()
+            self._last_time = ts[-1]
+        elif n_untimed == n:
+            fill_t = self._now() if self._clock is not None else self._last_time
+            if fill_t is None:  # no time at all yet: no expiry, no de-duplication
+                self.assembled_lines += n
+                out.extend(zip(itertools.repeat(None, n), scan.payloads[lo:hi], scan.fills[lo:hi]))
+                return
+            ts = [fill_t] * n
+        else:
+            self._run_one_by_one(run, lo, hi, out)
+            return
+        keys = scan.keys[lo:hi]
+        window = self.dedup_window_s
+        if window > 0 and len(set(keys)) != n:
+            self._run_one_by_one(run, lo, hi, out)  # a sentence repeated within the run
+            return
+        run_max = max(ts)
+        prev_max = self._max_time
+        deadlines = self._deadlines
+        if deadlines and min(deadlines.values()) < run_max:
+            # Some source's pending fragments may go stale here: check line by line, as they come.
+            for k, t in enumerate(ts, lo):
+                src = run.source_of(k)
+                deadline = deadlines.get(src)
+                if deadline is not None and t > deadline:
+                    self._expire_source(src, t)
+        payloads = scan.payloads[lo:hi]
+        fills = scan.fills[lo:hi]
+        if window <= 0:
+            self._max_time = run_max if prev_max is None or run_max > prev_max else prev_max
+            self.assembled_lines += n
+            out.extend(zip(ts, payloads, fills))
+            return
+        seen = self._seen
+        maxes: list[float] | None = None  # running feed-clock maximum, line by line, when needed
+        dropped: list[int] = []
+        pos = 0
+        while pos < n:
+            # A chunk ends at the latest where the purge would come if every line in it is accepted,
+            # so the memory is looked up after each purge exactly as line-by-line processing would.
+            end = min(n, pos + _PURGE_EVERY - self._since_purge)
+            chunk = keys[pos:end]
+            prevs = list(map(seen.get, chunk))
+            accepted = end - pos
+            if prevs.count(None) == accepted:
+                seen.update(zip(chunk, ts[pos:end]))
+            else:
+                if maxes is None:
+                    maxes = list(itertools.accumulate(ts, max, initial=prev_max))[1:] if prev_max is not None \
+                        else list(itertools.accumulate(ts, max))
+                dup_here: list[int] = []
+                for k, prev in enumerate(prevs, pos):
+                    if prev is None:
+                        continue
+                    t = ts[k]
+                    if abs(t - prev) <= window and prev >= maxes[k] - window:
+                        dup_here.append(k)
+                    else:
+                        # Moved to the end below, to keep the memory in time order (a purge may
+                        # already have removed it).
+                        seen.pop(keys[k], None)
+                if dup_here:
+                    accepted -= len(dup_here)
+                    skip = set(dup_here)
+                    seen.update((keys[k], ts[k]) for k in range(pos, end) if k not in skip)
+                    dropped += dup_here
+                else:
+                    seen.update(zip(chunk, ts[pos:end]))
+            self._since_purge += accepted
+            if self._since_purge >= _PURGE_EVERY:
+                # The purge comes right after the chunk's last line, on the clock as it stood there.
+                if maxes is None:
+                    last = max(ts[: end])
+                    self._max_time = last if prev_max is None or last > prev_max else prev_max
+                else:
+                    self._max_time = maxes[end - 1]
+                self._purge_seen()
+            pos = end
+        self._max_time = run_max if prev_max is None or run_max > prev_max else prev_max
+        if dropped:
+            self.duplicates += len(dropped)
+            skip = set(dropped)
+            kept = [k for k in range(n) if k not in skip]
+            self.assembled_lines += len(kept)
+            out.extend((ts[k], payloads[k], fills[k]) for k in kept)
+        else:
+            self.assembled_lines += n
+            out.extend(zip(ts, payloads, fills))
+
+    def _run_one_by_one(self, run: _Run, lo: int, hi: int, out: list[RawMessage]) -> None:
+        """Fast lines lo..hi-1 line by line: the same steps as a single sentence in `_assemble`."""
+        scan = run.scan
+        seen = self._seen
+        window = self.dedup_window_s
+        dedup = window > 0
+        own = scan.own[lo:hi].tolist()
+        for k in range(lo, hi):
+            t: float | None = own[k - lo]
+            if t != t:
+                t = None
+            if t is None:
+                if self._clock is not None:
+                    t = self._now()
+                else:
+                    t = self._last_time
+            else:
+                self._last_time = t
+            if t is not None:
+                max_t = self._max_time
+                if max_t is None or t > max_t:
+                    max_t = self._max_time = t
+                src = run.source_of(k)
+                deadline = self._deadlines.get(src)
+                if deadline is not None and t > deadline:
+                    self._expire_source(src, t)
+                if dedup:
+                    key = scan.keys[k]
+                    prev = seen.get(key)
+                    if prev is not None:
+                        if abs(t - prev) <= window and prev >= max_t - window:
+                            self.duplicates += 1
+                            continue
+                        del seen[key]
+                    seen[key] = t
+                    self._since_purge += 1
+                    if self._since_purge >= _PURGE_EVERY:
+                        self._purge_seen()
+            self.assembled_lines += 1
+            out.append((t, scan.payloads[k], scan.fills[k]))
 
     # -- pass 2: state (time, dedup, fragments) ---------------------------------------------------
 
     def _assemble(
-        self, candidates: list[_Candidate], sentence_ok: list[bool], tag_ok: list[bool], source: bytes = b""
+        self,
+        candidates: Sequence[_Candidate],
+        sentence_ok: Sequence[bool],
+        tag_ok: Sequence[bool | None],
+        source: bytes = b"",
+        out: list[RawMessage] | None = None,
     ) -> list[RawMessage]:
-        out: list[RawMessage] = []
+        """The lines' state in order: tag groups, times, expiry, de-duplication and reassembly.
+
+        `tag_ok[i]` is the checksum verdict of candidate i's tag block (None without one). Messages
+        are appended to `out` (a new list by default), which is returned.
+        """
+        if out is None:
+            out = []
         emit = out.append
         rejects = self.rejects
         seen = self._seen
@@ -240,15 +700,11 @@ class NmeaAssembler:
         dedup = window > 0
         fill_bits = _FILL_BITS
         alphabet = SIXBIT_ALPHABET
-        clock_now: float | None = None
-        ti = 0
         for i, (tag, body, rest) in enumerate(candidates):
             t: float | None = None
             src = source  # a line's own tag-block s: wins; else the feed it came from
             if tag is not None:
-                good_tag = tag_ok[ti]
-                ti += 1
-                if not good_tag:
+                if not tag_ok[i]:
                     rejects["bad_tag_block"] += 1
                     continue
                 parsed = self._parse_tag(tag)
@@ -287,9 +743,7 @@ class NmeaAssembler:
                     t = float(last)
             if t is None:
                 if self._clock is not None:
-                    if clock_now is None:
-                        clock_now = self._clock()
-                    t = clock_now
+                    t = self._now()
                 else:
                     t = self._last_time
             else:
@@ -390,24 +844,10 @@ class NmeaAssembler:
         A sentence of a tag-block group (`g:2-2-1604`) without its own `s:`/`c:` takes those of the
         group's first sentence, so its fragments still meet the first one's.
         """
-        t: float | None = None
-        src = b""
-        group: bytes | None = None
-        for field in tag.split(b","):
-            key = field[:2]
-            if key == b"c:":
-                try:
-                    t = float(field[2:])
-                except ValueError:
-                    return None
-                if t > 1e11:  # milliseconds since the epoch
-                    t /= 1000.0
-                if t != t or t < 0 or t == float("inf"):
-                    return None
-            elif key == b"s:":
-                src = field[2:]
-            elif key == b"g:":
-                group = field[2:]
+        fields = _tag_fields(tag)
+        if fields is None:
+            return None
+        t, src, group = fields
         if group is not None:
             parts = group.split(b"-")
             if len(parts) != 3 or not all(p.isdigit() for p in parts):
