@@ -18,12 +18,14 @@ from __future__ import annotations
 import collections
 import datetime as dt
 import math
+import operator
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from pyais.bit_vector import bit_vector
+from pyais.constants import ShipType
 from pyais.messages import MSG_CLASS
 
 from monitor.nmea import RawMessage
@@ -93,6 +95,22 @@ _MAX_BITS_27 = 168
 _MIN_BITS_24 = (160, 168)  # part A, part B
 
 _NaN = float("nan")
+# Per first payload byte: a vectorized position type (1, 2, 3, 18)?
+_IS_VECTOR_FIRST = np.zeros(256, dtype=bool)
+_IS_VECTOR_FIRST[list(_VECTOR_FIRST)] = True
+# Per first payload byte: the message type, 0 outside the alphabet (as `_TYPE_OF_CHAR.get(c, 0)`).
+_TYPE_OF_BYTE = np.zeros(256, dtype=np.int64)
+for _c, _t in _TYPE_OF_CHAR.items():
+    _TYPE_OF_BYTE[_c] = _t
+# Six-bit value -> its text character's byte, as pyais reads text ('@' for 0, then 'A'..'_', ' '..'?').
+_TEXT_BYTE = np.array([v + 64 if v < 32 else v for v in range(64)], dtype=np.uint8)
+# Type 5's ship type as pyais reports it: its ShipType enum maps unknown codes to reserved members.
+_SHIP_TYPE_5 = [int(ShipType.from_value(v)) for v in range(256)]
+_TYPE5_BITS = 422  # type 5 fields up to the destination's end: from here on, decoded in bulk
+_GATHER = 71  # characters gathered per static message (a type 5's 422 bits)
+_FIRST = operator.itemgetter(0)
+_SECOND = operator.itemgetter(1)
+_THIRD = operator.itemgetter(2)
 _LAT_NA = 54_600_000  # 91 degrees in 1/10000 minute
 _LON_NA = 108_600_000  # 181 degrees
 _LAT_MAX = 54_000_000
@@ -136,7 +154,15 @@ def _decode_positions(
     """Decode type 1/2/3/18 payloads of at least 168 bits; returns the valid rows as POSITION_DTYPE."""
     n = len(payloads)
     chars = np.frombuffer(b"".join([p[:28] for p in payloads]), dtype=np.uint8).reshape(n, 28)
-    six = np.ascontiguousarray(_SIXBIT[chars].T)  # (28, n): each character position contiguous
+    return _decode_position_chars(chars, seqs, times, rejects)
+
+
+def _decode_position_chars(
+    chars: np.ndarray, seqs: np.ndarray, times: np.ndarray, rejects: collections.Counter[str]
+) -> np.ndarray:
+    """`_decode_positions` on the first 28 payload characters, one row per message."""
+    n = len(chars)
+    six = np.ascontiguousarray(_SIXBIT[chars[:, :28]].T)  # (28, n): each character position contiguous
     msg_type = six[0].astype(np.int8)
     class_b = msg_type == 18
     mmsi = _field(six, 8, 30)
@@ -283,19 +309,105 @@ def _split(
     return vec_idx, vec_payloads, vec_times, rare_idx, rejects
 
 
+def _text(six: np.ndarray, offset: int, chars: int) -> list[str | None]:
+    """Six-bit text of `chars` characters from bit `offset` of every row, cleaned as pyais's `get_str`
+    and then `_clean` do; the field lies wholly inside every payload."""
+    codes = np.empty((six.shape[1], chars), dtype=np.uint8)
+    for j in range(chars):
+        codes[:, j] = _TEXT_BYTE[_field(six, offset + 6 * j, 6)]
+    raw = codes.tobytes().decode("ascii")
+    return [_clean(raw[k : k + chars].rstrip("@").strip()) for k in range(0, len(raw), chars)]
+
+
+def _bulk_statics(
+    chars: np.ndarray, msg_type: int, part: int, seqs: list[int], times: list[Any], statics: list[StaticReport],
+    rejects: collections.Counter[str],
+) -> None:
+    """Static reports of one kind in bulk (type 5 of at least 422 bits, type 24 part A of 160, part B of
+    168): the values pyais gives them (see `_decode_rare`), appended to `statics` unordered."""
+    six = np.ascontiguousarray(_SIXBIT[chars].T)
+    mmsi = _field(six, 8, 30)
+    good = (mmsi != 0) & (mmsi <= 999_999_999)
+    n_bad = len(good) - int(good.sum())
+    if n_bad:
+        rejects["out_of_range"] += n_bad
+        keep = np.flatnonzero(good)
+        six = np.ascontiguousarray(six[:, keep])
+        mmsi = mmsi[keep]
+        picked = keep.tolist()
+        seqs = [seqs[k] for k in picked]
+        times = [times[k] for k in picked]
+    if not len(mmsi):
+        return
+    mmsis = mmsi.tolist()
+    if msg_type == 5:
+        ship_types = _SHIP_TYPE_5
+        imo = _field(six, 40, 30).tolist()
+        callsign = _text(six, 70, 7)
+        name = _text(six, 112, 20)
+        ship = _field(six, 232, 8).tolist()
+        draught = _field(six, 294, 8).tolist()
+        destination = _text(six, 302, 20)
+        for k, seq in enumerate(seqs):
+            statics.append(
+                StaticReport(
+                    seq, times[k], mmsis[k], 5, name[k], callsign[k], imo[k] or None,
+                    ship_types[ship[k]] or None, float(draught[k]) / 10.0 or None, destination[k],
+                )
+            )  # fmt: skip
+    elif part == 0:
+        name = _text(six, 40, 20)
+        for k, seq in enumerate(seqs):
+            statics.append(StaticReport(seq, times[k], mmsis[k], 24, name=name[k], part=0))
+    else:
+        ship = _field(six, 40, 8).tolist()
+        callsign = _text(six, 90, 7)
+        for k, seq in enumerate(seqs):
+            statics.append(
+                StaticReport(seq, times[k], mmsis[k], 24, callsign=callsign[k], ship_type=ship[k] or None, part=1)
+            )
+
+
 def decode_batch(messages: Sequence[RawMessage], seq_start: int = 0) -> DecodedBatch:
     """Decode a batch; `seq` of every row and report is its index in `messages` plus `seq_start`."""
-    vec_idx, vec_payloads, vec_times, rare_idx, rejects = _split(messages)
-    if vec_idx:
-        positions = _decode_positions(
-            vec_payloads,
-            np.asarray(vec_idx, dtype=np.int64) + seq_start,
-            np.asarray(vec_times, dtype=np.float64),
-            rejects,
-        )
+    rejects: collections.Counter[str] = collections.Counter()
+    statics: list[StaticReport] = []
+    n = len(messages)
+    if n == 0:
+        return DecodedBatch(np.empty(0, dtype=POSITION_DTYPE), statics, 0, rejects)
+    # One pass over the joined payloads sorts the batch: position reports and the common static
+    # reports are decoded in bulk, the rest one by one.
+    payloads = list(map(_SECOND, messages))
+    fills = np.fromiter(map(_THIRD, messages), dtype=np.int64, count=n)
+    lengths = np.fromiter(map(len, payloads), dtype=np.int64, count=n)
+    joined = np.frombuffer(b"".join(payloads) + bytes(_GATHER), dtype=np.uint8)
+    starts = np.zeros(n, dtype=np.int64)
+    np.cumsum(lengths[:-1], out=starts[1:])
+    first = np.where(lengths > 0, joined[starts], 0)
+    bits = lengths * 6 - fills
+    vec = _IS_VECTOR_FIRST[first] & (bits >= 168)
+    msg_type = _TYPE_OF_BYTE[first]
+    vec_idx = np.flatnonzero(vec)
+    if len(vec_idx):
+        times = np.array(list(map(_FIRST, messages)), dtype=np.float64)  # None -> NaN
+        chars = joined[starts[vec_idx][:, None] + np.arange(28)]
+        positions = _decode_position_chars(chars, vec_idx + seq_start, times[vec_idx], rejects)
     else:
         positions = np.empty(0, dtype=POSITION_DTYPE)
-    statics: list[StaticReport] = []
+    bulk = ~vec & (((msg_type == 5) & (bits >= _TYPE5_BITS)) | ((msg_type == 24) & (bits >= 160)))
+    part = np.zeros(n, dtype=np.int64)
+    if bulk.any():
+        part[bulk] = (_SIXBIT[joined[starts[bulk] + 6]] >> 2) & 3  # type 24's bits 38-39
+        bulk &= (msg_type == 5) | (part == 0) | ((part == 1) & (bits >= 168))
+    for kind, sel in ((5, msg_type == 5), (0, (msg_type == 24) & (part == 0)), (1, (msg_type == 24) & (part == 1))):
+        idx = np.flatnonzero(bulk & sel)
+        if len(idx):
+            rows = joined[starts[idx][:, None] + np.arange(_GATHER if kind == 5 else 28)]
+            picked = idx.tolist()
+            ts = [_NaN if (t := messages[i][0]) is None else t for i in picked]
+            _bulk_statics(rows, 5 if kind == 5 else 24, kind, [i + seq_start for i in picked], ts, statics, rejects)
+    sorted_statics = len(statics) == 0
+    rare_idx = np.flatnonzero(~vec & ~bulk).tolist()
     rare_rows: list[tuple[Any, ...]] = []
     other = 0
     for i in rare_idx:
@@ -315,11 +427,16 @@ def decode_batch(messages: Sequence[RawMessage], seq_start: int = 0) -> DecodedB
             )
         elif msg_type != 27:
             other += 1
+    if not sorted_statics:
+        statics.sort(key=_SEQ)
     if rare_rows:
         extra = np.array(rare_rows, dtype=POSITION_DTYPE)
         at = np.searchsorted(positions["seq"], extra["seq"])
         positions = np.insert(positions, at, extra)
     return DecodedBatch(positions=positions, statics=statics, other=other, rejects=rejects)
+
+
+_SEQ = operator.attrgetter("seq")
 
 
 def _position_row(seq: int, time: float, rec: dict[str, Any]) -> tuple[Any, ...]:
