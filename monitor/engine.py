@@ -362,7 +362,7 @@ class Engine:
     # ---- the per-fix step --------------------------------------------------------------------------------
     def process(self, batch: DecodedBatch, clock: Callable[[], float]) -> tuple[list[Alert], int]:
         """Run one decoded batch; returns its alerts (time-ordered) and how many reports had no time."""
-        if self.fast and self.geofence.words == 1 and len(batch.positions):
+        if self.fast and len(batch.positions):
             return self._process_fast(batch, clock)
         return self._process_slow(batch, clock)
 
@@ -915,6 +915,26 @@ def _haversine_np(x1: NDArray[np.float64], y1: NDArray[np.float64], x2: NDArray[
     return result
 
 
+def _words(mask: int, nw: int) -> NDArray[np.uint64]:
+    """A zone mask (Python int) as nw 64-bit words, lowest first."""
+    return np.array([(mask >> (64 * k)) & 0xFFFF_FFFF_FFFF_FFFF for k in range(nw)], dtype=np.uint64)
+
+
+def _ints(words: NDArray[np.uint64]) -> list[int]:
+    """(n, nw) 64-bit words back to Python int masks."""
+    masks: list[int] = words[:, 0].tolist()
+    for k in range(1, words.shape[1]):
+        col = words[:, k].tolist()
+        masks = [m | (c << (64 * k)) if c else m for m, c in zip(masks, col)]
+    return masks
+
+
+def _any(words: NDArray[np.uint64], mask: int) -> NDArray[np.bool_]:
+    """Rows whose mask shares a bit with `mask`."""
+    result: NDArray[np.bool_] = ((words & _words(mask, words.shape[1])) != 0).any(axis=1)
+    return result
+
+
 def _last_rows(mmsi: NDArray[np.int64], rows: NDArray[np.int64]) -> dict[int, int]:
     """MMSI -> the last of `rows` (ascending row indices) that belongs to it."""
     if len(rows) == 0:
@@ -938,11 +958,12 @@ class _FastBatch:
         self.sog_a = pos["sog"]
         self.cog_a = pos["cog"]
         self.valid = ~(np.isnan(self.lat_a) | np.isnan(self.lon_a))
-        self.words = np.zeros(n, dtype=np.uint64)
+        nw = self.nw = engine.geofence.words
+        self.words = np.zeros((n, nw), dtype=np.uint64)  # zone masks as 64-bit words
         if self.valid.any():
             self.words[self.valid] = engine.geofence.membership_words(
                 self.lon_a[self.valid], self.lat_a[self.valid]
-            )[:, 0]
+            )
         self.times: list[float] = self.t_a.tolist()
         self.mmsis: list[int] = self.mmsi_a.tolist()
         self.lats: list[float] = self.lat_a.tolist()
@@ -950,7 +971,7 @@ class _FastBatch:
         self.sogs: list[float] = self.sog_a.tolist()
         self.cogs: list[float] = self.cog_a.tolist()
         self.valid_list: list[bool] = self.valid.tolist()
-        self.words_list: list[int] = self.words.tolist()
+        self.words_list: list[int] = _ints(self.words)
         finite = self.t_a[~np.isnan(self.t_a)]
         self.t_max = float(finite.max()) if len(finite) else -math.inf
         self.upto = 0  # rows below this index have been reached by the loop
@@ -970,7 +991,7 @@ class _FastBatch:
         st_lon = np.full(m, np.nan)
         st_lat = np.full(m, np.nan)
         st_heard = np.full(m, -np.inf)
-        st_member = np.zeros(m, dtype=np.uint64)
+        st_member = np.zeros((m, self.nw), dtype=np.uint64)
         st_hot = np.ones(m, dtype=bool)
         vessels = e.vessels
         for k, mmsi in enumerate(uniq.tolist()):
@@ -981,7 +1002,7 @@ class _FastBatch:
             st_lon[k] = v.lon
             st_lat[k] = v.lat
             st_heard[k] = v.heard
-            st_member[k] = v.member
+            st_member[k] = _words(v.member, self.nw)
             st_hot[k] = (
                 v.dark or bool(v.pending) or bool(v.jump_cands) or v.lo_t0 is not None
                 or v.ww_since is not None or v.ww_alerted or v.cell is not None
@@ -1006,7 +1027,7 @@ class _FastBatch:
         prev_t = np.where(has_prev, t[pvi], st_time[inverse])
         prev_lon = np.where(has_prev, self.lon_a[pvi], st_lon[inverse])
         prev_lat = np.where(has_prev, self.lat_a[pvi], st_lat[inverse])
-        prev_w = np.where(has_prev, self.words[pvi], st_member[inverse])
+        prev_w = np.where(has_prev[:, None], self.words[pvi], st_member[inverse])
         self.prev_t, self.prev_lon, self.prev_lat, self.prev_w = prev_t, prev_lon, prev_lat, prev_w
         w = self.words
         lon, lat, sog, cog = self.lon_a, self.lat_a, self.sog_a, self.cog_a
@@ -1028,13 +1049,13 @@ class _FastBatch:
                         uu = ((ax - prev_lon) * dy - (ay - prev_lat) * dx) / denom
                         eps = 1e-6
                         gate |= (tt >= -eps) & (tt <= 1 + eps) & (uu >= -eps) & (uu <= 1 + eps)
-            harbour = (w & np.uint64(e._harbour_mask)) != 0
+            harbour = _any(w, e._harbour_mask)
             slow = (sog < max(det.loiter_max_speed_kn, det.encounter_max_speed_kn)) & ~harbour
             bearing = np.full(n, np.nan)
             for lane in sorted(e._bearing, reverse=True):  # the lowest lane index wins, as _lowest
                 b = e._bearing[lane]
                 if b is not None:
-                    bearing[(w >> np.uint64(lane)) & np.uint64(1) == 1] = b
+                    bearing[(w[:, lane // 64] >> np.uint64(lane % 64)) & np.uint64(1) == 1] = b
             off = np.abs((cog - bearing + 180.0) % 360.0 - 180.0)
             wrong = (sog > det.wrong_way_min_speed_kn) & (off > det.wrong_way_angle_deg)
             # A silence longer than the shortest dark limit of any level: the fix may follow a `dark`.
@@ -1043,10 +1064,11 @@ class _FastBatch:
             gap = (t - prev_heard) > shortest
         untimed = np.isnan(t)
         valid = self.valid
-        tracked = np.uint64(e._tracked_mask)
+        tracked = _words(e._tracked_mask, self.nw)
         interesting = (
             (valid & (
-                (t < prev_t) | ((w & tracked) != (prev_w & tracked)) | ((w & np.uint64(e._land_mask)) != 0) | jump | gate | slow
+                (t < prev_t) | ((w & tracked) != (prev_w & tracked)).any(axis=1) | _any(w, e._land_mask)
+                | jump | gate | slow
                 | wrong | np.isnan(prev_t)
             ))
             | gap | untimed | st_hot[inverse]
@@ -1102,7 +1124,7 @@ class _FastBatch:
             v = e.vessels[self.mmsis[i]]
             moves.append((v, float(self.prev_t[i]), self.times[i], float(self.prev_lon[i]),
                           float(self.prev_lat[i]), self.lons[i], self.lats[i], self.sogs[i], self.cogs[i],
-                          self.words_list[i] | int(self.prev_w[i])))
+                          self.words_list[i] | _ints(self.prev_w[i : i + 1])[0]))
         # The last skipped row (and last skipped fix) of each vessel not taken over.
         last_any = _last_rows(self.mmsi_a, idx)
         last_fix = _last_rows(self.mmsi_a, idx[self.valid[idx]])

@@ -98,3 +98,32 @@ def test_fast_path_equals_reference_on_random_tracks(tmp_path: Path, track: list
         t += dt
         lines += position_lines(538000000 + vessel, lon, lat, t, sog=sog, cog=cog)
     assert replay(lines, fast=True, batch=batch, zones=zones) == replay(lines, fast=False, batch=batch, zones=zones)
+
+
+def many_zones(tmp_path: Path) -> Any:
+    """The toy strait plus 120 small ports on a grid: masks of two 64-bit words."""
+    from tests.helpers import box, feature, synthetic_zones
+
+    collection = synthetic_zones()
+    for k in range(120):
+        x = 55.3 + (k % 12) * 0.2
+        y = 25.45 + (k // 12) * 0.11
+        collection["features"].append(
+            feature(f"p{k}", "port", {"type": "Polygon", "coordinates": box(x, y, x + 0.05, y + 0.04)}))
+    return load_zone_file(write_zones(tmp_path / "many.geojson", collection))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(track=fixes, batch=st.integers(1, 9))
+def test_fast_path_equals_reference_with_more_than_64_zones(
+    tmp_path: Path, track: list[tuple[int, float, float, int, float, float]], batch: int
+) -> None:
+    """With more zones than one 64-bit word holds, both paths still give identical alerts."""
+    zones = many_zones(tmp_path)
+    assert len(zones.zones) > 128
+    lines: list[bytes] = []
+    t = T0
+    for vessel, lon, lat, dt, sog, cog in track:
+        t += dt
+        lines += position_lines(538000000 + vessel, lon, lat, t, sog=sog, cog=cog)
+    assert replay(lines, fast=True, batch=batch, zones=zones) == replay(lines, fast=False, batch=batch, zones=zones)
