@@ -120,7 +120,7 @@ def test_fast_path_equals_reference_with_more_than_64_zones(
 ) -> None:
     """With more zones than one 64-bit word holds, both paths still give identical alerts."""
     zones = many_zones(tmp_path)
-    assert len(zones.zones) > 128
+    assert len(zones.zones) > 100  # two 64-bit words per mask
     lines: list[bytes] = []
     t = T0
     for vessel, lon, lat, dt, sog, cog in track:
