@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import collections
 import datetime as dt
+import itertools
 import math
 import operator
 from collections.abc import Iterator, Sequence
@@ -108,6 +109,7 @@ _TEXT_BYTE = np.array([v + 64 if v < 32 else v for v in range(64)], dtype=np.uin
 _SHIP_TYPE_5 = [int(ShipType.from_value(v)) for v in range(256)]
 _TYPE5_BITS = 422  # type 5 fields up to the destination's end: from here on, decoded in bulk
 _GATHER = 71  # characters gathered per static message (a type 5's 422 bits)
+_COLUMNS = np.arange(_GATHER)
 _FIRST = operator.itemgetter(0)
 _SECOND = operator.itemgetter(1)
 _THIRD = operator.itemgetter(2)
@@ -162,7 +164,7 @@ def _decode_position_chars(
 ) -> np.ndarray:
     """`_decode_positions` on the first 28 payload characters, one row per message."""
     n = len(chars)
-    six = np.ascontiguousarray(_SIXBIT[chars[:, :28]].T)  # (28, n): each character position contiguous
+    six = np.ascontiguousarray(np.take(_SIXBIT, chars[:, :28]).T)  # (28, n): each character position contiguous
     msg_type = six[0].astype(np.int8)
     class_b = msg_type == 18
     mmsi = _field(six, 8, 30)
@@ -312,11 +314,14 @@ def _split(
 def _text(six: np.ndarray, offset: int, chars: int) -> list[str | None]:
     """Six-bit text of `chars` characters from bit `offset` of every row, cleaned as pyais's `get_str`
     and then `_clean` do; the field lies wholly inside every payload."""
-    codes = np.empty((six.shape[1], chars), dtype=np.uint8)
+    codes = np.empty((six.shape[1], chars + 1), dtype=np.uint8)
     for j in range(chars):
-        codes[:, j] = _TEXT_BYTE[_field(six, offset + 6 * j, 6)]
-    raw = codes.tobytes().decode("ascii")
-    return [_clean(raw[k : k + chars].rstrip("@").strip()) for k in range(0, len(raw), chars)]
+        codes[:, j] = np.take(_TEXT_BYTE, _field(six, offset + 6 * j, 6))
+    codes[:, chars] = 0x0A  # one text per line, so str methods cut and clean them all at C speed
+    rows = codes.tobytes().decode("ascii").split("\n")[:-1]
+    # get_str's rstrip("@").strip() then _clean's rstrip("@ "): the text has no whitespace but ' '.
+    cleaned = map(str.lstrip, map(str.rstrip, rows, itertools.repeat("@ ")), itertools.repeat(" "))
+    return [text or None for text in cleaned]
 
 
 def _bulk_statics(
@@ -325,7 +330,7 @@ def _bulk_statics(
 ) -> None:
     """Static reports of one kind in bulk (type 5 of at least 422 bits, type 24 part A of 160, part B of
     168): the values pyais gives them (see `_decode_rare`), appended to `statics` unordered."""
-    six = np.ascontiguousarray(_SIXBIT[chars].T)
+    six = np.ascontiguousarray(np.take(_SIXBIT, chars).T)
     mmsi = _field(six, 8, 30)
     good = (mmsi != 0) & (mmsi <= 999_999_999)
     n_bad = len(good) - int(good.sum())
@@ -358,13 +363,13 @@ def _bulk_statics(
     elif part == 0:
         name = _text(six, 40, 20)
         for k, seq in enumerate(seqs):
-            statics.append(StaticReport(seq, times[k], mmsis[k], 24, name=name[k], part=0))
+            statics.append(StaticReport(seq, times[k], mmsis[k], 24, name[k], None, None, None, None, None, 0))
     else:
         ship = _field(six, 40, 8).tolist()
         callsign = _text(six, 90, 7)
         for k, seq in enumerate(seqs):
             statics.append(
-                StaticReport(seq, times[k], mmsis[k], 24, callsign=callsign[k], ship_type=ship[k] or None, part=1)
+                StaticReport(seq, times[k], mmsis[k], 24, None, callsign[k], None, ship[k] or None, None, None, 1)
             )
 
 
@@ -390,7 +395,11 @@ def decode_batch(messages: Sequence[RawMessage], seq_start: int = 0) -> DecodedB
     vec_idx = np.flatnonzero(vec)
     if len(vec_idx):
         times = np.array(list(map(_FIRST, messages)), dtype=np.float64)  # None -> NaN
-        chars = joined[starts[vec_idx][:, None] + np.arange(28)]
+        if (lengths[vec_idx] == 28).all():  # the usual 168-bit reports: their bytes joined are the matrix
+            picked = operator.itemgetter(*vec_idx.tolist())(payloads) if len(vec_idx) > 1 else (payloads[vec_idx[0]],)
+            chars = np.frombuffer(b"".join(picked), dtype=np.uint8).reshape(-1, 28)
+        else:
+            chars = np.take(joined, starts[vec_idx][:, None] + _COLUMNS[:28])
         positions = _decode_position_chars(chars, vec_idx + seq_start, times[vec_idx], rejects)
     else:
         positions = np.empty(0, dtype=POSITION_DTYPE)
@@ -402,7 +411,7 @@ def decode_batch(messages: Sequence[RawMessage], seq_start: int = 0) -> DecodedB
     for kind, sel in ((5, msg_type == 5), (0, (msg_type == 24) & (part == 0)), (1, (msg_type == 24) & (part == 1))):
         idx = np.flatnonzero(bulk & sel)
         if len(idx):
-            rows = joined[starts[idx][:, None] + np.arange(_GATHER if kind == 5 else 28)]
+            rows = np.take(joined, starts[idx][:, None] + _COLUMNS[: _GATHER if kind == 5 else 28])
             picked = idx.tolist()
             ts = [_NaN if (t := messages[i][0]) is None else t for i in picked]
             _bulk_statics(rows, 5 if kind == 5 else 24, kind, [i + seq_start for i in picked], ts, statics, rejects)

@@ -53,6 +53,7 @@ _MAX_COMPLETED = 1024  # completed multi-sentence groups remembered for duplicat
 _PURGE_EVERY = 4096  # accepted sentences between two purges of the dedup memory
 _FAST_MIN_LINES = 64  # batches from this many lines take the batched path
 _MAX_TAG_CACHE = 4096  # distinct tag blocks remembered by the batched path
+_PURGE_CHUNK = 1024  # dedup entries looked at per step of a purge
 
 # Hex digit value for each byte; 255 marks a byte that is not a hex digit.
 _HEX = np.full(256, 255, dtype=np.uint16)
@@ -62,12 +63,10 @@ for _i, _c in enumerate(b"abcdef"):
     _HEX[_c] = 10 + _i
 
 
-# ASCII letters (a talker id), and bytes outside the six-bit armour (as 1), for lookups over a batch.
+# ASCII letters (a talker id), for lookups over a batch.
 _ALPHA = np.zeros(256, dtype=bool)
 _ALPHA[65:91] = True
 _ALPHA[97:123] = True
-_NOT_SIXBIT = np.ones(256, dtype=np.uint8)
-_NOT_SIXBIT[list(SIXBIT_ALPHABET)] = 0
 _NAN = float("nan")
 
 
@@ -262,6 +261,7 @@ class NmeaAssembler:
         self._tag_ids: dict[bytes, int] = {}
         self._tag_times: list[float] = []  # NaN: no c: field
         self._tag_sources: list[bytes] = []
+        self._tag_cache: dict[bytes, tuple[float | None, bytes, bytes | None]] = {}  # g:-less tag blocks
 
     @property
     def pending_lines(self) -> int:
@@ -424,17 +424,13 @@ class NmeaAssembler:
             ok[np.searchsorted(starts, high, side="right") - 1] = False
         cand = np.flatnonzero(ok)
         if len(cand):
-            # Payload in the alphabet, and the sentence checksum, over segments of the whole buffer.
-            p0, p1 = pstart[cand], sstar[cand] - 2
+            # The sentence checksums, over segments of the whole buffer.
             bounds = np.empty(2 * len(cand), dtype=np.int64)
-            bounds[0::2] = p0
-            bounds[1::2] = p1
-            bad_chars = np.add.reduceat(_NOT_SIXBIT[a], bounds)[0::2]
             bounds[0::2] = ss[cand] + 1
             bounds[1::2] = sstar[cand]
             xor = np.bitwise_xor.reduceat(a, bounds)[0::2]
             expected = hexv[pad[sstar[cand] + 1]] * 16 + hexv[pad[sstar[cand] + 2]]
-            ok[cand[(bad_chars != 0) | (xor != expected)]] = False
+            ok[cand[xor != expected]] = False
         fast = np.flatnonzero(ok)
         nf = len(fast)
         if nf == 0:
@@ -460,6 +456,10 @@ class NmeaAssembler:
             cut = (10 + channel_one[fast]).tolist()
             payloads = [k[c:-2] for k, c in zip(keys, cut, strict=True)]
         fills = (pad[fstar - 1] - 0x30).tolist()
+        # Payload characters outside the six-bit alphabet: rare, so one look at all payloads at once.
+        keep = np.ones(nf, dtype=bool)
+        if b"".join(payloads).translate(None, SIXBIT_ALPHABET):
+            keep[[bool(p.translate(None, SIXBIT_ALPHABET)) for p in payloads]] = False
         # Tag blocks: cached (time, source) by their text, parsed only when new.
         tag_id = np.full(nf, -2, dtype=np.int64)  # -2: no tag block
         if ftag.any():
@@ -471,7 +471,7 @@ class NmeaAssembler:
             tag_pieces = list(map(get, (first[ftag] + 1).tolist()))
             looked = list(map(ids.get, tag_pieces))
             if None in looked:
-                for piece in set(itertools.compress(tag_pieces, [x is None for x in looked])):
+                for piece in set(itertools.compress(tag_pieces, map(operator.is_, looked, itertools.repeat(None)))):
                     parsed = _simple_tag(piece)
                     if parsed is None:
                         ids[piece] = -1
@@ -481,7 +481,7 @@ class NmeaAssembler:
                         self._tag_sources.append(parsed[1])
                 looked = list(map(ids.__getitem__, tag_pieces))
             tag_id[ftag] = looked
-        keep = tag_id != -1
+        keep &= tag_id != -1
         own = np.full(nf, _NAN)
         has = tag_id >= 0
         if has.any():
@@ -566,12 +566,18 @@ class NmeaAssembler:
         prev_max = self._max_time
         deadlines = self._deadlines
         if deadlines and min(deadlines.values()) < run_max:
-            # Some source's pending fragments may go stale here: check line by line, as they come.
+            # Some source's pending fragments may go stale here: check line by line, as they come
+            # (only the lines past the earliest deadline can expire anything).
+            lowest = min(deadlines.values())
             for k, t in enumerate(ts, lo):
-                src = run.source_of(k)
-                deadline = deadlines.get(src)
-                if deadline is not None and t > deadline:
-                    self._expire_source(src, t)
+                if t > lowest:
+                    src = run.source_of(k)
+                    deadline = deadlines.get(src)
+                    if deadline is not None and t > deadline:
+                        self._expire_source(src, t)
+                        if not deadlines:
+                            break
+                        lowest = min(deadlines.values())
         payloads = scan.payloads[lo:hi]
         fills = scan.fills[lo:hi]
         if window <= 0:
@@ -844,9 +850,15 @@ class NmeaAssembler:
         A sentence of a tag-block group (`g:2-2-1604`) without its own `s:`/`c:` takes those of the
         group's first sentence, so its fragments still meet the first one's.
         """
-        fields = _tag_fields(tag)
+        fields = self._tag_cache.get(tag)
         if fields is None:
-            return None
+            fields = _tag_fields(tag)
+            if fields is None:
+                return None
+            if fields[2] is None:  # the same text always means the same time and source
+                if len(self._tag_cache) >= _MAX_TAG_CACHE:
+                    self._tag_cache.clear()
+                self._tag_cache[tag] = fields
         t, src, group = fields
         if group is not None:
             parts = group.split(b"-")
@@ -898,12 +910,19 @@ class NmeaAssembler:
             return
         if self._max_time is not None:
             cutoff = self._max_time - self.dedup_window_s
-            old: list[bytes] = []
-            for key, t in seen.items():
-                if t >= cutoff:
+            # The leading entries older than the cutoff, counted in chunks of the values with numpy
+            # (a Python loop over them cost about as much as the rest of the batched path).
+            count = 0
+            values = iter(seen.values())
+            while True:
+                chunk = np.fromiter(itertools.islice(values, _PURGE_CHUNK), dtype=np.float64)
+                below = chunk < cutoff
+                if len(chunk) == 0 or not below.all():
+                    count += int(np.argmin(below)) if len(chunk) else 0
                     break
-                old.append(key)
-            for key in old:
-                del seen[key]
+                count += len(chunk)
+            if count:
+                old = list(itertools.islice(seen, count))
+                collections.deque(map(seen.__delitem__, old), maxlen=0)
         while len(seen) > _MAX_DEDUP_ENTRIES:
             del seen[next(iter(seen))]

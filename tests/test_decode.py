@@ -386,3 +386,21 @@ def test_bulk_statics_equal_pyais_one_by_one(msgs: list[RawMessage], seq_start: 
     assert repr(batch.statics) == repr(expected)  # repr: equal NaN times compare equal
     assert batch.rejects == expected_rejects
     assert len(batch.positions) == 0 and batch.other == 0
+
+
+def test_batch_rows_do_not_depend_on_the_other_payloads() -> None:
+    """A batch mixing 168-bit reports with longer ones (extra bits after the report) and other types
+    decodes each report exactly as a batch of that one message alone."""
+    base = [
+        encoded(msg_type=1, mmsi=211234560, lat=26.5, lon=56.25, speed=12.3, course=90.5, heading=91),
+        encoded(msg_type=18, mmsi=440123451, lat=26.2, lon=56.2, speed=5.5, course=10.0, heading=511),
+        encoded(msg_type=5, mmsi=211234561, shipname="LONG ONE", destination="DUBAI"),
+    ]
+    longer = [(t, payload + b"0w", fill) for t, payload, fill in base[:2]]  # 180 bits
+    msgs = [base[0], longer[0], base[2], base[1], longer[1], base[0]]
+    batch = decode_batch(msgs, seq_start=7)
+    alone = [decode_batch([m], seq_start=7 + i).positions for i, m in enumerate(msgs)]
+    expected = np.concatenate(alone)
+    assert len(batch.positions) == 5
+    assert repr(batch.positions.tolist()) == repr(expected.tolist())
+    assert [s.seq for s in batch.statics] == [9]
