@@ -17,7 +17,9 @@ Per fix, in order:
 from __future__ import annotations
 
 import heapq
+import marshal
 import math
+import operator
 import pickle
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -196,12 +198,17 @@ class Engine:
         self._harbour_mask = km.get("port", 0) | km.get("anchorage", 0)
         self._tracked_mask = geofence.tracked_mask
         self._bearing = {i: z.bearing for i, z in enumerate(geofence.zones) if z.kind == "tss_lane"}
-        # MMSIs whose state changed since the last export_state(); None: not tracked (replay).
+        # MMSIs whose state changed since the last export_state(); None: not tracked (replay). `moved`
+        # holds those whose only change is the track moving on (fast-path fixes): saved less often, as
+        # losing a few seconds of track to a crash repeats no alert.
         self.dirty: set[int] | None = None
+        self.moved: set[int] = set()
+        self._ids_cache: dict[int, list[str]] = {}  # zone mask -> zone ids, for saving state
         self._limits_since = -math.inf  # when the posture (and so the limits) last changed
         # The fast path (see _process_fast) skips fixes that cannot change anything; False forces the
         # reference path for every fix (tests compare the two).
         self.fast = True
+        self.fast_min_rows = 256
         self._fast: _FastBatch | None = None  # the batch being processed on the fast path
 
     def vessel(self, mmsi: int) -> Vessel:
@@ -362,7 +369,9 @@ class Engine:
     # ---- the per-fix step --------------------------------------------------------------------------------
     def process(self, batch: DecodedBatch, clock: Callable[[], float]) -> tuple[list[Alert], int]:
         """Run one decoded batch; returns its alerts (time-ordered) and how many reports had no time."""
-        if self.fast and len(batch.positions):
+        # Small batches (a live feed's few milliseconds) go the reference way: the fast path's fixed
+        # numpy cost per batch only pays off over a few hundred fixes.
+        if self.fast and len(batch.positions) >= self.fast_min_rows:
             return self._process_fast(batch, clock)
         return self._process_slow(batch, clock)
 
@@ -801,21 +810,31 @@ class Engine:
         self._pairs = {k: p for k, p in self._pairs.items() if now - p.last <= gap}
 
     # ---- state that survives a restart -------------------------------------------------------------------
-    def export_state(self, everything: bool = False) -> dict[str, bytes | None]:
-        """The state changed since the last call (or all of it), as key -> pickled blob for the store.
+    def export_state(self, everything: bool = False, moved: bool = False) -> dict[str, bytes | None]:
+        """The state changed since the last call (or all of it), as key -> pickled blob for the store;
+        with `moved`, also the vessels whose track only moved on.
 
         Zone references (membership masks, the dark zone, transits) are stored by zone id, so a state
         saved under one zone file is restored correctly under an edited one.
         """
-        mmsis = self.vessels.keys() if everything or self.dirty is None else self.dirty
+        if everything or self.dirty is None:
+            mmsis: Iterable[int] = self.vessels.keys()
+            self.moved.clear()
+        elif moved:
+            mmsis = self.dirty | self.moved
+            self.moved.clear()
+        else:
+            mmsis = self.dirty
+            self.moved -= self.dirty
         zones = self.geofence.zones
         straits = [s.zone.id for s in self.geofence.straits]
+        ids = self._ids_cache
+        if len(ids) > 65536:
+            ids.clear()
         out: dict[str, bytes | None] = {}
         for mmsi in list(mmsis):
             v = self.vessels.get(mmsi)
-            out[f"v:{mmsi}"] = (
-                None if v is None else pickle.dumps(_vessel_state(v, zones, straits), protocol=5)
-            )
+            out[f"v:{mmsi}"] = None if v is None else _vessel_state(v, zones, straits, ids)
         if self.dirty is not None:
             self.dirty.clear()
         pairs = {k: (p.start, p.last, p.alerted, p.distance) for k, p in self._pairs.items()}
@@ -830,9 +849,7 @@ class Engine:
         straits = {s.zone.id: i for i, s in enumerate(self.geofence.straits)}
         for key, blob in blobs.items():
             if key.startswith("v:"):
-                state = pickle.loads(blob)
-                v = Vessel(state["mmsi"], state["watch"])
-                _restore_vessel(v, state, index, straits)
+                v = _restore_vessel(blob, index, straits)
                 # Watchlists come from the configuration in force, not the saved state.
                 mid = mid_of(v.mmsi)
                 v.watch = sorted(
@@ -881,26 +898,48 @@ _ZONE_FREE = (
 )
 
 
-def _vessel_state(v: Vessel, zones: Sequence[Any], straits: Sequence[str]) -> dict[str, Any]:
-    state = {name: getattr(v, name) for name in _ZONE_FREE}
-    state["transit"] = {straits[i]: gate_time for i, gate_time in v.transit.items()}
-    state["member"] = _ids(v.member, zones)
-    state["last_s"] = _ids(v.last_s, zones)
-    state["pending"] = {zones[z].id: t for z, t in v.pending.items()}
-    state["dark_zone"] = None if v.dark_zone is None else zones[v.dark_zone].id
-    return state
+_STATE_VERSION = 1
+_get_zone_free = operator.attrgetter(*_ZONE_FREE)
 
 
-def _restore_vessel(v: Vessel, state: dict[str, Any], index: dict[str, int], straits: dict[str, int]) -> None:
-    for name in _ZONE_FREE:
-        setattr(v, name, state[name])
-    v.member = _mask(state["member"], index)
-    v.last_s = _mask(state["last_s"], index)
-    v.pending = {index[z]: t for z, t in state["pending"].items() if z in index}
-    v.transit = {straits[sid]: gt for sid, gt in state["transit"].items() if sid in straits}
-    dz = state["dark_zone"]
-    v.dark_zone = None if dz is None else index.get(dz)
+def _vessel_state(v: Vessel, zones: Sequence[Any], straits: Sequence[str], ids: dict[int, list[str]]) -> bytes:
+    """One vessel's state as a compact marshal blob (plain values only), zones named by id."""
+    def zone_ids(mask: int) -> list[str]:
+        found = ids.get(mask)
+        if found is None:
+            found = ids[mask] = [zones[z].id for z in _bits(mask)]
+        return found
+
+    return marshal.dumps((
+        _STATE_VERSION,
+        _get_zone_free(v),
+        {straits[i]: gate_time for i, gate_time in v.transit.items()},
+        zone_ids(v.member),
+        zone_ids(v.last_s),
+        {zones[z].id: t for z, t in v.pending.items()},
+        None if v.dark_zone is None else zones[v.dark_zone].id,
+    ))
+
+
+def _restore_vessel(blob: bytes, index: dict[str, int], straits: dict[str, int]) -> Vessel:
+    version, values, transit, member, last_s, pending, dark_zone = marshal.loads(blob)
+    if version != _STATE_VERSION:
+        raise ValueError(f"vessel state version {version} (expected {_STATE_VERSION})")
+    state = dict(zip(_ZONE_FREE, values))
+    v = Vessel(state["mmsi"], list(state["watch"]))
+    for name, value in state.items():
+        setattr(v, name, value)
+    v.watch = list(v.watch)
+    v.jump_cands = [tuple(c) for c in v.jump_cands]
+    if v.cell is not None:
+        v.cell = tuple(v.cell)
+    v.member = _mask(member, index)
+    v.last_s = _mask(last_s, index)
+    v.pending = {index[z]: t for z, t in pending.items() if z in index}
+    v.transit = {straits[sid]: tuple(gt) for sid, gt in transit.items() if sid in straits}
+    v.dark_zone = None if dark_zone is None else index.get(dark_zone)
     v._info = None
+    return v
 
 
 _EARTH_R = 6_371_008.8
@@ -1128,10 +1167,12 @@ class _FastBatch:
         # The last skipped row (and last skipped fix) of each vessel not taken over.
         last_any = _last_rows(self.mmsi_a, idx)
         last_fix = _last_rows(self.mmsi_a, idx[self.valid[idx]])
-        dirty = e.dirty
+        track = e.dirty is not None
         for mmsi, ja in last_any.items():
             if mmsi in self.started:
                 continue
-            v = e.vessel(mmsi) if dirty is not None else e.vessels[mmsi]
+            v = e.vessels[mmsi]
             self._apply(v, last_fix.get(mmsi, -1), ja)
             e._schedule(v)
+            if track:
+                e.moved.add(mmsi)

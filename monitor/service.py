@@ -267,12 +267,12 @@ class Service:
         self.lag_s = time.monotonic() - items[0][2]
         self._commit(alerts)
 
-    def _commit(self, alerts: Sequence[Alert], everything: bool = False) -> None:
+    def _commit(self, alerts: Sequence[Alert], everything: bool = False, moved: bool = False) -> None:
         """One transaction: the alerts and the state that produced them; then send and share them."""
         assert self.store is not None
         prefix = self.settings.mqtt.prefix
         rows = [(a.id, alert_topic(prefix, a), a.to_json().encode()) for a in alerts]
-        self.store.commit(rows, self.pipeline.engine.export_state(everything=everything))
+        self.store.commit(rows, self.pipeline.engine.export_state(everything=everything, moved=moved))
         if not alerts:
             return
         if self.publisher is not None:
@@ -295,6 +295,7 @@ class Service:
         watchdog_usec = int(os.environ.get("WATCHDOG_USEC", "0") or 0)
         interval = min(1.0, watchdog_usec / 2e6) if watchdog_usec else 1.0
         last_status = 0.0
+        last_save = time.time()
         last_rejects = 0
         while True:
             await asyncio.sleep(interval)
@@ -313,6 +314,10 @@ class Service:
                 elif not stalled and name in self._stalled:
                     self._stalled.discard(name)
                     log.info("feed_resumed", feed=name)
+            if now - last_save >= 5:
+                # Tracks that only moved on are saved every few seconds, not with every batch.
+                last_save = now
+                self._commit([], moved=True)
             if now - last_status >= 10:
                 last_status = now
                 self.notifier.notify(f"STATUS={self._status()}")

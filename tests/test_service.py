@@ -309,6 +309,9 @@ async def test_sigterm_drains_flushes_and_says_offline(tmp_path: Path, broker: B
     async with Subscriber(broker.url, f"{prefix}/#") as sub:
         d.start()
         d.send(lines)
+        # Lines still in the socket when the feeds stop are not read (the receiver's stream goes on
+        # without us); what the pipeline has taken in must all come out.
+        d.wait_processed(len(lines))
         d.signal(signal.SIGTERM)
         assert d.wait() == 0
         await sub.wait_until(lambda ms: set(alert_ids([m for m in ms if "/alerts/" in str(m.topic)])) >= want
