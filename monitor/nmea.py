@@ -165,7 +165,7 @@ class _FastLines:
     """What `_fast_scan` found: the common lines' numbers and, for each, its sentence after the talker
     id (the de-duplication key), payload, fill bits, own time (NaN: none) and tag-block id (-2: none)."""
 
-    __slots__ = ("lines", "keys", "payloads", "fills", "own", "tag_ids")
+    __slots__ = ("lines", "keys", "payloads", "fills", "own", "tag_ids", "multi", "buf", "src_lo", "src_hi")
 
     def __init__(
         self,
@@ -175,6 +175,10 @@ class _FastLines:
         fills: list[int],
         own: np.ndarray,
         tag_ids: list[int],
+        multi: list[int],
+        buf: bytes,
+        src_lo: list[int],
+        src_hi: list[int],
     ) -> None:
         self.lines = lines
         self.keys = keys
@@ -182,6 +186,10 @@ class _FastLines:
         self.fills = fills
         self.own = own
         self.tag_ids = tag_ids
+        self.multi = multi  # which of them are fragments of multi-sentence messages
+        self.buf = buf  # the joined batch, where buf[src_lo[k]:src_hi[k]] is a plain tag block's s:
+        self.src_lo = src_lo
+        self.src_hi = src_hi
 
 
 class _Run:
@@ -199,9 +207,12 @@ class _Run:
 
     def source_of(self, k: int) -> bytes:
         """Fast line k's source for fragment expiry: its tag block's s:, else the feed's."""
-        tag_id = self.scan.tag_ids[k]
+        scan = self.scan
+        tag_id = scan.tag_ids[k]
         if tag_id >= 0:
             return self.tag_sources[tag_id] or self.source
+        if tag_id == -3:
+            return scan.buf[scan.src_lo[k] : scan.src_hi[k]] or self.source
         return self.source
 
 
@@ -409,11 +420,19 @@ class NmeaAssembler:
         ok &= pad[ss] == 0x21
         ok &= _ALPHA[pad[ss + 1]] & _ALPHA[pad[ss + 2]]
         ok &= (pad[ss + 3] == 0x56) & (pad[ss + 4] == 0x44) & ((pad[ss + 5] == 0x4D) | (pad[ss + 5] == 0x4F))
-        for k, c in enumerate(b",1,1,,"):
-            ok &= pad[ss + 6 + k] == c
-        channel_one = (pad[ss + 12] != 0x2C) & (pad[ss + 13] == 0x2C)
-        ok &= channel_one | (pad[ss + 12] == 0x2C)
-        pstart = ss + 13 + channel_one
+        ok &= (pad[ss + 6] == 0x2C) & (pad[ss + 8] == 0x2C) & (pad[ss + 10] == 0x2C)
+        # Fragment count and number: one digit each, 1 <= number <= count (else left to the per-line
+        # code, which tells a bad fragment from a truncated sentence).
+        count, number = pad[ss + 7], pad[ss + 9]
+        ok &= (number >= 0x31) & (number <= count) & (count <= 0x39)
+        multi = count != 0x31
+        # Sequence id and channel: empty or one character each.
+        seq_one = (pad[ss + 11] != 0x2C) & (pad[ss + 12] == 0x2C)
+        ok &= seq_one | (pad[ss + 11] == 0x2C)
+        cpos = ss + 12 + seq_one
+        channel_one = (pad[cpos] != 0x2C) & (pad[cpos + 1] == 0x2C)
+        ok &= channel_one | (pad[cpos] == 0x2C)
+        pstart = cpos + 1 + channel_one
         stars = np.append(np.flatnonzero(a == 0x2A), far)
         sstar = stars[np.searchsorted(stars, ss)]  # the sentence's first '*'
         ok &= (sstar + 3 == ends) & (sstar - 2 > pstart)
@@ -423,21 +442,51 @@ class NmeaAssembler:
         if len(high):
             ok[np.searchsorted(starts, high, side="right") - 1] = False
         cand = np.flatnonzero(ok)
+        # The usual tag block, `s:<source>,c:<10 digits>`, is read here with numpy; the others are
+        # parsed from their text (and cached) below.
+        plain = np.zeros(n, dtype=bool)
+        plain_t = np.zeros(n, dtype=np.float64)
+        tag_lo = ss + 1  # the checksummed body of a plain tag block (else an empty segment)
+        tag_hi = ss + 1
         if len(cand):
-            # The sentence checksums, over segments of the whole buffer.
-            bounds = np.empty(2 * len(cand), dtype=np.int64)
-            bounds[0::2] = ss[cand] + 1
-            bounds[1::2] = sstar[cand]
-            xor = np.bitwise_xor.reduceat(a, bounds)[0::2]
+            ct = cand[tagged[cand]]
+            if len(ct):
+                body, tstar = starts[ct] + 1, closing[ct] - 3
+                p = (tstar - 13 >= body + 2) & (pad[body] == 0x73) & (pad[body + 1] == 0x3A)
+                p &= (pad[tstar - 13] == 0x2C) & (pad[tstar - 12] == 0x63) & (pad[tstar - 11] == 0x3A)
+                value = np.zeros(len(ct), dtype=np.int64)
+                for j in range(10, 0, -1):
+                    digit = pad[tstar - j].astype(np.int64) - 0x30
+                    p &= (digit >= 0) & (digit <= 9)
+                    value = value * 10 + digit
+                commas = np.flatnonzero(a == 0x2C)
+                p &= np.searchsorted(commas, tstar) - np.searchsorted(commas, body) == 1  # the one before c:
+                plain[ct] = p
+                plain_t[ct] = value  # below 1e11: seconds, as float() of the digits gives
+                tag_lo[ct[p]] = body[p]
+                tag_hi[ct[p]] = tstar[p]
+            # The checksums of the sentences and of the plain tag blocks, over segments of the buffer.
+            bounds = np.empty(4 * len(cand), dtype=np.int64)
+            bounds[0::4] = tag_lo[cand]
+            bounds[1::4] = tag_hi[cand]
+            bounds[2::4] = ss[cand] + 1
+            bounds[3::4] = sstar[cand]
+            xor = np.bitwise_xor.reduceat(a, bounds)
             expected = hexv[pad[sstar[cand] + 1]] * 16 + hexv[pad[sstar[cand] + 2]]
-            ok[cand[xor != expected]] = False
+            bad = xor[2::4] != expected
+            cp = plain[cand]
+            tag_expected = hexv[pad[closing[cand] - 2]] * 16 + hexv[pad[closing[cand] - 1]]
+            bad |= cp & (xor[0::4] != tag_expected)
+            ok[cand[bad]] = False
         fast = np.flatnonzero(ok)
         nf = len(fast)
         if nf == 0:
-            return _FastLines(fast, [], [], [], np.empty(0, dtype=np.float64), [])
+            return _FastLines(fast, [], [], [], np.empty(0, dtype=np.float64), [], [], buf, [], [])
         # Cut the pieces out in one split at NUL markers: the tag block `body*hh` after the opening
-        # backslash up to the closing one, and the sentence after its talker id up to its '*'.
-        ftag = tagged[fast]
+        # backslash up to the closing one (unless plain), and the sentence after its talker id up to
+        # its '*'.
+        fplain = plain[fast]
+        ftag = tagged[fast] & ~fplain
         fs, fss, fstar = starts[fast], ss[fast], sstar[fast]
         pad[fs[ftag]] = 0
         pad[closing[fast][ftag]] = 0
@@ -448,20 +497,20 @@ class NmeaAssembler:
         first = np.cumsum(n_marks) - n_marks
         get = pieces.__getitem__
         keys = list(map(get, (first + 1 + 2 * ftag).tolist()))
-        if channel_one[fast].all():
-            payloads = list(map(operator.itemgetter(slice(11, -2)), keys))
-        elif not channel_one[fast].any():
-            payloads = list(map(operator.itemgetter(slice(10, -2)), keys))
-        else:
-            cut = (10 + channel_one[fast]).tolist()
-            payloads = [k[c:-2] for k, c in zip(keys, cut, strict=True)]
+        # The payload starts 11 bytes into the key when the sequence id is empty and the channel one
+        # character (",1,1,,A,"): cut them all so, then redo the others.
+        payload_at = pstart[fast] - fss - 3
+        payloads = list(map(operator.itemgetter(slice(11, -2)), keys))
+        for k, at in zip(np.flatnonzero(payload_at != 11).tolist(), payload_at[payload_at != 11].tolist(), strict=True):
+            payloads[k] = keys[k][at:-2]
         fills = (pad[fstar - 1] - 0x30).tolist()
         # Payload characters outside the six-bit alphabet: rare, so one look at all payloads at once.
         keep = np.ones(nf, dtype=bool)
         if b"".join(payloads).translate(None, SIXBIT_ALPHABET):
             keep[[bool(p.translate(None, SIXBIT_ALPHABET)) for p in payloads]] = False
         # Tag blocks: cached (time, source) by their text, parsed only when new.
-        tag_id = np.full(nf, -2, dtype=np.int64)  # -2: no tag block
+        tag_id = np.full(nf, -2, dtype=np.int64)  # -2: no tag block, -3: a plain one
+        tag_id[fplain] = -3
         if ftag.any():
             ids = self._tag_ids
             if len(ids) > _MAX_TAG_CACHE:
@@ -482,19 +531,24 @@ class NmeaAssembler:
                 looked = list(map(ids.__getitem__, tag_pieces))
             tag_id[ftag] = looked
         keep &= tag_id != -1
-        own = np.full(nf, _NAN)
+        own = np.where(fplain, plain_t[fast], _NAN)
         has = tag_id >= 0
         if has.any():
             own[has] = np.asarray(self._tag_times, dtype=np.float64)[tag_id[has]]
+        src_lo = fs + 3  # a plain tag block's source: buf[src_lo:src_hi]
+        src_hi = closing[fast] - 16
         if not keep.all():
             sel = np.flatnonzero(keep)
             ok[fast[~keep]] = False
-            fast, tag_id, own = fast[sel], tag_id[sel], own[sel]
+            fast, tag_id, own, src_lo, src_hi = fast[sel], tag_id[sel], own[sel], src_lo[sel], src_hi[sel]
             picked = sel.tolist()
             keys = [keys[i] for i in picked]
             payloads = [payloads[i] for i in picked]
             fills = [fills[i] for i in picked]
-        return _FastLines(fast, keys, payloads, fills, own, tag_id.tolist())
+        return _FastLines(
+            fast, keys, payloads, fills, own, tag_id.tolist(), np.flatnonzero(multi[fast]).tolist(), buf,
+            src_lo.tolist(), src_hi.tolist(),
+        )
 
     def _push_fast(self, lines: Sequence[bytes], source: bytes, scan: _FastLines) -> list[RawMessage] | None:
         """The batched path: runs of common lines in bulk, the lines between them one by one, in order."""
@@ -522,22 +576,65 @@ class NmeaAssembler:
         untimed_before = np.zeros(nf + 1, dtype=np.int64)
         np.cumsum(untimed, out=untimed_before[1:])
         run = _Run(scan, untimed_before.tolist(), source, self._tag_sources)
-        done = 0
-        i = 0
-        nc = len(candidates)
-        while i < nc:
+        # The lines taken one at a time, in line order: the slow candidates (events -1 - i) and the
+        # fast fragments of multi-sentence messages (events k, their index among the fast lines).
+        fast_numbers = fast.tolist()
+        events = sorted(
+            itertools.chain(
+                zip(where, range(-1, -1 - len(candidates), -1)),
+                ((fast_numbers[k], k) for k in scan.multi),
+            )
+        )
+        done = 0  # fast lines before this one are processed
+        e = 0
+        n_events = len(events)
+        while e < n_events:
+            event = events[e][1]
+            if event >= 0:
+                if event > done:
+                    self._fast_run(run, done, event, out)
+                self._fast_fragment(run, event, out)
+                done = event + 1
+                e += 1
+                continue
+            i = -1 - event
             cut = cuts[i]
             if cut > done:
                 self._fast_run(run, done, cut, out)
                 done = cut
-            j = i + 1
-            while j < nc and cuts[j] == cut:
+            j = i + 1  # the slow candidates right after it, with no fast line between, go along
+            while e + 1 < n_events and events[e + 1][1] == -1 - j and cuts[j] == cut:
                 j += 1
+                e += 1
             self._assemble(candidates[i:j], sentence_ok[i:j], tag_ok[i:j], source, out)
-            i = j
+            e += 1
         if done < nf:
             self._fast_run(run, done, nf, out)
         return out
+
+    def _fast_fragment(self, run: _Run, k: int, out: list[RawMessage]) -> None:
+        """Fast line k, a well-formed fragment of a multi-sentence message: as in `_assemble`."""
+        scan = run.scan
+        _, count, number, seq, channel, _, _ = scan.keys[k].split(b",")
+        t: float | None = float(scan.own[k])
+        if t != t:
+            t = None
+        src = run.source_of(k)
+        if t is None:
+            if self._clock is not None:
+                t = self._now()
+            else:
+                t = self._last_time
+        else:
+            self._last_time = t
+        if t is not None:
+            max_t = self._max_time
+            if max_t is None or t > max_t:
+                self._max_time = t
+            deadline = self._deadlines.get(src)
+            if deadline is not None and t > deadline:
+                self._expire_source(src, t)
+        self._fragment(t, src, channel, seq, int(count), int(number), scan.payloads[k], scan.fills[k], out)
 
     def _fast_run(self, run: _Run, lo: int, hi: int, out: list[RawMessage]) -> None:
         """Fast lines lo..hi-1 (single-sentence, well formed, in order, nothing else between them)."""
@@ -782,67 +879,87 @@ class NmeaAssembler:
                 self.assembled_lines += 1
                 emit((t, payload, fill))
                 continue
-            gkey = (src, channel, seq, n_count)
-            group = self._pending.get(gkey)
-            if n_number == 1:
-                if group is not None:
-                    if dedup and group.parts[0] == payload and _close(group.time, t, window):
-                        # The same first fragment again: a second receiver without a source of its
-                        # own, interleaved with the first.
-                        self.duplicates += 1
-                        continue
-                    # A new message reuses the key: the old one is abandoned.
-                    self._drop_group(group)
-                    del self._pending[gkey]
-                elif len(self._pending) >= _MAX_PENDING_GROUPS:
-                    oldest = next(iter(self._pending))
-                    self._drop_group(self._pending.pop(oldest))
-                self._pending[gkey] = _Group(t, src, payload)
-                self._pending_lines += 1
-                if t is not None and t + self.fragment_timeout_s < self._deadlines.get(src, math.inf):
-                    self._deadlines[src] = t + self.fragment_timeout_s
-                continue
-            if group is None or n_number != group.last + 1:
-                if dedup:
-                    # A repeat of a fragment already held, or of one of a message completed moments
-                    # ago, from a second receiver interleaved with the first.
-                    parts = group.parts if group is not None else None
-                    if parts is None:
-                        done = self._completed.get(gkey)
-                        if done is not None and _close(done[0], t, window):
-                            parts = done[1]
-                    if parts is not None and n_number <= len(parts) and parts[n_number - 1] == payload:
-                        self.duplicates += 1
-                        continue
-                rejects["bad_fragment"] += 1  # a continuation with no (live) start before it
-                continue
-            group.parts.append(payload)
-            group.last = n_number
-            self._pending_lines += 1
-            if n_number == n_count:
-                del self._pending[gkey]
-                self._pending_lines -= n_count
-                joined = b"".join(group.parts)
-                if dedup:
-                    completed = self._completed
-                    completed.pop(gkey, None)
-                    completed[gkey] = (group.time, group.parts)
-                    if len(completed) > _MAX_COMPLETED:
-                        del completed[next(iter(completed))]
-                    gt = group.time
-                    max_t = self._max_time
-                    if gt is not None and max_t is not None:
-                        mkey = b"M" + joined  # the whole message, from whichever receiver
-                        prev = seen.get(mkey)
-                        if prev is not None:
-                            if abs(gt - prev) <= window and prev >= max_t - window:
-                                self.duplicates += n_count
-                                continue
-                            del seen[mkey]
-                        seen[mkey] = gt
-                self.assembled_lines += n_count
-                emit((group.time, joined, fill))
+            self._fragment(t, src, channel, seq, n_count, n_number, payload, fill, out)
         return out
+
+    def _fragment(
+        self,
+        t: float | None,
+        src: bytes,
+        channel: bytes,
+        seq: bytes,
+        n_count: int,
+        n_number: int,
+        payload: bytes,
+        fill: int,
+        out: list[RawMessage],
+    ) -> None:
+        """One well-formed fragment of a multi-sentence message, its time known (or None): join it to its
+        group, and append the message to `out` when it completes it."""
+        window = self.dedup_window_s
+        dedup = window > 0
+        seen = self._seen
+        rejects = self.rejects
+        gkey = (src, channel, seq, n_count)
+        group = self._pending.get(gkey)
+        if n_number == 1:
+            if group is not None:
+                if dedup and group.parts[0] == payload and _close(group.time, t, window):
+                    # The same first fragment again: a second receiver without a source of its
+                    # own, interleaved with the first.
+                    self.duplicates += 1
+                    return
+                # A new message reuses the key: the old one is abandoned.
+                self._drop_group(group)
+                del self._pending[gkey]
+            elif len(self._pending) >= _MAX_PENDING_GROUPS:
+                oldest = next(iter(self._pending))
+                self._drop_group(self._pending.pop(oldest))
+            self._pending[gkey] = _Group(t, src, payload)
+            self._pending_lines += 1
+            if t is not None and t + self.fragment_timeout_s < self._deadlines.get(src, math.inf):
+                self._deadlines[src] = t + self.fragment_timeout_s
+            return
+        if group is None or n_number != group.last + 1:
+            if dedup:
+                # A repeat of a fragment already held, or of one of a message completed moments
+                # ago, from a second receiver interleaved with the first.
+                parts = group.parts if group is not None else None
+                if parts is None:
+                    done = self._completed.get(gkey)
+                    if done is not None and _close(done[0], t, window):
+                        parts = done[1]
+                if parts is not None and n_number <= len(parts) and parts[n_number - 1] == payload:
+                    self.duplicates += 1
+                    return
+            rejects["bad_fragment"] += 1  # a continuation with no (live) start before it
+            return
+        group.parts.append(payload)
+        group.last = n_number
+        self._pending_lines += 1
+        if n_number == n_count:
+            del self._pending[gkey]
+            self._pending_lines -= n_count
+            joined = b"".join(group.parts)
+            if dedup:
+                completed = self._completed
+                completed.pop(gkey, None)
+                completed[gkey] = (group.time, group.parts)
+                if len(completed) > _MAX_COMPLETED:
+                    del completed[next(iter(completed))]
+                gt = group.time
+                max_t = self._max_time
+                if gt is not None and max_t is not None:
+                    mkey = b"M" + joined  # the whole message, from whichever receiver
+                    prev = seen.get(mkey)
+                    if prev is not None:
+                        if abs(gt - prev) <= window and prev >= max_t - window:
+                            self.duplicates += n_count
+                            return
+                        del seen[mkey]
+                    seen[mkey] = gt
+            self.assembled_lines += n_count
+            out.append((group.time, joined, fill))
 
     def _parse_tag(self, tag: bytes) -> tuple[float | None, bytes] | None:
         """(time, source) from a checksum-verified tag block; None when a field is malformed.

@@ -416,6 +416,11 @@ _TAGS = [
     "g:2-2-7",
     "s:rx1,c:1e9",  # a float the batched path does not parse itself
     "s:rx1,c:x{t}",  # malformed
+    "s:,c:{t}",  # an empty source: the feed's
+    "s:r*x,c:{t}",  # odd bytes in the source
+    "x:1,s:rx1,c:{t}",
+    "s:rx1,c:0{t}",
+    "s:rx1,c:{t}.5",
 ]
 
 
@@ -436,7 +441,10 @@ def _feed_line(draw: st.DrawFn) -> bytes:
         line = draw(st.sampled_from(_SINGLES + _PARTS))
     if draw(st.integers(0, 3)):
         fields = draw(st.sampled_from(_TAGS)).format(t=draw(st.integers(1_750_000_000, 1_750_000_040)))
-        line = tag(fields) + line
+        block = tag(fields)
+        if draw(st.integers(0, 9)) == 0:  # a wrong tag-block checksum
+            block = block[:-3] + f"{(int(block[-3:-1], 16) + 1) % 256:02X}".encode() + b"\\"
+        line = block + line
     damage = draw(st.integers(0, 12))
     if damage == 1:  # one byte changed
         i = draw(st.integers(0, len(line) - 1))
