@@ -331,7 +331,7 @@ class ServiceSettings(_Section):
     """[service]: the daemon's batching and shutdown."""
 
     batch_max_lines: int = Field(default=2048, ge=1)  # a batch is processed at this size ...
-    batch_max_delay_ms: _Seconds = Field(default=5.0, ge=0)  # ... or this long after its first line
+    batch_max_delay_ms: _Seconds = Field(default=2.0, ge=0)  # ... or this long after its first line
     queue_max_lines: int = Field(default=200_000, ge=1000)  # bounded input queue; when full, drop newest
     shutdown_timeout_s: _Seconds = Field(default=10.0, gt=0)  # drain and flush deadline on SIGTERM
 

@@ -810,9 +810,10 @@ class Engine:
         self._pairs = {k: p for k, p in self._pairs.items() if now - p.last <= gap}
 
     # ---- state that survives a restart -------------------------------------------------------------------
-    def export_state(self, everything: bool = False, moved: bool = False) -> dict[str, bytes | None]:
+    def export_state(self, everything: bool = False, moved: int = 0) -> dict[str, bytes | None]:
         """The state changed since the last call (or all of it), as key -> pickled blob for the store;
-        with `moved`, also the vessels whose track only moved on.
+        with `moved`, also up to that many of the vessels whose track only moved on (a few at a time, so
+        saving 50,000 tracks never stalls the event loop).
 
         Zone references (membership masks, the dark zone, transits) are stored by zone id, so a state
         saved under one zone file is restored correctly under an edited one.
@@ -821,8 +822,10 @@ class Engine:
             mmsis: Iterable[int] = self.vessels.keys()
             self.moved.clear()
         elif moved:
-            mmsis = self.dirty | self.moved
-            self.moved.clear()
+            some = set()
+            while self.moved and len(some) < moved:
+                some.add(self.moved.pop())
+            mmsis = self.dirty | some
         else:
             mmsis = self.dirty
             self.moved -= self.dirty

@@ -44,6 +44,7 @@ from monitor.zones import ZoneFile, default_zone_path, load_zone_file
 log = structlog.get_logger("monitor.service")
 
 MAX_REASON = 500
+_MOVED_PER_TICK = 5000  # vessels whose track only moved, saved per second (about 15 ms of work)
 
 
 def state_directory(settings: Settings) -> Path:
@@ -219,7 +220,7 @@ class Service:
         await asyncio.gather(ticker_task, pipeline_task, return_exceptions=True)
         while self.input.items:  # what the feeds delivered before they stopped is processed, not lost
             self._process_items(self.input.take(self.settings.service.batch_max_lines))
-        self._commit([], everything=True)
+        self._commit([], moved=len(self.pipeline.engine.moved))  # every change not saved yet
         flushed = await publisher.flush(max(0.0, deadline - time.monotonic()))
         if not flushed:
             assert self.store is not None
@@ -249,9 +250,11 @@ class Service:
         delay = svc.batch_max_delay_ms / 1000.0
         while True:
             await self.input.event.wait()
-            if delay > 0 and self.input.lines < svc.batch_max_lines:
-                # Batch: wait a few milliseconds for more lines, bounded so latency stays low.
-                await asyncio.sleep(delay)
+            # Batch: flush on size, or once the oldest line has waited `delay` (counted from its arrival,
+            # so lines that came in while the last batch was being processed go at once).
+            remaining = delay - (time.monotonic() - self.input.items[0][2]) if self.input.items else 0.0
+            if remaining > 0 and self.input.lines < svc.batch_max_lines:
+                await asyncio.sleep(remaining)
             self._process_items(self.input.take(svc.batch_max_lines))
             await asyncio.sleep(0)
 
@@ -267,7 +270,7 @@ class Service:
         self.lag_s = time.monotonic() - items[0][2]
         self._commit(alerts)
 
-    def _commit(self, alerts: Sequence[Alert], everything: bool = False, moved: bool = False) -> None:
+    def _commit(self, alerts: Sequence[Alert], everything: bool = False, moved: int = 0) -> None:
         """One transaction: the alerts and the state that produced them; then send and share them."""
         assert self.store is not None
         prefix = self.settings.mqtt.prefix
@@ -295,7 +298,6 @@ class Service:
         watchdog_usec = int(os.environ.get("WATCHDOG_USEC", "0") or 0)
         interval = min(1.0, watchdog_usec / 2e6) if watchdog_usec else 1.0
         last_status = 0.0
-        last_save = time.time()
         last_rejects = 0
         while True:
             await asyncio.sleep(interval)
@@ -314,10 +316,9 @@ class Service:
                 elif not stalled and name in self._stalled:
                     self._stalled.discard(name)
                     log.info("feed_resumed", feed=name)
-            if now - last_save >= 5:
-                # Tracks that only moved on are saved every few seconds, not with every batch.
-                last_save = now
-                self._commit([], moved=True)
+            if self.pipeline.engine.moved:
+                # Tracks that only moved on are saved a slice a second, not with every batch.
+                self._commit([], moved=_MOVED_PER_TICK)
             if now - last_status >= 10:
                 last_status = now
                 self.notifier.notify(f"STATUS={self._status()}")
