@@ -177,8 +177,8 @@ class _FastLines:
         tag_ids: list[int],
         multi: list[int],
         buf: bytes,
-        src_lo: list[int],
-        src_hi: list[int],
+        src_lo: np.ndarray,
+        src_hi: np.ndarray,
     ) -> None:
         self.lines = lines
         self.keys = keys
@@ -212,7 +212,7 @@ class _Run:
         if tag_id >= 0:
             return self.tag_sources[tag_id] or self.source
         if tag_id == -3:
-            return scan.buf[scan.src_lo[k] : scan.src_hi[k]] or self.source
+            return scan.buf[int(scan.src_lo[k]) : int(scan.src_hi[k])] or self.source
         return self.source
 
 
@@ -481,7 +481,7 @@ class NmeaAssembler:
         fast = np.flatnonzero(ok)
         nf = len(fast)
         if nf == 0:
-            return _FastLines(fast, [], [], [], np.empty(0, dtype=np.float64), [], [], buf, [], [])
+            return _FastLines(fast, [], [], [], np.empty(0, dtype=np.float64), [], [], buf, fast, fast)
         # Cut the pieces out in one split at NUL markers: the tag block `body*hh` after the opening
         # backslash up to the closing one (unless plain), and the sentence after its talker id up to
         # its '*'.
@@ -547,7 +547,7 @@ class NmeaAssembler:
             fills = [fills[i] for i in picked]
         return _FastLines(
             fast, keys, payloads, fills, own, tag_id.tolist(), np.flatnonzero(multi[fast]).tolist(), buf,
-            src_lo.tolist(), src_hi.tolist(),
+            src_lo, src_hi,
         )
 
     def _push_fast(self, lines: Sequence[bytes], source: bytes, scan: _FastLines) -> list[RawMessage] | None:
@@ -578,11 +578,10 @@ class NmeaAssembler:
         run = _Run(scan, untimed_before.tolist(), source, self._tag_sources)
         # The lines taken one at a time, in line order: the slow candidates (events -1 - i) and the
         # fast fragments of multi-sentence messages (events k, their index among the fast lines).
-        fast_numbers = fast.tolist()
         events = sorted(
             itertools.chain(
                 zip(where, range(-1, -1 - len(candidates), -1)),
-                ((fast_numbers[k], k) for k in scan.multi),
+                zip(fast[scan.multi].tolist(), scan.multi),
             )
         )
         done = 0  # fast lines before this one are processed
@@ -656,9 +655,6 @@ class NmeaAssembler:
             return
         keys = scan.keys[lo:hi]
         window = self.dedup_window_s
-        if window > 0 and len(set(keys)) != n:
-            self._run_one_by_one(run, lo, hi, out)  # a sentence repeated within the run
-            return
         run_max = max(ts)
         prev_max = self._max_time
         deadlines = self._deadlines
@@ -693,12 +689,29 @@ class NmeaAssembler:
             chunk = keys[pos:end]
             prevs = list(map(seen.get, chunk))
             accepted = end - pos
-            if prevs.count(None) == accepted:
+            all_new = prevs.count(None) == accepted
+            one_by_one = False
+            if all_new:
+                before = len(seen)
                 seen.update(zip(chunk, ts[pos:end]))
-            else:
+                if len(seen) - before != accepted:
+                    # A sentence repeated within the chunk: all its keys were new, so taking them out
+                    # again restores the memory as it was; then line by line.
+                    collections.deque(map(seen.pop, chunk, itertools.repeat(None)), maxlen=0)
+                    one_by_one = True
+            elif len(set(chunk)) != accepted:
+                one_by_one = True
+            if one_by_one or not all_new:
                 if maxes is None:
                     maxes = list(itertools.accumulate(ts, max, initial=prev_max))[1:] if prev_max is not None \
                         else list(itertools.accumulate(ts, max))
+            if one_by_one:
+                assert maxes is not None
+                self._dedup_one_by_one(keys, ts, maxes, pos, end, dropped)
+                pos = end
+                continue
+            if not all_new:
+                assert maxes is not None
                 dup_here: list[int] = []
                 for k, prev in enumerate(prevs, pos):
                     if prev is None:
@@ -737,6 +750,28 @@ class NmeaAssembler:
         else:
             self.assembled_lines += n
             out.extend(zip(ts, payloads, fills))
+
+    def _dedup_one_by_one(
+        self, keys: list[bytes], ts: list[float], maxes: list[float], pos: int, end: int, dropped: list[int]
+    ) -> None:
+        """De-duplicate keys[pos:end] line by line (the steps of `_assemble`), appending the indices of
+        duplicates to `dropped`; `maxes[k]` is the feed clock's maximum at line k."""
+        seen = self._seen
+        window = self.dedup_window_s
+        for k in range(pos, end):
+            key = keys[k]
+            t = ts[k]
+            prev = seen.get(key)
+            if prev is not None:
+                if abs(t - prev) <= window and prev >= maxes[k] - window:
+                    dropped.append(k)
+                    continue
+                del seen[key]
+            seen[key] = t
+            self._since_purge += 1
+            if self._since_purge >= _PURGE_EVERY:
+                self._max_time = maxes[k]
+                self._purge_seen()
 
     def _run_one_by_one(self, run: _Run, lo: int, hi: int, out: list[RawMessage]) -> None:
         """Fast lines lo..hi-1 line by line: the same steps as a single sentence in `_assemble`."""
@@ -1038,7 +1073,11 @@ class NmeaAssembler:
                     count += int(np.argmin(below)) if len(chunk) else 0
                     break
                 count += len(chunk)
-            if count:
+            if count > len(seen) - count:  # fewer stay than go: build the dict again from them
+                survivors = list(itertools.islice(seen.items(), count, None))
+                seen.clear()
+                seen.update(survivors)
+            elif count:
                 old = list(itertools.islice(seen, count))
                 collections.deque(map(seen.__delitem__, old), maxlen=0)
         while len(seen) > _MAX_DEDUP_ENTRIES:
