@@ -110,6 +110,7 @@ _SHIP_TYPE_5 = [int(ShipType.from_value(v)) for v in range(256)]
 _TYPE5_BITS = 422  # type 5 fields up to the destination's end: from here on, decoded in bulk
 _GATHER = 71  # characters gathered per static message (a type 5's 422 bits)
 _COLUMNS = np.arange(_GATHER)
+_SIXBIT_TABLE = bytes(_SIXBIT.tolist())  # for bytes.translate: de-armours at C speed
 _FIRST = operator.itemgetter(0)
 _SECOND = operator.itemgetter(1)
 _THIRD = operator.itemgetter(2)
@@ -163,8 +164,15 @@ def _decode_position_chars(
     chars: np.ndarray, seqs: np.ndarray, times: np.ndarray, rejects: collections.Counter[str]
 ) -> np.ndarray:
     """`_decode_positions` on the first 28 payload characters, one row per message."""
-    n = len(chars)
     six = np.ascontiguousarray(np.take(_SIXBIT, chars[:, :28]).T)  # (28, n): each character position contiguous
+    return _decode_position_six(six, seqs, times, rejects)
+
+
+def _decode_position_six(
+    six: np.ndarray, seqs: np.ndarray, times: np.ndarray, rejects: collections.Counter[str]
+) -> np.ndarray:
+    """`_decode_positions` on the six-bit values of the first 28 characters, one column per message."""
+    n = six.shape[1]
     msg_type = six[0].astype(np.int8)
     class_b = msg_type == 18
     mmsi = _field(six, 8, 30)
@@ -397,10 +405,12 @@ def decode_batch(messages: Sequence[RawMessage], seq_start: int = 0) -> DecodedB
         times = np.array(list(map(_FIRST, messages)), dtype=np.float64)  # None -> NaN
         if (lengths[vec_idx] == 28).all():  # the usual 168-bit reports: their bytes joined are the matrix
             picked = operator.itemgetter(*vec_idx.tolist())(payloads) if len(vec_idx) > 1 else (payloads[vec_idx[0]],)
-            chars = np.frombuffer(b"".join(picked), dtype=np.uint8).reshape(-1, 28)
+            values = np.frombuffer(b"".join(picked).translate(_SIXBIT_TABLE), dtype=np.uint8)
+            six = values.reshape(-1, 28).T.copy()  # (28, n): each character position contiguous
+            positions = _decode_position_six(six, vec_idx + seq_start, times[vec_idx], rejects)
         else:
             chars = np.take(joined, starts[vec_idx][:, None] + _COLUMNS[:28])
-        positions = _decode_position_chars(chars, vec_idx + seq_start, times[vec_idx], rejects)
+            positions = _decode_position_chars(chars, vec_idx + seq_start, times[vec_idx], rejects)
     else:
         positions = np.empty(0, dtype=POSITION_DTYPE)
     bulk = ~vec & (((msg_type == 5) & (bits >= _TYPE5_BITS)) | ((msg_type == 24) & (bits >= 160)))

@@ -170,11 +170,11 @@ class _FastLines:
     def __init__(
         self,
         lines: np.ndarray,
-        keys: list[bytes],
-        payloads: list[bytes],
-        fills: list[int],
+        keys: tuple[bytes, ...],
+        payloads: tuple[bytes, ...],
+        fills: tuple[int, ...],
         own: np.ndarray,
-        tag_ids: list[int],
+        tag_ids: tuple[int, ...],
         multi: list[int],
         buf: bytes,
         src_lo: np.ndarray,
@@ -195,7 +195,7 @@ class _FastLines:
 class _Run:
     """A push_lines call's fast lines, with what their runs look up."""
 
-    __slots__ = ("scan", "untimed_before", "source", "tag_sources")
+    __slots__ = ("scan", "untimed_before", "source", "tag_sources", "lazy_purge")
 
     def __init__(
         self, scan: _FastLines, untimed_before: list[int], source: bytes, tag_sources: list[bytes]
@@ -204,6 +204,7 @@ class _Run:
         self.untimed_before = untimed_before  # untimed_before[k]: fast lines before k without a time
         self.source = source
         self.tag_sources = tag_sources
+        self.lazy_purge = False  # may the fast runs leave out purges in the middle of the batch?
 
     def source_of(self, k: int) -> bytes:
         """Fast line k's source for fragment expiry: its tag block's s:, else the feed's."""
@@ -212,7 +213,7 @@ class _Run:
         if tag_id >= 0:
             return self.tag_sources[tag_id] or self.source
         if tag_id == -3:
-            return scan.buf[int(scan.src_lo[k]) : int(scan.src_hi[k])] or self.source
+            return scan.buf[scan.src_lo.item(k) : scan.src_hi.item(k)] or self.source
         return self.source
 
 
@@ -481,7 +482,7 @@ class NmeaAssembler:
         fast = np.flatnonzero(ok)
         nf = len(fast)
         if nf == 0:
-            return _FastLines(fast, [], [], [], np.empty(0, dtype=np.float64), [], [], buf, fast, fast)
+            return _FastLines(fast, (), (), (), np.empty(0, dtype=np.float64), (), [], buf, fast, fast)
         # Cut the pieces out in one split at NUL markers: the tag block `body*hh` after the opening
         # backslash up to the closing one (unless plain), and the sentence after its talker id up to
         # its '*'.
@@ -545,9 +546,11 @@ class NmeaAssembler:
             keys = [keys[i] for i in picked]
             payloads = [payloads[i] for i in picked]
             fills = [fills[i] for i in picked]
+        # Tuples, not lists: the collector stops tracking a tuple of bytes and ints the first time it
+        # sees one, where a list would be walked again at every collection while the batch is processed.
         return _FastLines(
-            fast, keys, payloads, fills, own, tag_id.tolist(), np.flatnonzero(multi[fast]).tolist(), buf,
-            src_lo, src_hi,
+            fast, tuple(keys), tuple(payloads), tuple(fills), own, tuple(tag_id.tolist()),
+            np.flatnonzero(multi[fast]).tolist(), buf, src_lo, src_hi,
         )
 
     def _push_fast(self, lines: Sequence[bytes], source: bytes, scan: _FastLines) -> list[RawMessage] | None:
@@ -576,6 +579,12 @@ class NmeaAssembler:
         untimed_before = np.zeros(nf + 1, dtype=np.int64)
         np.cumsum(untimed, out=untimed_before[1:])
         run = _Run(scan, untimed_before.tolist(), source, self._tag_sources)
+        # Purges in the middle of a batch change nothing that shows while the memory cannot reach its
+        # hard bound within the batch (each line adds at most one entry): an entry they drop is older
+        # than the window, so a later line finds it "forgotten" either way, and the purge at the end
+        # of the batch leaves the same memory. So the fast runs leave them out then; near the bound
+        # they go in chunks that end where a purge is due, as line by line.
+        run.lazy_purge = len(self._seen) + len(lines) < _MAX_DEDUP_ENTRIES
         # The lines taken one at a time, in line order: the slow candidates (events -1 - i) and the
         # fast fragments of multi-sentence messages (events k, their index among the fast lines).
         events = sorted(
@@ -682,10 +691,9 @@ class NmeaAssembler:
         maxes: list[float] | None = None  # running feed-clock maximum, line by line, when needed
         dropped: list[int] = []
         pos = 0
+        bounded = run.lazy_purge
         while pos < n:
-            # A chunk ends at the latest where the purge would come if every line in it is accepted,
-            # so the memory is looked up after each purge exactly as line-by-line processing would.
-            end = min(n, pos + _PURGE_EVERY - self._since_purge)
+            end = n if bounded else min(n, pos + _PURGE_EVERY - self._since_purge)
             chunk = keys[pos:end]
             prevs = list(map(seen.get, chunk))
             accepted = end - pos
@@ -731,7 +739,7 @@ class NmeaAssembler:
                 else:
                     seen.update(zip(chunk, ts[pos:end]))
             self._since_purge += accepted
-            if self._since_purge >= _PURGE_EVERY:
+            if self._since_purge >= _PURGE_EVERY and not bounded:
                 # The purge comes right after the chunk's last line, on the clock as it stood there.
                 if maxes is None:
                     last = max(ts[: end])
@@ -752,7 +760,7 @@ class NmeaAssembler:
             out.extend(zip(ts, payloads, fills))
 
     def _dedup_one_by_one(
-        self, keys: list[bytes], ts: list[float], maxes: list[float], pos: int, end: int, dropped: list[int]
+        self, keys: Sequence[bytes], ts: list[float], maxes: list[float], pos: int, end: int, dropped: list[int]
     ) -> None:
         """De-duplicate keys[pos:end] line by line (the steps of `_assemble`), appending the indices of
         duplicates to `dropped`; `maxes[k]` is the feed clock's maximum at line k."""

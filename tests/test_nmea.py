@@ -466,14 +466,21 @@ def _feed_line(draw: st.DrawFn) -> bytes:
     timeout=st.sampled_from([2.0, 10.0]),
     clock=st.booleans(),
     purge_every=st.sampled_from([2, 5, 4096]),
+    max_entries=st.sampled_from([3, 8, 1_000_000]),
 )
 def test_batched_path_equals_line_by_line_path(
-    lines: list[bytes], cuts: list[int], window: float, timeout: float, clock: bool, purge_every: int
+    lines: list[bytes],
+    cuts: list[int],
+    window: float,
+    timeout: float,
+    clock: bool,
+    purge_every: int,
+    max_entries: int,
 ) -> None:
     """On any mix of tagged, untagged, single, multi-sentence, USCG and damaged lines, cut into any
     batches, the batched (numpy) path and the per-line path give the same messages in the same order,
     the same counts, the same pending fragments and the same de-duplication memory (keys, times, order),
-    also with purges of that memory in the middle of a batch."""
+    also with purges of that memory in the middle of a batch and with its hard bound on entries reached."""
     from unittest import mock
 
     import monitor.nmea as nmea
@@ -485,7 +492,9 @@ def test_batched_path_equals_line_by_line_path(
         asm._fast_min_lines = fast_min
         out = []
         bounds = [0, *sorted(c for c in cuts if c <= len(lines)), len(lines)]
-        with mock.patch.object(nmea, "_PURGE_EVERY", purge_every):
+        with mock.patch.object(nmea, "_PURGE_EVERY", purge_every), mock.patch.object(
+            nmea, "_MAX_DEDUP_ENTRIES", max_entries
+        ):
             for lo, hi in itertools.pairwise(bounds):
                 out += asm.push_lines(lines[lo:hi], b"feed")
         state = (
@@ -504,3 +513,24 @@ def test_batched_path_equals_line_by_line_path(
 
     batched, line_by_line = run(1), run(10**9)
     assert repr(batched) == repr(line_by_line)  # repr: NaN-free, and tells None from 0.0 and -0.0
+
+
+def test_batched_path_evicts_at_the_bound_as_line_by_line() -> None:
+    """With the dedup memory at its hard bound, entries are evicted at the same lines on both paths, so a
+    sentence repeated after its entry was evicted is not a duplicate on either (bound 3, purge every 2)."""
+    from unittest import mock
+
+    import monitor.nmea as nmea
+
+    bodies = [f"AIVDM,1,1,,A,13HOI:0P0{k:02d},0" for k in range(5)]
+    # The first part of a type 5 in between, so the repeat is not in the same run of single sentences.
+    lines = [at(100, sentence(b)) for b in bodies] + [at(100, TYPE5_1), at(101, sentence(bodies[0]))]
+    results = []
+    for fast_min in (1, 10**9):
+        asm = NmeaAssembler(dedup_window_s=10)
+        asm._fast_min_lines = fast_min
+        with mock.patch.object(nmea, "_PURGE_EVERY", 2), mock.patch.object(nmea, "_MAX_DEDUP_ENTRIES", 3):
+            out = asm.push_lines(lines)
+        results.append((out, asm.duplicates, list(asm._seen.items())))
+    assert results[0] == results[1]
+    assert len(results[0][0]) == 6 and results[0][1] == 0  # the first sentence's entry was evicted
