@@ -204,6 +204,9 @@ class Engine:
         self.dirty: set[int] | None = None
         self.moved: set[int] = set()
         self._ids_cache: dict[int, list[str]] = {}  # zone mask -> zone ids, for saving state
+        # The track fields of every vessel in numpy arrays: the fast path reads and writes them for the
+        # whole batch at once, and brings a Vessel object up to date only when something looks at it.
+        self._tracks = _Tracks(geofence.words)
         self._limits_since = -math.inf  # when the posture (and so the limits) last changed
         # The fast path (see _process_fast) skips fixes that cannot change anything; False forces the
         # reference path for every fix (tests compare the two).
@@ -221,7 +224,56 @@ class Engine:
                 name for name, (mids, mmsis) in self.watchlists.items() if mmsi in mmsis or mid in mids
             )
             v = self.vessels[mmsi] = Vessel(mmsi, watch)
+            self._tracks.add(mmsi)
+        elif mmsi in self._tracks.stale:
+            self._sync(v)
         return v
+
+    def get(self, mmsi: int) -> Vessel | None:
+        """The vessel, up to date, or None (for readers such as the HTTP API)."""
+        v = self.vessels.get(mmsi)
+        if v is not None and mmsi in self._tracks.stale:
+            self._sync(v)
+        return v
+
+    def _sync(self, v: Vessel) -> None:
+        """Copy the track the fast path moved on in the table into the Vessel object."""
+        tr = self._tracks
+        tr.stale.discard(v.mmsi)
+        k = tr.slot[v.mmsi]
+        v.time = float(tr.time[k])
+        v.lon = float(tr.lon[k])
+        v.lat = float(tr.lat[k])
+        v.sog = float(tr.sog[k])
+        v.cog = float(tr.cog[k])
+        heard = float(tr.heard[k])
+        if heard > v.heard:
+            v.heard = heard
+        s = _ints(tr.last_s[k : k + 1])[0]
+        v.last_s = s
+        v.member = s & self._tracked_mask
+        self._set_dark_zone(v, s)
+
+    def _sync_all(self) -> None:
+        for mmsi in list(self._tracks.stale):
+            self._sync(self.vessels[mmsi])
+
+    def _table(self, v: Vessel) -> None:
+        """Write a Vessel object's track (after the per-fix step changed it) into the table."""
+        tr = self._tracks
+        k = tr.slot[v.mmsi]
+        tr.time[k] = v.time
+        tr.lon[k] = v.lon
+        tr.lat[k] = v.lat
+        tr.sog[k] = v.sog
+        tr.cog[k] = v.cog
+        tr.heard[k] = v.heard
+        tr.last_s[k] = _words(v.last_s, tr.nw)
+        tr.hot[k] = (
+            v.time == -math.inf or v.dark or bool(v.pending) or bool(v.jump_cands) or v.lo_t0 is not None
+            or v.ww_since is not None or v.ww_alerted or v.cell is not None
+            or v.member != v.last_s & self._tracked_mask  # kept by the tolerance band
+        )
 
     # ---- alerts ------------------------------------------------------------------------------------------
     def _alert(
@@ -283,6 +335,7 @@ class Engine:
         # Limits changed: every pending dark deadline is recomputed.
         self._limits_since = change.time
         self._timers = []
+        self._sync_all()
         for v in self.vessels.values():
             v.timer = None
             self._schedule(v)
@@ -316,6 +369,8 @@ class Engine:
                 break
             _, mmsi = heapq.heappop(timers)
             v = self.vessels[mmsi]
+            if mmsi in self._tracks.stale:
+                self._sync(v)
             v.timer = None
             if self._fast is not None:
                 self._fast.catch_up(v)  # reports the fast path skipped so far count as heard
@@ -346,6 +401,8 @@ class Engine:
         if self.dirty is not None:
             self.dirty.add(v.mmsi)
         v.dark = True
+        if self._fast is None:
+            self._table(v)  # on the fast path, the batch's end writes it
         details = {"last_seen": iso_time(v.heard), "silent_s": round(t - v.heard, 1)}
         pos = _position(v.lat, v.lon, v.sog, v.cog) if v.has_fix else None
         self._alert("dark", v, t, v.dark_zone, pos, details, v.heard, alerts)
@@ -422,6 +479,8 @@ class Engine:
         while si < n_statics:
             untimed += self._static(statics[si], clock, alerts)
             si += 1
+        for mmsi in set(pos["mmsi"].tolist()) | {st.mmsi for st in statics}:
+            self._table(self.vessels[mmsi])
         if moves:
             self._passages(moves, alerts)
         if len(self._pairs) > 4 * len(self.vessels) + 1024:
@@ -491,6 +550,8 @@ class Engine:
             fb.upto = len(pos)
             if fb.t_max > self.now:
                 self.advance(fb.t_max, alerts)
+            for mmsi in fb.started | {st.mmsi for st in statics}:
+                self._table(self.vessels[mmsi])
             fb.finish(moves)
         finally:
             self._fast = None
@@ -766,6 +827,8 @@ class Engine:
                     if other == v.mmsi:
                         continue
                     w = self.vessels[other]
+                    if other in self._tracks.stale:
+                        self._sync(w)
                     if t - w.slow_t > _SLOW_STALE_S:
                         continue
                     d = haversine_m(lon, lat, w.slow_x, w.slow_y)
@@ -836,7 +899,7 @@ class Engine:
             ids.clear()
         out: dict[str, bytes | None] = {}
         for mmsi in list(mmsis):
-            v = self.vessels.get(mmsi)
+            v = self.get(mmsi)
             out[f"v:{mmsi}"] = None if v is None else _vessel_state(v, zones, straits, ids)
         if self.dirty is not None:
             self.dirty.clear()
@@ -859,6 +922,8 @@ class Engine:
                     name for name, (mids, mmsis) in self.watchlists.items() if v.mmsi in mmsis or mid in mids
                 )
                 self.vessels[v.mmsi] = v
+                self._tracks.add(v.mmsi)
+                self._table(v)
             elif key == "engine":
                 g = pickle.loads(blob)
                 self.now = g["now"]
@@ -977,6 +1042,14 @@ def _any(words: NDArray[np.uint64], mask: int) -> NDArray[np.bool_]:
     return result
 
 
+def _last_of(mmsi: NDArray[np.int64], rows: NDArray[np.int64]) -> NDArray[np.int64]:
+    """Of `rows` (ascending row indices), the last one of each MMSI."""
+    rev = rows[::-1]
+    _, first = np.unique(mmsi[rev], return_index=True)
+    result: NDArray[np.int64] = rev[first]
+    return result
+
+
 def _last_rows(mmsi: NDArray[np.int64], rows: NDArray[np.int64]) -> dict[int, int]:
     """MMSI -> the last of `rows` (ascending row indices) that belongs to it."""
     if len(rows) == 0:
@@ -1028,28 +1101,17 @@ class _FastBatch:
         n = self.n
         t = self.t_a
         uniq, inverse = np.unique(self.mmsi_a, return_inverse=True)
-        m = len(uniq)
-        st_time = np.full(m, -np.inf)
-        st_lon = np.full(m, np.nan)
-        st_lat = np.full(m, np.nan)
-        st_heard = np.full(m, -np.inf)
-        st_member = np.zeros((m, self.nw), dtype=np.uint64)
-        st_hot = np.ones(m, dtype=bool)
-        vessels = e.vessels
-        for k, mmsi in enumerate(uniq.tolist()):
-            v = vessels.get(mmsi)
-            if v is None or v.time == -math.inf:
-                continue  # a new vessel or one without a fix yet: its first fix takes the per-fix step
-            st_time[k] = v.time
-            st_lon[k] = v.lon
-            st_lat[k] = v.lat
-            st_heard[k] = v.heard
-            st_member[k] = _words(v.member, self.nw)
-            st_hot[k] = (
-                v.dark or bool(v.pending) or bool(v.jump_cands) or v.lo_t0 is not None
-                or v.ww_since is not None or v.ww_alerted or v.cell is not None
-                or v.member != v.last_s & e._tracked_mask  # kept by the tolerance band
-            )
+        tr = e._tracks
+        slots = tr.lookup(uniq)
+        known = slots >= 0
+        k = np.maximum(slots, 0)
+        st_time = np.where(known, tr.time[k], -np.inf)
+        st_lon = np.where(known, tr.lon[k], np.nan)
+        st_lat = np.where(known, tr.lat[k], np.nan)
+        st_heard = np.where(known, tr.heard[k], -np.inf)
+        st_last = np.where(known[:, None], tr.last_s[k], np.uint64(0))
+        # A new vessel, one without a fix yet, or one with an episode open takes the per-fix step.
+        st_hot = ~known | tr.hot[k]
         # Rows grouped by vessel, in input order within each vessel.
         order = np.argsort(inverse, kind="stable")
         inv_sorted = inverse[order]
@@ -1069,7 +1131,7 @@ class _FastBatch:
         prev_t = np.where(has_prev, t[pvi], st_time[inverse])
         prev_lon = np.where(has_prev, self.lon_a[pvi], st_lon[inverse])
         prev_lat = np.where(has_prev, self.lat_a[pvi], st_lat[inverse])
-        prev_w = np.where(has_prev[:, None], self.words[pvi], st_member[inverse])
+        prev_w = np.where(has_prev[:, None], self.words[pvi], st_last[inverse])
         self.prev_t, self.prev_lon, self.prev_lat, self.prev_w = prev_t, prev_lon, prev_lat, prev_w
         w = self.words
         lon, lat, sog, cog = self.lon_a, self.lat_a, self.sog_a, self.cog_a
@@ -1106,7 +1168,9 @@ class _FastBatch:
             gap = (t - prev_heard) > shortest
         untimed = np.isnan(t)
         valid = self.valid
-        tracked = _words(e._tracked_mask, self.nw)
+        # Zones that matter from fix to fix: entering and leaving (tracked kinds), and the regions
+        # that set where `dark` watches the vessel.
+        tracked = _words(e._tracked_mask | e._region_mask, self.nw)
         interesting = (
             (valid & (
                 (t < prev_t) | ((w & tracked) != (prev_w & tracked)).any(axis=1) | _any(w, e._land_mask)
@@ -1167,15 +1231,92 @@ class _FastBatch:
             moves.append((v, float(self.prev_t[i]), self.times[i], float(self.prev_lon[i]),
                           float(self.prev_lat[i]), self.lons[i], self.lats[i], self.sogs[i], self.cogs[i],
                           self.words_list[i] | _ints(self.prev_w[i : i + 1])[0]))
-        # The last skipped row (and last skipped fix) of each vessel not taken over.
-        last_any = _last_rows(self.mmsi_a, idx)
-        last_fix = _last_rows(self.mmsi_a, idx[self.valid[idx]])
-        track = e.dirty is not None
-        for mmsi, ja in last_any.items():
-            if mmsi in self.started:
-                continue
-            v = e.vessels[mmsi]
-            self._apply(v, last_fix.get(mmsi, -1), ja)
-            e._schedule(v)
-            if track:
-                e.moved.add(mmsi)
+        # The last skipped row (and last skipped fix) of each vessel not taken over, written into the
+        # track table for the whole batch at once; the Vessel objects catch up when looked at.
+        if self.started:
+            idx = idx[~np.isin(self.mmsi_a[idx], np.fromiter(self.started, dtype=np.int64))]
+            if len(idx) == 0:
+                return
+        tr = e._tracks
+        fix = idx[self.valid[idx]]
+        if len(fix):
+            rows = _last_of(self.mmsi_a, fix)
+            k = tr.lookup(self.mmsi_a[rows])
+            tr.time[k] = self.t_a[rows]
+            tr.lon[k] = self.lon_a[rows]
+            tr.lat[k] = self.lat_a[rows]
+            tr.sog[k] = self.sog_a[rows]
+            tr.cog[k] = self.cog_a[rows]
+            tr.last_s[k] = self.words[rows]
+        rows = _last_of(self.mmsi_a, idx)
+        mm = self.mmsi_a[rows]
+        k = tr.lookup(mm)
+        tr.heard[k] = np.fmax(tr.heard[k], self.t_a[rows])
+        touched = mm.tolist()
+        tr.stale.update(touched)
+        if e.dirty is not None:
+            e.moved.update(touched)
+
+
+class _Tracks:
+    """Track fields of every vessel in numpy arrays, indexed by a slot per MMSI.
+
+    For a vessel in `stale`, the table is newer than its Vessel object (the fast path moved the track
+    on); Engine._sync brings the object up to date before anything reads it.
+    """
+
+    def __init__(self, nw: int) -> None:
+        self.nw = nw
+        self.n = 0
+        self.slot: dict[int, int] = {}
+        self.stale: set[int] = set()
+        self._keys = np.empty(0, dtype=np.int64)  # sorted MMSIs and their slots, for lookup()
+        self._key_slots = np.empty(0, dtype=np.int64)
+        self._sorted = True
+        self._alloc(1024)
+
+    def _alloc(self, cap: int) -> None:
+        def grow(a: NDArray[Any] | None, fill: Any, shape: tuple[int, ...], dtype: Any) -> NDArray[Any]:
+            out = np.full(shape, fill, dtype=dtype)
+            if a is not None:
+                out[: len(a)] = a
+            return out
+
+        old = getattr(self, "time", None)
+        self.time = grow(old, -np.inf, (cap,), np.float64)
+        self.lon = grow(getattr(self, "lon", None), np.nan, (cap,), np.float64)
+        self.lat = grow(getattr(self, "lat", None), np.nan, (cap,), np.float64)
+        self.sog = grow(getattr(self, "sog", None), np.nan, (cap,), np.float64)
+        self.cog = grow(getattr(self, "cog", None), np.nan, (cap,), np.float64)
+        self.heard = grow(getattr(self, "heard", None), -np.inf, (cap,), np.float64)
+        self.last_s = grow(getattr(self, "last_s", None), 0, (cap, self.nw), np.uint64)
+        self.hot = grow(getattr(self, "hot", None), True, (cap,), np.bool_)
+        self.cap = cap
+
+    def add(self, mmsi: int) -> int:
+        k = self.slot.get(mmsi)
+        if k is not None:
+            return k
+        if self.n == self.cap:
+            self._alloc(self.cap * 2)
+        k = self.slot[mmsi] = self.n
+        self.n += 1
+        self.time[k], self.lon[k], self.lat[k], self.heard[k], self.hot[k] = -np.inf, np.nan, np.nan, -np.inf, True
+        self.sog[k], self.cog[k] = np.nan, np.nan
+        self.last_s[k] = 0
+        self._sorted = False
+        return k
+
+    def lookup(self, mmsis: NDArray[np.int64]) -> NDArray[np.int64]:
+        """Slots of the MMSIs (-1 for one without a slot)."""
+        if not self._sorted:
+            keys = np.fromiter(self.slot.keys(), dtype=np.int64, count=len(self.slot))
+            slots = np.fromiter(self.slot.values(), dtype=np.int64, count=len(self.slot))
+            order = np.argsort(keys)
+            self._keys, self._key_slots = keys[order], slots[order]
+            self._sorted = True
+        if len(self._keys) == 0:
+            return np.full(len(mmsis), -1, dtype=np.int64)
+        pos = np.minimum(np.searchsorted(self._keys, mmsis), len(self._keys) - 1)
+        result: NDArray[np.int64] = np.where(self._keys[pos] == mmsis, self._key_slots[pos], -1)
+        return result

@@ -410,7 +410,7 @@ class Service:
         return self.registry
 
     def _vessel_dict(self, mmsi: int, detail: bool = False) -> dict[str, Any] | None:
-        v = self.pipeline.engine.vessels.get(mmsi)
+        v = self.pipeline.engine.get(mmsi)
         if v is None:
             return None
         zones = self.pipeline.geofence.zones

@@ -512,7 +512,7 @@ def test_dark_timer_keeps_running_across_a_restart(tmp_path: Path) -> None:
     assert second.engine.import_state(saved) == 1
     last = max(a["time"] for a in [x.to_dict() for x in before])
     assert second.tick(t0 + 3600) == []  # within 45 min of the last report: quiet
-    heard = second.engine.vessels[538000009].heard
+    heard = second.engine.get(538000009).heard  # type: ignore[union-attr]
     alerts = second.tick(heard + 2701)
     assert [a.kind for a in alerts] == ["dark"]
     assert alerts[0].time == heard + 2700 and alerts[0].details["silent_s"] == 2700.0
