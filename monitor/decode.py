@@ -353,32 +353,33 @@ def _bulk_statics(
     if not len(mmsi):
         return
     mmsis = mmsi.tolist()
+    none = itertools.repeat(None)
+    # The reports are built by map() over the columns; 0 means "not available" (None) in IMO number,
+    # ship type and draught, as `_nonzero` has it.
     if msg_type == 5:
-        ship_types = _SHIP_TYPE_5
-        imo = _field(six, 40, 30).tolist()
+        imo = [v or None for v in _field(six, 40, 30).tolist()]
         callsign = _text(six, 70, 7)
         name = _text(six, 112, 20)
-        ship = _field(six, 232, 8).tolist()
-        draught = _field(six, 294, 8).tolist()
+        ship = [_SHIP_TYPE_5[v] or None for v in _field(six, 232, 8).tolist()]
+        draught = [v or None for v in (_field(six, 294, 8) / 10.0).tolist()]  # float(raw) / 10.0
         destination = _text(six, 302, 20)
-        for k, seq in enumerate(seqs):
-            statics.append(
-                StaticReport(
-                    seq, times[k], mmsis[k], 5, name[k], callsign[k], imo[k] or None,
-                    ship_types[ship[k]] or None, float(draught[k]) / 10.0 or None, destination[k],
-                )
-            )  # fmt: skip
+        statics.extend(
+            map(StaticReport, seqs, times, mmsis, itertools.repeat(5), name, callsign, imo, ship, draught,
+                destination, none)
+        )  # fmt: skip
     elif part == 0:
         name = _text(six, 40, 20)
-        for k, seq in enumerate(seqs):
-            statics.append(StaticReport(seq, times[k], mmsis[k], 24, name[k], None, None, None, None, None, 0))
+        statics.extend(
+            map(StaticReport, seqs, times, mmsis, itertools.repeat(24), name, none, none, none, none, none,
+                itertools.repeat(0))
+        )  # fmt: skip
     else:
-        ship = _field(six, 40, 8).tolist()
+        ship = [v or None for v in _field(six, 40, 8).tolist()]
         callsign = _text(six, 90, 7)
-        for k, seq in enumerate(seqs):
-            statics.append(
-                StaticReport(seq, times[k], mmsis[k], 24, None, callsign[k], None, ship[k] or None, None, None, 1)
-            )
+        statics.extend(
+            map(StaticReport, seqs, times, mmsis, itertools.repeat(24), none, callsign, none, ship, none, none,
+                itertools.repeat(1))
+        )  # fmt: skip
 
 
 def decode_batch(messages: Sequence[RawMessage], seq_start: int = 0) -> DecodedBatch:
@@ -392,17 +393,31 @@ def decode_batch(messages: Sequence[RawMessage], seq_start: int = 0) -> DecodedB
     # reports are decoded in bulk, the rest one by one.
     payloads = list(map(_SECOND, messages))
     fills = np.fromiter(map(_THIRD, messages), dtype=np.int64, count=n)
-    lengths = np.fromiter(map(len, payloads), dtype=np.int64, count=n)
-    joined = np.frombuffer(b"".join(payloads) + bytes(_GATHER), dtype=np.uint8)
+    # The payloads joined by newlines (never in a payload from NmeaAssembler): their starts and lengths
+    # come from the separators, found with numpy, rather than from a len() per payload.
+    text = b"\n".join(payloads)
+    joined = np.frombuffer(text + bytes(_GATHER), dtype=np.uint8)
     starts = np.zeros(n, dtype=np.int64)
-    np.cumsum(lengths[:-1], out=starts[1:])
+    separators = np.flatnonzero(joined[: len(text)] == 0x0A)
+    if len(separators) == n - 1:
+        starts[1:] = separators + 1
+        lengths = np.empty(n, dtype=np.int64)
+        lengths[:-1] = separators - starts[:-1]
+        lengths[-1] = len(text) - starts[-1]
+    else:  # a payload holding a newline: count them one by one
+        lengths = np.fromiter(map(len, payloads), dtype=np.int64, count=n)
+        joined = np.frombuffer(b"".join(payloads) + bytes(_GATHER), dtype=np.uint8)
+        np.cumsum(lengths[:-1], out=starts[1:])
     first = np.where(lengths > 0, joined[starts], 0)
     bits = lengths * 6 - fills
     vec = _IS_VECTOR_FIRST[first] & (bits >= 168)
     msg_type = _TYPE_OF_BYTE[first]
     vec_idx = np.flatnonzero(vec)
     if len(vec_idx):
-        times = np.array(list(map(_FIRST, messages)), dtype=np.float64)  # None -> NaN
+        try:
+            times = np.fromiter(map(_FIRST, messages), dtype=np.float64, count=n)
+        except TypeError:  # None among them: NaN
+            times = np.array(list(map(_FIRST, messages)), dtype=np.float64)
         if (lengths[vec_idx] == 28).all():  # the usual 168-bit reports: their bytes joined are the matrix
             picked = operator.itemgetter(*vec_idx.tolist())(payloads) if len(vec_idx) > 1 else (payloads[vec_idx[0]],)
             values = np.frombuffer(b"".join(picked).translate(_SIXBIT_TABLE), dtype=np.uint8)

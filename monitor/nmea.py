@@ -433,14 +433,16 @@ class NmeaAssembler:
         cpos = ss + 12 + seq_one
         channel_one = (pad[cpos] != 0x2C) & (pad[cpos + 1] == 0x2C)
         ok &= channel_one | (pad[cpos] == 0x2C)
+        ok &= (pad[ss + 11] != 0x2A) & (pad[cpos] != 0x2A)
         pstart = cpos + 1 + channel_one
-        stars = np.append(np.flatnonzero(a == 0x2A), far)
-        sstar = stars[np.searchsorted(stars, ss)]  # the sentence's first '*'
-        ok &= (sstar + 3 == ends) & (sstar - 2 > pstart)
+        # The checksum ends the line (nothing after it), and its '*' is the sentence's first: the
+        # characters before it are fixed ones, the two above, and payload ones (checked below).
+        sstar = ends - 3
+        ok &= (pad[sstar] == 0x2A) & (sstar - 2 > pstart)
         ok &= (pad[sstar - 2] == 0x2C) & (pad[sstar - 1] >= 0x30) & (pad[sstar - 1] <= 0x35)
         ok &= (hexv[pad[sstar + 1]] < 16) & (hexv[pad[sstar + 2]] < 16)
-        high = np.flatnonzero(a >= 0x80)
-        if len(high):
+        if not buf.isascii():
+            high = np.flatnonzero(a >= 0x80)
             ok[np.searchsorted(starts, high, side="right") - 1] = False
         cand = np.flatnonzero(ok)
         # The usual tag block, `s:<source>,c:<10 digits>`, is read here with numpy; the others are
@@ -694,14 +696,15 @@ class NmeaAssembler:
         bounded = run.lazy_purge
         while pos < n:
             end = n if bounded else min(n, pos + _PURGE_EVERY - self._since_purge)
-            chunk = keys[pos:end]
-            prevs = list(map(seen.get, chunk))
+            chunk = keys[pos:end] if pos or end < n else keys
             accepted = end - pos
-            all_new = prevs.count(None) == accepted
+            # Usually none of the sentences is in the memory: one C-level pass tells.
+            all_new = seen.keys().isdisjoint(chunk)
+            prevs: list[float | None] = [] if all_new else list(map(seen.get, chunk))
             one_by_one = False
             if all_new:
                 before = len(seen)
-                seen.update(zip(chunk, ts[pos:end]))
+                seen.update(zip(chunk, ts[pos:end] if pos or end < n else ts))
                 if len(seen) - before != accepted:
                     # A sentence repeated within the chunk: all its keys were new, so taking them out
                     # again restores the memory as it was; then line by line.

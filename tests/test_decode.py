@@ -389,8 +389,8 @@ def test_bulk_statics_equal_pyais_one_by_one(msgs: list[RawMessage], seq_start: 
 
 
 def test_batch_rows_do_not_depend_on_the_other_payloads() -> None:
-    """A batch mixing 168-bit reports with longer ones (extra bits after the report) and other types
-    decodes each report exactly as a batch of that one message alone."""
+    """A batch mixing 168-bit reports with longer ones (extra bits after the report), other types, known
+    and unknown times, decodes each report exactly as a batch of that one message alone."""
     base = [
         encoded(msg_type=1, mmsi=211234560, lat=26.5, lon=56.25, speed=12.3, course=90.5, heading=91),
         encoded(msg_type=18, mmsi=440123451, lat=26.2, lon=56.2, speed=5.5, course=10.0, heading=511),
@@ -398,9 +398,14 @@ def test_batch_rows_do_not_depend_on_the_other_payloads() -> None:
     ]
     longer = [(t, payload + b"0w", fill) for t, payload, fill in base[:2]]  # 180 bits
     msgs = [base[0], longer[0], base[2], base[1], longer[1], base[0]]
-    batch = decode_batch(msgs, seq_start=7)
-    alone = [decode_batch([m], seq_start=7 + i).positions for i, m in enumerate(msgs)]
-    expected = np.concatenate(alone)
-    assert len(batch.positions) == 5
-    assert repr(batch.positions.tolist()) == repr(expected.tolist())
-    assert [s.seq for s in batch.statics] == [9]
+    timed = [(1750000000.0 + i, payload, fill) for i, (_, payload, fill) in enumerate(msgs)]
+    # a newline inside a payload (no NMEA line carries one, but a caller may build anything)
+    odd = (1750000009.5, base[0][1][:10] + b"\n" + base[0][1][11:], 0)
+    for batch_msgs in (msgs, timed, timed[:3] + msgs[3:], [*timed, odd]):
+        batch = decode_batch(batch_msgs, seq_start=7)
+        alone = [decode_batch([m], seq_start=7 + i) for i, m in enumerate(batch_msgs)]
+        expected = np.concatenate([a.positions for a in alone])
+        assert len(batch.positions) == len(batch_msgs) - 1
+        assert repr(batch.positions.tolist()) == repr(expected.tolist())
+        assert [s.seq for s in batch.statics] == [9]
+        assert batch.rejects == sum((a.rejects for a in alone), collections.Counter())

@@ -405,6 +405,12 @@ def test_interleaved_untagged_receivers_multipart_is_processed_once() -> None:
 
 _SINGLES = [POS, POS2, sentence("AIVDM,1,1,,,13HOI:0P0000VOHLCnHQKwvL05Ip,0"), sentence("ABVDO,1,1,,1,B5,4")]
 _PARTS = [TYPE5_1, TYPE5_2, sentence(TYPE5_A[0]), sentence(TYPE5_A[1]), sentence(TYPE5_B[0])]
+_ODD = [  # well-formed looking, but a '*' where the checksum does not start
+    sentence("AIVDM,1,1,,*,13HOI:0P0000VOHLCnHQKwvL05Ip,0"),
+    sentence("AIVDM,1,1,*,A,13HOI:0P0000VOHLCnHQKwvL05Ip,0"),
+    sentence("AIVDM,1,1,,A,13HOI:0P00*0VOHLCnHQKwvL05Ip,0"),
+    sentence("AIVDM,1,1,7,B,13HOI:0P0000VOHLCnHQKwvL05Ip,0"),  # a sequence id on a single sentence
+]
 _TAGS = [
     "s:rx1,c:{t}",
     "c:{t},s:rx2",
@@ -438,7 +444,7 @@ def _feed_line(draw: st.DrawFn) -> bytes:
     elif kind == 7:
         line = USCG if draw(st.booleans()) else POS + b",r003669946"
     else:
-        line = draw(st.sampled_from(_SINGLES + _PARTS))
+        line = draw(st.sampled_from(_SINGLES + _PARTS + _ODD))
     if draw(st.integers(0, 3)):
         fields = draw(st.sampled_from(_TAGS)).format(t=draw(st.integers(1_750_000_000, 1_750_000_040)))
         block = tag(fields)
