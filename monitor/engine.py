@@ -109,12 +109,26 @@ class Vessel:
     def has_fix(self) -> bool:
         return self.time > -math.inf
 
-    def apply_static(self, s: StaticReport) -> None:
+    def apply_static(self, s: StaticReport) -> bool:
+        """Fuse a static report; True if anything changed."""
+        changed = False
         for attr in ("name", "imo", "callsign", "ship_type", "draught", "destination"):
             value = getattr(s, attr)
-            if value is not None:
+            if value is not None and getattr(self, attr) != value:
                 setattr(self, attr, value)
-        self._info = None
+                changed = True
+        if changed:
+            self._info = None
+        return changed
+
+    def signature(self) -> tuple[Any, ...]:
+        """Everything but the track itself: if a report leaves this unchanged, losing it to a crash
+        repeats no alert, so saving it can wait (Engine.moved)."""
+        return (
+            self.member, self.dark, self.dark_zone, self.lo_t0, self.lo_alerted, self.ww_since, self.ww_alerted,
+            self.cell, self.land_last, self.jump_last, len(self.jump_cands), tuple(self.pending.items()),
+            tuple(self.transit.items()), self.time == -math.inf,
+        )
 
     def info(self) -> dict[str, Any]:
         """The alert's `vessel` object, cached until static data changes."""
@@ -215,8 +229,6 @@ class Engine:
         self._fast: _FastBatch | None = None  # the batch being processed on the fast path
 
     def vessel(self, mmsi: int) -> Vessel:
-        if self.dirty is not None:
-            self.dirty.add(mmsi)
         v = self.vessels.get(mmsi)
         if v is None:
             mid = mid_of(mmsi)
@@ -225,6 +237,8 @@ class Engine:
             )
             v = self.vessels[mmsi] = Vessel(mmsi, watch)
             self._tracks.add(mmsi)
+            if self.dirty is not None:
+                self.dirty.add(mmsi)
         elif mmsi in self._tracks.stale:
             self._sync(v)
         return v
@@ -468,6 +482,8 @@ class Engine:
             if t > self.now:
                 self.advance(t, alerts)
             v = self.vessel(mmsi)
+            before = v.signature() if self.dirty is not None else None
+            n_alerts = len(alerts)
             self._hear(v, t, lon, lat, sog, cog, alerts)
             s = masks[i]
             if s is not None:
@@ -476,6 +492,8 @@ class Engine:
                 else:
                     self._fix(v, t, lon, lat, sog, cog, s, moves, alerts)
             self._schedule(v)
+            if before is not None:
+                self._mark(v, before, n_alerts, alerts)
         while si < n_statics:
             untimed += self._static(statics[si], clock, alerts)
             si += 1
@@ -534,6 +552,8 @@ class Engine:
                 v = self.vessel(mmsis[i])
                 fb.catch_up(v)
                 fb.started.add(v.mmsi)
+                before = v.signature() if self.dirty is not None else None
+                n_alerts = len(alerts)
                 lon = lons[i]
                 lat = lats[i]
                 self._hear(v, t, lon, lat, sogs[i], cogs[i], alerts)
@@ -543,6 +563,8 @@ class Engine:
                     else:
                         self._fix(v, t, lon, lat, sogs[i], cogs[i], words[i], moves, alerts)
                 self._schedule(v)
+                if before is not None:
+                    self._mark(v, before, n_alerts, alerts)
             while si < n_statics:
                 fb.upto = int(np.searchsorted(seq_a, statics[si].seq))
                 untimed += self._static(statics[si], clock, alerts)
@@ -584,10 +606,22 @@ class Engine:
         if t > self.now:
             self.advance(t, alerts)
         v = self.vessel(st.mmsi)
-        v.apply_static(st)
+        changed = v.apply_static(st)
+        dark = v.dark
         self._hear(v, t, math.nan, math.nan, math.nan, math.nan, alerts)
         self._schedule(v)
+        if self.dirty is not None:
+            (self.dirty if changed or dark != v.dark else self.moved).add(v.mmsi)
         return untimed
+
+    def _mark(self, v: Vessel, before: tuple[Any, ...], n_alerts: int, alerts: list[Alert]) -> None:
+        """Save with this batch what a crash must not lose (zones, episodes, transits, anything that
+        raised an alert); a track that only moved on is saved a little later (`moved`)."""
+        assert self.dirty is not None
+        if len(alerts) != n_alerts or v.signature() != before:
+            self.dirty.add(v.mmsi)
+        else:
+            self.moved.add(v.mmsi)
 
     def _fix(self, v: Vessel, t: float, lon: float, lat: float, sog: float, cog: float, s: int,
              moves: list[Move], alerts: list[Alert]) -> None:

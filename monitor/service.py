@@ -275,7 +275,11 @@ class Service:
         assert self.store is not None
         prefix = self.settings.mqtt.prefix
         rows = [(a.id, alert_topic(prefix, a), a.to_json().encode()) for a in alerts]
-        self.store.commit(rows, self.pipeline.engine.export_state(everything=everything, moved=moved))
+        state = self.pipeline.engine.export_state(everything=everything, moved=moved)
+        if rows or len(state) > 1 or everything or moved:
+            # (A batch that raised nothing and changed no vessel beyond its track needs no transaction:
+            # the clock alone is not worth an fsync.)
+            self.store.commit(rows, state)
         if not alerts:
             return
         if self.publisher is not None:
