@@ -23,8 +23,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(ROOT))
 
-from monitor.decode import DecodedBatch, decode_batch  # noqa: E402
-from monitor.nmea import NmeaAssembler, RawMessage  # noqa: E402
+from monitor.decode import DecodedBatch, decode_batch
+from monitor.nmea import NmeaAssembler, RawMessage
 
 DEFAULT_FEED = ROOT / "bench" / "out" / "feed-2000v-1000000m-s1.nmea"
 
@@ -102,7 +102,9 @@ def main() -> int:
             s = time_engine(decoded)
             best["engine"] = min(best.get("engine", s), s)
     n_msgs = sum(map(len, messages))
-    print(f"feed: {args.feed.name}: {n} lines, {n_msgs} messages, batches of {args.batch}, best of {args.repeat}")
+    print(
+        f"feed: {args.feed.name}: {n} lines, {n_msgs} messages, batches of {args.batch}, best of {args.repeat}"
+    )
     for stage, s in best.items():
         print(f"  {stage:18} {s * 1e6 / n:7.3f} µs/line  ({s:.3f} s)")
     both = best["assemble"] + best["decode"]

@@ -106,7 +106,7 @@ for _c, _t in _TYPE_OF_CHAR.items():
 # Six-bit value -> its text character's byte, as pyais reads text ('@' for 0, then 'A'..'_', ' '..'?').
 _TEXT_BYTE = np.array([v + 64 if v < 32 else v for v in range(64)], dtype=np.uint8)
 # Type 5's ship type as pyais reports it: its ShipType enum maps unknown codes to reserved members.
-_SHIP_TYPE_5 = [int(ShipType.from_value(v)) for v in range(256)]
+_SHIP_TYPE_5 = [int(ShipType(v)) for v in range(256)]
 _TYPE5_BITS = 422  # type 5 fields up to the destination's end: from here on, decoded in bulk
 _GATHER = 71  # characters gathered per static message (a type 5's 422 bits)
 _COLUMNS = np.arange(_GATHER)
@@ -164,8 +164,23 @@ def _decode_position_chars(
     chars: np.ndarray, seqs: np.ndarray, times: np.ndarray, rejects: collections.Counter[str]
 ) -> np.ndarray:
     """`_decode_positions` on the first 28 payload characters, one row per message."""
-    six = np.ascontiguousarray(np.take(_SIXBIT, chars[:, :28]).T)  # (28, n): each character position contiguous
+    six = np.ascontiguousarray(
+        np.take(_SIXBIT, chars[:, :28]).T
+    )  # (28, n): each character position contiguous
     return _decode_position_six(six, seqs, times, rejects)
+
+
+def _after_mmsi(six: np.ndarray, earlier: int) -> tuple[np.ndarray, ...]:
+    """sog, accuracy, lon, lat, cog and heading of a position report, `earlier` bits before their place
+    in types 1-3."""
+    return (
+        _field(six, 50 - earlier, 10),
+        _field(six, 60 - earlier, 1),
+        _field(six, 61 - earlier, 28, True),
+        _field(six, 89 - earlier, 27, True),
+        _field(six, 116 - earlier, 12),
+        _field(six, 128 - earlier, 9),
+    )
 
 
 def _decode_position_six(
@@ -176,15 +191,18 @@ def _decode_position_six(
     msg_type = six[0].astype(np.int8)
     class_b = msg_type == 18
     mmsi = _field(six, 8, 30)
-    # Fields after the MMSI sit 4 bits earlier in type 18 than in types 1-3.
+    # Fields after the MMSI sit 4 bits earlier in type 18 than in types 1-3: all rows are read as
+    # types 1-3, then the type 18 rows again at their own offsets.
     out = np.empty(n, dtype=POSITION_DTYPE)
-    sog = np.where(class_b, _field(six, 46, 10), _field(six, 50, 10))
-    accuracy = np.where(class_b, _field(six, 56, 1), _field(six, 60, 1))
-    lon = np.where(class_b, _field(six, 57, 28, True), _field(six, 61, 28, True))
-    lat = np.where(class_b, _field(six, 85, 27, True), _field(six, 89, 27, True))
-    cog = np.where(class_b, _field(six, 112, 12), _field(six, 116, 12))
-    heading = np.where(class_b, _field(six, 124, 9), _field(six, 128, 9))
-    status = np.where(class_b, -1, _field(six, 38, 4))
+    sog, accuracy, lon, lat, cog, heading = _after_mmsi(six, 0)
+    status = _field(six, 38, 4)
+    b_rows = np.flatnonzero(class_b)
+    if len(b_rows):
+        for column, value in zip(
+            (sog, accuracy, lon, lat, cog, heading), _after_mmsi(six[:, b_rows], 4), strict=True
+        ):
+            column[b_rows] = value
+        status[b_rows] = -1
 
     bad = (
         (mmsi == 0)
@@ -235,8 +253,10 @@ def _decode_rare(msg_type: int, payload: bytes, fill: int) -> dict[str, Any] | s
             return "unknown_sentence"
         if bits < _MIN_BITS_24[part]:
             return "truncated"
-    elif msg_type in (1, 2, 3, 18) or bits < _MIN_BITS.get(msg_type, 38) or (
-        msg_type == 27 and bits > _MAX_BITS_27
+    elif (
+        msg_type in (1, 2, 3, 18)
+        or bits < _MIN_BITS.get(msg_type, 38)
+        or (msg_type == 27 and bits > _MAX_BITS_27)
     ):
         return "truncated"  # position reports of 168 bits or more all take the vectorized path
     try:
@@ -333,7 +353,12 @@ def _text(six: np.ndarray, offset: int, chars: int) -> list[str | None]:
 
 
 def _bulk_statics(
-    chars: np.ndarray, msg_type: int, part: int, seqs: list[int], times: list[Any], statics: list[StaticReport],
+    chars: np.ndarray,
+    msg_type: int,
+    part: int,
+    seqs: list[int],
+    times: list[Any],
+    statics: list[StaticReport],
     rejects: collections.Counter[str],
 ) -> None:
     """Static reports of one kind in bulk (type 5 of at least 422 bits, type 24 part A of 160, part B of
@@ -411,7 +436,7 @@ def decode_batch(messages: Sequence[RawMessage], seq_start: int = 0) -> DecodedB
     first = np.where(lengths > 0, joined[starts], 0)
     bits = lengths * 6 - fills
     vec = _IS_VECTOR_FIRST[first] & (bits >= 168)
-    msg_type = _TYPE_OF_BYTE[first]
+    types = _TYPE_OF_BYTE[first]
     vec_idx = np.flatnonzero(vec)
     if len(vec_idx):
         try:
@@ -419,7 +444,11 @@ def decode_batch(messages: Sequence[RawMessage], seq_start: int = 0) -> DecodedB
         except TypeError:  # None among them: NaN
             times = np.array(list(map(_FIRST, messages)), dtype=np.float64)
         if (lengths[vec_idx] == 28).all():  # the usual 168-bit reports: their bytes joined are the matrix
-            picked = operator.itemgetter(*vec_idx.tolist())(payloads) if len(vec_idx) > 1 else (payloads[vec_idx[0]],)
+            picked = (
+                operator.itemgetter(*vec_idx.tolist())(payloads)
+                if len(vec_idx) > 1
+                else (payloads[vec_idx[0]],)
+            )
             values = np.frombuffer(b"".join(picked).translate(_SIXBIT_TABLE), dtype=np.uint8)
             six = values.reshape(-1, 28).T.copy()  # (28, n): each character position contiguous
             positions = _decode_position_six(six, vec_idx + seq_start, times[vec_idx], rejects)
@@ -428,18 +457,20 @@ def decode_batch(messages: Sequence[RawMessage], seq_start: int = 0) -> DecodedB
             positions = _decode_position_chars(chars, vec_idx + seq_start, times[vec_idx], rejects)
     else:
         positions = np.empty(0, dtype=POSITION_DTYPE)
-    bulk = ~vec & (((msg_type == 5) & (bits >= _TYPE5_BITS)) | ((msg_type == 24) & (bits >= 160)))
+    bulk = ~vec & (((types == 5) & (bits >= _TYPE5_BITS)) | ((types == 24) & (bits >= 160)))
     part = np.zeros(n, dtype=np.int64)
     if bulk.any():
         part[bulk] = (_SIXBIT[joined[starts[bulk] + 6]] >> 2) & 3  # type 24's bits 38-39
-        bulk &= (msg_type == 5) | (part == 0) | ((part == 1) & (bits >= 168))
-    for kind, sel in ((5, msg_type == 5), (0, (msg_type == 24) & (part == 0)), (1, (msg_type == 24) & (part == 1))):
+        bulk &= (types == 5) | (part == 0) | ((part == 1) & (bits >= 168))
+    for kind, sel in ((5, types == 5), (0, (types == 24) & (part == 0)), (1, (types == 24) & (part == 1))):
         idx = np.flatnonzero(bulk & sel)
         if len(idx):
             rows = np.take(joined, starts[idx][:, None] + _COLUMNS[: _GATHER if kind == 5 else 28])
             picked = idx.tolist()
             ts = [_NaN if (t := messages[i][0]) is None else t for i in picked]
-            _bulk_statics(rows, 5 if kind == 5 else 24, kind, [i + seq_start for i in picked], ts, statics, rejects)
+            _bulk_statics(
+                rows, 5 if kind == 5 else 24, kind, [i + seq_start for i in picked], ts, statics, rejects
+            )
     sorted_statics = len(statics) == 0
     rare_idx = np.flatnonzero(~vec & ~bulk).tolist()
     rare_rows: list[tuple[Any, ...]] = []

@@ -11,13 +11,20 @@ from typing import Any
 import numpy as np
 import pyais
 import pytest
-from pyais.bit_vector import bit_vector
-from pyais.encode import encode_dict
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pyais.bit_vector import bit_vector
+from pyais.encode import encode_dict
 from pyais.messages import MSG_CLASS
 
-from monitor.decode import _TYPE_OF_CHAR, POSITION_DTYPE, StaticReport, _decode_rare, decode_batch, decode_records
+from monitor.decode import (
+    _TYPE_OF_CHAR,
+    POSITION_DTYPE,
+    StaticReport,
+    _decode_rare,
+    decode_batch,
+    decode_records,
+)
 from monitor.nmea import NmeaAssembler, RawMessage
 
 DATA = Path(__file__).parent / "data"
@@ -381,7 +388,9 @@ def test_bulk_statics_equal_pyais_one_by_one(msgs: list[RawMessage], seq_start: 
             continue
         keys = ("name", "callsign", "imo", "ship_type", "draught", "destination", "part")
         time = math.nan if t is None else t
-        expected.append(StaticReport(i + seq_start, time, rec["mmsi"], msg_type, **{k: rec.get(k) for k in keys}))
+        expected.append(
+            StaticReport(i + seq_start, time, rec["mmsi"], msg_type, **{k: rec.get(k) for k in keys})
+        )
     batch = decode_batch(msgs, seq_start)
     assert repr(batch.statics) == repr(expected)  # repr: equal NaN times compare equal
     assert batch.rejects == expected_rejects

@@ -464,9 +464,24 @@ def _feed_line(draw: st.DrawFn) -> bytes:
     return line
 
 
+@st.composite
+def _receiver_line(draw: st.DrawFn) -> bytes:
+    """A line as one receiver sends them: every line with the same plain tag block (s:rx1, whole
+    seconds), single sentences and fragments, now and then a damaged one."""
+    line = draw(st.sampled_from(_SINGLES + _PARTS + _ODD))
+    if draw(st.booleans()):
+        body = f"AIVDM,1,1,,{draw(st.sampled_from(['A', 'B', '']))},13HOI:0P0{draw(st.integers(0, 99)):02d},0"
+        line = sentence(body)
+    line = at(draw(st.integers(1_750_000_000, 1_750_000_030)), line)
+    if draw(st.integers(0, 9)) == 0:
+        i = draw(st.integers(0, len(line) - 1))
+        line = line[:i] + bytes([draw(st.sampled_from(b"*,0A~w"))]) + line[i + 1 :]
+    return line
+
+
 @settings(max_examples=400, deadline=None)
 @given(
-    lines=st.lists(_feed_line(), max_size=60),
+    lines=st.one_of(st.lists(_feed_line(), max_size=60), st.lists(_receiver_line(), max_size=60)),
     cuts=st.lists(st.integers(0, 60), max_size=3),
     window=st.sampled_from([0.0, 3.0, 10.0]),
     timeout=st.sampled_from([2.0, 10.0]),
@@ -489,17 +504,20 @@ def test_batched_path_equals_line_by_line_path(
     also with purges of that memory in the middle of a batch and with its hard bound on entries reached."""
     from unittest import mock
 
-    import monitor.nmea as nmea
+    from monitor import nmea
 
     def run(fast_min: int) -> tuple[object, ...]:
         asm = NmeaAssembler(
-            dedup_window_s=window, fragment_timeout_s=timeout, clock=(lambda: 1_750_000_020.0) if clock else None
+            dedup_window_s=window,
+            fragment_timeout_s=timeout,
+            clock=(lambda: 1_750_000_020.0) if clock else None,
         )
         asm._fast_min_lines = fast_min
         out = []
         bounds = [0, *sorted(c for c in cuts if c <= len(lines)), len(lines)]
-        with mock.patch.object(nmea, "_PURGE_EVERY", purge_every), mock.patch.object(
-            nmea, "_MAX_DEDUP_ENTRIES", max_entries
+        with (
+            mock.patch.object(nmea, "_PURGE_EVERY", purge_every),
+            mock.patch.object(nmea, "_MAX_DEDUP_ENTRIES", max_entries),
         ):
             for lo, hi in itertools.pairwise(bounds):
                 out += asm.push_lines(lines[lo:hi], b"feed")
@@ -526,7 +544,7 @@ def test_batched_path_evicts_at_the_bound_as_line_by_line() -> None:
     sentence repeated after its entry was evicted is not a duplicate on either (bound 3, purge every 2)."""
     from unittest import mock
 
-    import monitor.nmea as nmea
+    from monitor import nmea
 
     bodies = [f"AIVDM,1,1,,A,13HOI:0P0{k:02d},0" for k in range(5)]
     # The first part of a type 5 in between, so the repeat is not in the same run of single sentences.
