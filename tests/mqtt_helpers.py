@@ -78,6 +78,8 @@ class Broker:
             # Run as whoever runs the tests: started as root, mosquitto would otherwise switch to the
             # `mosquitto` user, which cannot write the persistence files in our temporary directory.
             f"user {getpass.getuser()}",
+            # No Nagle towards subscribers, as a broker tuned for alerting would be set up.
+            "set_tcp_nodelay true",
             "log_dest stdout",
             "log_type all",
         ]
