@@ -1117,13 +1117,15 @@ class NmeaAssembler:
             # (a Python loop over them cost about as much as the rest of the batched path).
             count = 0
             values = iter(seen.values())
+            step = _PURGE_CHUNK
             while True:
-                chunk = np.fromiter(itertools.islice(values, _PURGE_CHUNK), dtype=np.float64)
+                chunk = np.fromiter(itertools.islice(values, step), dtype=np.float64)
                 below = chunk < cutoff
                 if len(chunk) == 0 or not below.all():
                     count += int(np.argmin(below)) if len(chunk) else 0
                     break
                 count += len(chunk)
+                step *= 4  # a long run of old entries: larger steps
             if count > len(seen) - count:  # fewer stay than go: build the dict again from them
                 survivors = list(itertools.islice(seen.items(), count, None))
                 seen.clear()

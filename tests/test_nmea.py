@@ -558,3 +558,33 @@ def test_batched_path_evicts_at_the_bound_as_line_by_line() -> None:
         results.append((out, asm.duplicates, list(asm._seen.items())))
     assert results[0] == results[1]
     assert len(results[0][0]) == 6 and results[0][1] == 0  # the first sentence's entry was evicted
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    times=st.lists(st.integers(0, 50), max_size=80),
+    now=st.integers(0, 60),
+    window=st.sampled_from([1.0, 10.0]),
+    chunk=st.sampled_from([1, 2, 3, 1024]),
+    bound=st.sampled_from([5, 1_000_000]),
+)
+def test_purge_forgets_the_leading_old_entries(
+    times: list[int], now: int, window: float, chunk: int, bound: int
+) -> None:
+    """A purge drops the entries from the front of the memory up to the first one within the window of
+    the newest time (entries are in insertion order, roughly time order, not sorted), then the oldest
+    ones beyond the hard bound: the same as a plain loop over the entries, whatever the chunk size."""
+    from unittest import mock
+
+    from monitor import nmea
+
+    asm = NmeaAssembler(dedup_window_s=window)
+    asm._seen.update((f"k{i}".encode(), float(t)) for i, t in enumerate(times))
+    asm._max_time = float(now)
+    expected = list(asm._seen.items())
+    while expected and expected[0][1] < now - window:
+        expected.pop(0)
+    expected = expected[max(0, len(expected) - bound) :]
+    with mock.patch.object(nmea, "_PURGE_CHUNK", chunk), mock.patch.object(nmea, "_MAX_DEDUP_ENTRIES", bound):
+        asm._purge_seen()
+    assert list(asm._seen.items()) == expected
