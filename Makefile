@@ -27,6 +27,7 @@ demo: $(STAMP)
 	$(BIN)/chokepoint-monitor replay examples/hormuz-sample.nmea.gz --format text
 
 test: $(STAMP) debs
+	$(BIN)/ruff check monitor tests tools bench
 	$(BIN)/python -m pytest
 
 bench: $(STAMP) debs
