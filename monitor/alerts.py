@@ -6,10 +6,12 @@ feed clock, so replaying the same feed twice yields the same ids and subscribers
 
 from __future__ import annotations
 
+import hashlib
 import json
+import math
+import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 SCHEMA = 1
@@ -30,20 +32,39 @@ KINDS = (
 
 # A fixed namespace so ids are stable across versions, machines and runs.
 _ID_NAMESPACE = uuid.UUID("5b0c2a1e-7d0e-4b7a-9c52-1f0d3e6a8b41")
+_ID_NAMESPACE_BYTES = _ID_NAMESPACE.bytes
 
 
 def iso_time(t: float) -> str:
     """ISO 8601 UTC with `Z`; whole seconds when the time is whole, else milliseconds."""
-    dt = datetime.fromtimestamp(t, tz=UTC)
-    if t == int(t):
-        return dt.strftime("%Y-%m-%dT%H:%M:%SZ")
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+    whole = math.floor(t)
+    text = _iso_seconds.get(whole)
+    if text is None:
+        if len(_iso_seconds) > 4096:
+            _iso_seconds.clear()
+        text = _iso_seconds[whole] = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole))
+    if t == whole:
+        return text + "Z"
+    ms = round((t - whole) * 1000)
+    if ms >= 1000:  # rounds up to the next second
+        return iso_time(float(whole + 1))
+    return f"{text}.{ms:03d}Z"
+
+
+_iso_seconds: dict[int, str] = {}  # many alerts share a second: format it once
 
 
 def alert_id(kind: str, *parts: object) -> str:
-    """A stable id from the alert's identity: kind, vessel(s), zone, episode start."""
+    """A stable id from the alert's identity: kind, vessel(s), zone, episode start.
+
+    Exactly uuid.uuid5(_ID_NAMESPACE, key), computed without building UUID objects (it is on the path
+    of every alert)."""
     key = "|".join([kind, *("" if p is None else str(p) for p in parts)])
-    return str(uuid.uuid5(_ID_NAMESPACE, key))
+    h = bytearray(hashlib.sha1(_ID_NAMESPACE_BYTES + key.encode()).digest()[:16])
+    h[6] = (h[6] & 0x0F) | 0x50  # version 5
+    h[8] = (h[8] & 0x3F) | 0x80  # RFC 4122 variant
+    x = h.hex()
+    return f"{x[:8]}-{x[8:12]}-{x[12:16]}-{x[16:20]}-{x[20:]}"
 
 
 def severity_max(a: str, b: str) -> str:
