@@ -16,6 +16,7 @@ Per fix, in order:
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import marshal
 import math
@@ -534,12 +535,11 @@ class Engine:
             cogs = fb.cogs
             valid = fb.valid_list
             words = fb.words_list
-            seq_a = pos["seq"]
             for i in np.flatnonzero(process).tolist():
                 seq = seqs[i]
                 while si < n_statics and statics[si].seq < seq:
                     # The rows before this report count as heard by then (a timer may look).
-                    fb.upto = int(np.searchsorted(seq_a, statics[si].seq))
+                    fb.upto = bisect.bisect_left(seqs, statics[si].seq)
                     untimed += self._static(statics[si], clock, alerts)
                     si += 1
                 fb.upto = i
@@ -566,13 +566,15 @@ class Engine:
                 if before is not None:
                     self._mark(v, before, n_alerts, alerts)
             while si < n_statics:
-                fb.upto = int(np.searchsorted(seq_a, statics[si].seq))
+                fb.upto = bisect.bisect_left(seqs, statics[si].seq)
                 untimed += self._static(statics[si], clock, alerts)
                 si += 1
             fb.upto = len(pos)
             if fb.t_max > self.now:
                 self.advance(fb.t_max, alerts)
-            for mmsi in fb.started | {st.mmsi for st in statics}:
+            # (A vessel heard only through static reports keeps its table row: the table's older
+            # `heard` only makes the next batch look at it more carefully.)
+            for mmsi in fb.started:
                 self._table(self.vessels[mmsi])
             fb.finish(moves)
         finally:
