@@ -607,7 +607,8 @@ class Engine:
             untimed = 1
         if t > self.now:
             self.advance(t, alerts)
-        v = self.vessel(st.mmsi)
+        # No _sync here: a static report changes no track, and `heard` merges with the table's later.
+        v = self.vessels.get(st.mmsi) or self.vessel(st.mmsi)
         changed = v.apply_static(st)
         dark = v.dark
         self._hear(v, t, math.nan, math.nan, math.nan, math.nan, alerts)
