@@ -264,7 +264,7 @@ class Engine:
         heard = float(tr.heard[k])
         if heard > v.heard:
             v.heard = heard
-        s = _ints(tr.last_s[k : k + 1])[0]
+        s = int(tr.last_s[k, 0]) if tr.nw == 1 else _ints(tr.last_s[k : k + 1])[0]
         v.last_s = s
         v.member = s & self._tracked_mask
         self._set_dark_zone(v, s)
