@@ -482,19 +482,7 @@ class Engine:
                 untimed += 1
             if t > self.now:
                 self.advance(t, alerts)
-            v = self.vessel(mmsi)
-            before = v.signature() if self.dirty is not None else None
-            n_alerts = len(alerts)
-            self._hear(v, t, lon, lat, sog, cog, alerts)
-            s = masks[i]
-            if s is not None:
-                if t < v.time:
-                    self.stale += 1  # an older fix relayed late: the track has moved on
-                else:
-                    self._fix(v, t, lon, lat, sog, cog, s, moves, alerts)
-            self._schedule(v)
-            if before is not None:
-                self._mark(v, before, n_alerts, alerts)
+            self._report(self.vessel(mmsi), t, lon, lat, sog, cog, masks[i], moves, alerts)
         while si < n_statics:
             untimed += self._static(statics[si], clock, alerts)
             si += 1
@@ -552,19 +540,8 @@ class Engine:
                 v = self.vessel(mmsis[i])
                 fb.catch_up(v)
                 fb.started.add(v.mmsi)
-                before = v.signature() if self.dirty is not None else None
-                n_alerts = len(alerts)
-                lon = lons[i]
-                lat = lats[i]
-                self._hear(v, t, lon, lat, sogs[i], cogs[i], alerts)
-                if valid[i]:
-                    if t < v.time:
-                        self.stale += 1
-                    else:
-                        self._fix(v, t, lon, lat, sogs[i], cogs[i], words[i], moves, alerts)
-                self._schedule(v)
-                if before is not None:
-                    self._mark(v, before, n_alerts, alerts)
+                self._report(v, t, lons[i], lats[i], sogs[i], cogs[i], words[i] if valid[i] else None,
+                             moves, alerts)
             while si < n_statics:
                 fb.upto = bisect.bisect_left(seqs, statics[si].seq)
                 untimed += self._static(statics[si], clock, alerts)
@@ -616,6 +593,21 @@ class Engine:
         if self.dirty is not None:
             (self.dirty if changed or dark != v.dark else self.moved).add(v.mmsi)
         return untimed
+
+    def _report(self, v: Vessel, t: float, lon: float, lat: float, sog: float, cog: float, s: int | None,
+                moves: list[Move], alerts: list[Alert]) -> None:
+        """The per-fix step for one position report (`s`: its zone mask, None without a position)."""
+        before = v.signature() if self.dirty is not None else None
+        n_alerts = len(alerts)
+        self._hear(v, t, lon, lat, sog, cog, alerts)
+        if s is not None:
+            if t < v.time:
+                self.stale += 1  # an older fix relayed late: the track has moved on
+            else:
+                self._fix(v, t, lon, lat, sog, cog, s, moves, alerts)
+        self._schedule(v)
+        if before is not None:
+            self._mark(v, before, n_alerts, alerts)
 
     def _mark(self, v: Vessel, before: tuple[Any, ...], n_alerts: int, alerts: list[Alert]) -> None:
         """Save with this batch what a crash must not lose (zones, episodes, transits, anything that

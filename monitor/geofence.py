@@ -136,11 +136,6 @@ class Geofence:
         """How many 64-bit words a zone mask takes."""
         return self._words
 
-    @property
-    def gate_bbox(self) -> tuple[float, float, float, float]:
-        """The bounding box of all gates: a move that misses it crosses none."""
-        return self._gate_bbox
-
     def in_band(self, zone: int, lon: float, lat: float) -> bool:
         """Is the fix within the tolerance band of the zone (inside it or less than hysteresis_m out)?"""
         band = self._bands[zone]
@@ -236,13 +231,13 @@ class Geofence:
         outer = self.zonefile.by_id(strait.gates[0])
         inner = self.zonefile.by_id(strait.gates[1])
         gates = (
-            _prepare_gate(outer, strait.geometry, other=inner.geometry, other_is_inside=True),
-            _prepare_gate(inner, strait.geometry, other=outer.geometry, other_is_inside=True),
+            _prepare_gate(outer, strait.geometry, other=inner.geometry),
+            _prepare_gate(inner, strait.geometry, other=outer.geometry),
         )
         return Strait(strait, self.index_of[strait.id], gates)
 
 
-def _prepare_gate(gate: Zone, strait: Geometry, other: Geometry, other_is_inside: bool) -> _Gate:
+def _prepare_gate(gate: Zone, strait: Geometry, other: Geometry) -> _Gate:
     """Split the gate into edges and find, for each, which side is the strait.
 
     The strait side is tested just off the edge's midpoint; where the polygon does not say (both or
@@ -266,7 +261,7 @@ def _prepare_gate(gate: Zone, strait: Geometry, other: Geometry, other_is_inside
             sign = 1 if left_in else -1
         else:
             side = ex * (other_c.y - ay) - ey * (other_c.x - ax)
-            sign = 1 if (side > 0) == other_is_inside else -1
+            sign = 1 if side > 0 else -1  # the other gate lies on the strait's side
         edges.append((ax, ay, bx, by, sign))
     xs = [c[0] for c in coords]
     ys = [c[1] for c in coords]

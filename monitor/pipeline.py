@@ -73,7 +73,6 @@ class Pipeline:
         clock: Callable[[], float] | None = None,
     ) -> None:
         self.settings = settings
-        self.live = clock is not None
         self.clock: Callable[[], float] = clock or _time.time
         self.assembler = NmeaAssembler(
             fragment_timeout_s=settings.decode.fragment_timeout_s,
