@@ -662,22 +662,8 @@ class NmeaAssembler:
         scan = run.scan
         _, count, number, seq, channel, _, _ = scan.keys[k].split(b",")
         own = float(scan.own[k])
-        t: float | None = None if math.isnan(own) else own
         src = run.source_of(k)
-        if t is None:
-            if self._clock is not None:
-                t = self._now()
-            else:
-                t = self._last_time
-        else:
-            self._last_time = t
-        if t is not None:
-            max_t = self._max_time
-            if max_t is None or t > max_t:
-                self._max_time = t
-            deadline = self._deadlines.get(src)
-            if deadline is not None and t > deadline:
-                self._expire_source(src, t)
+        t = self._stamp(None if math.isnan(own) else own, src)
         self._fragment(t, src, channel, seq, int(count), int(number), scan.payloads[k], scan.fills[k], out)
 
     def _fast_run(self, run: _Run, lo: int, hi: int, out: list[RawMessage]) -> None:
@@ -826,42 +812,48 @@ class NmeaAssembler:
                 self._max_time = maxes[k]
                 self._purge_seen()
 
+    def _stamp(self, t: float | None, src: bytes) -> float | None:
+        """A line's time: its own, else the clock (live) or the last timed line's (replay). A timed line
+        moves the feed clock on and expires its source's stale fragment groups."""
+        if t is None:
+            t = self._now() if self._clock is not None else self._last_time
+        else:
+            self._last_time = t
+        if t is not None:
+            if self._max_time is None or t > self._max_time:
+                self._max_time = t
+            deadline = self._deadlines.get(src)
+            if deadline is not None and t > deadline:
+                self._expire_source(src, t)
+        return t
+
+    def _duplicate(self, key: bytes, t: float) -> bool:
+        """Was this sentence seen within the dedup window? If not, remember it (in time order)."""
+        seen = self._seen
+        prev = seen.get(key)
+        if prev is not None:
+            window = self.dedup_window_s
+            # Entries below the cutoff count as forgotten whether or not a purge has removed them yet,
+            # so the outcome does not depend on how lines were batched.
+            if abs(t - prev) <= window and prev >= self._max_time - window:  # type: ignore[operator]
+                self.duplicates += 1
+                return True
+            del seen[key]  # re-insert at the end to keep the dict in time order
+        seen[key] = t
+        self._since_purge += 1
+        if self._since_purge >= _PURGE_EVERY:
+            self._purge_seen()
+        return False
+
     def _run_one_by_one(self, run: _Run, lo: int, hi: int, out: list[RawMessage]) -> None:
         """Fast lines lo..hi-1 line by line: the same steps as a single sentence in `_assemble`."""
         scan = run.scan
-        seen = self._seen
-        window = self.dedup_window_s
-        dedup = window > 0
+        dedup = self.dedup_window_s > 0
         own = scan.own[lo:hi].tolist()
         for k in range(lo, hi):
-            t: float | None = None if math.isnan(own[k - lo]) else own[k - lo]
-            if t is None:
-                if self._clock is not None:
-                    t = self._now()
-                else:
-                    t = self._last_time
-            else:
-                self._last_time = t
-            if t is not None:
-                max_t = self._max_time
-                if max_t is None or t > max_t:
-                    max_t = self._max_time = t
-                src = run.source_of(k)
-                deadline = self._deadlines.get(src)
-                if deadline is not None and t > deadline:
-                    self._expire_source(src, t)
-                if dedup:
-                    key = scan.keys[k]
-                    prev = seen.get(key)
-                    if prev is not None:
-                        if abs(t - prev) <= window and prev >= max_t - window:
-                            self.duplicates += 1
-                            continue
-                        del seen[key]
-                    seen[key] = t
-                    self._since_purge += 1
-                    if self._since_purge >= _PURGE_EVERY:
-                        self._purge_seen()
+            t = self._stamp(None if math.isnan(own[k - lo]) else own[k - lo], run.source_of(k))
+            if t is not None and dedup and self._duplicate(scan.keys[k], t):
+                continue
             self.assembled_lines += 1
             out.append((t, scan.payloads[k], scan.fills[k]))
 
@@ -884,7 +876,6 @@ class NmeaAssembler:
             out = []
         emit = out.append
         rejects = self.rejects
-        seen = self._seen
         window = self.dedup_window_s
         dedup = window > 0
         fill_bits = _FILL_BITS
@@ -930,37 +921,12 @@ class NmeaAssembler:
                 last = rest[rest.rfind(b",") + 1 :]
                 if len(last) == 10 and last.isdigit():
                     t = float(last)
-            if t is None:
-                if self._clock is not None:
-                    t = self._now()
-                else:
-                    t = self._last_time
-            else:
-                self._last_time = t
-            if t is not None:
-                max_t = self._max_time
-                if max_t is None or t > max_t:
-                    max_t = self._max_time = t
-                deadline = self._deadlines.get(src)
-                if deadline is not None and t > deadline:
-                    self._expire_source(src, t)
-                if dedup and single:
-                    # The sentence after the talker id: fragment fields, payload, fill. Multi-sentence
-                    # messages are de-duplicated whole, once assembled, below: their later fragments
-                    # are often identical across vessels (a type 5's all-zero tail).
-                    key = body[2:]
-                    prev = seen.get(key)
-                    if prev is not None:
-                        # Entries below the cutoff count as forgotten whether or not a purge has
-                        # removed them yet, so the outcome does not depend on how lines were batched.
-                        if abs(t - prev) <= window and prev >= max_t - window:
-                            self.duplicates += 1
-                            continue
-                        del seen[key]  # re-insert at the end to keep the dict in time order
-                    seen[key] = t
-                    self._since_purge += 1
-                    if self._since_purge >= _PURGE_EVERY:
-                        self._purge_seen()
+            t = self._stamp(t, src)
+            # The sentence after the talker id (fragment fields, payload, fill). Multi-sentence
+            # messages are de-duplicated whole, once assembled: their later fragments are often
+            # identical across vessels (a type 5's all-zero tail).
+            if t is not None and dedup and single and self._duplicate(body[2:], t):
+                continue
             if single:
                 self.assembled_lines += 1
                 emit((t, payload, fill))
