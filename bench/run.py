@@ -161,9 +161,13 @@ def count_lines(path: Path) -> int:
         return sum(1 for _ in f)
 
 
+# Bumped whenever monitor.simulate's benchmark feed changes, so that no stale cached feed is measured.
+FEED_VERSION = 2
+
+
 def make_feed(vessels: int, messages: int, seed: int = 1) -> Path:
     """The simulator's benchmark feed (monitor.simulate.benchmark_lines), cached under bench/out/."""
-    feed = OUT / f"feed-{vessels}v-{messages}m-s{seed}.nmea"
+    feed = OUT / f"feed-v{FEED_VERSION}-{vessels}v-{messages}m-s{seed}.nmea"
     if not feed.exists():
         print(f"writing {feed.name} ...", file=sys.stderr, flush=True)
         tmp = feed.with_suffix(".tmp")

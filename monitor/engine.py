@@ -16,7 +16,6 @@ Per fix, in order:
 
 from __future__ import annotations
 
-import bisect
 import heapq
 import marshal
 import math
@@ -240,22 +239,26 @@ class Engine:
             self._tracks.add(mmsi)
             if self.dirty is not None:
                 self.dirty.add(mmsi)
-        elif mmsi in self._tracks.stale:
-            self._sync(v)
+        else:
+            tr = self._tracks
+            if tr.stale[tr.slot[mmsi]]:
+                self._sync(v)
         return v
 
     def get(self, mmsi: int) -> Vessel | None:
         """The vessel, up to date, or None (for readers such as the HTTP API)."""
         v = self.vessels.get(mmsi)
-        if v is not None and mmsi in self._tracks.stale:
-            self._sync(v)
+        if v is not None:
+            tr = self._tracks
+            if tr.stale[tr.slot[mmsi]]:
+                self._sync(v)
         return v
 
     def _sync(self, v: Vessel) -> None:
         """Copy the track the fast path moved on in the table into the Vessel object."""
         tr = self._tracks
-        tr.stale.discard(v.mmsi)
         k = tr.slot[v.mmsi]
+        tr.stale[k] = False
         v.time = float(tr.time[k])
         v.lon = float(tr.lon[k])
         v.lat = float(tr.lat[k])
@@ -270,8 +273,9 @@ class Engine:
         self._set_dark_zone(v, s)
 
     def _sync_all(self) -> None:
-        for mmsi in list(self._tracks.stale):
-            self._sync(self.vessels[mmsi])
+        tr = self._tracks
+        for k in np.flatnonzero(tr.stale[: tr.n]).tolist():
+            self._sync(self.vessels[int(tr.mmsi[k])])
 
     def _table(self, v: Vessel) -> None:
         """Write a Vessel object's track (after the per-fix step changed it) into the table."""
@@ -384,7 +388,7 @@ class Engine:
                 break
             _, mmsi = heapq.heappop(timers)
             v = self.vessels[mmsi]
-            if mmsi in self._tracks.stale:
+            if self._tracks.stale[self._tracks.slot[mmsi]]:
                 self._sync(v)
             v.timer = None
             if self._fast is not None:
@@ -514,36 +518,44 @@ class Engine:
             untimed = 0
             moves: list[Move] = []
             pos = batch.positions
-            seqs = pos["seq"].tolist()
-            times = fb.times
-            mmsis = fb.mmsis
-            lats = fb.lats
-            lons = fb.lons
-            sogs = fb.sogs
-            cogs = fb.cogs
-            valid = fb.valid_list
-            words = fb.words_list
-            for i in np.flatnonzero(process).tolist():
-                seq = seqs[i]
+            # Python values only for the rows that take the per-fix step (usually about one in a
+            # hundred); the skipped rows stay in the arrays.
+            rows = np.flatnonzero(process)
+            seqs = pos["seq"][rows].tolist()
+            times = fb.t_a[rows].tolist()
+            mmsis = fb.mmsi_a[rows].tolist()
+            lats = fb.lat_a[rows].tolist()
+            lons = fb.lon_a[rows].tolist()
+            sogs = fb.sog_a[rows].tolist()
+            cogs = fb.cog_a[rows].tolist()
+            valid = fb.valid[rows].tolist()
+            words = _ints(fb.words[rows])
+            # Where each static report falls among the positions: the rows before it count as heard by
+            # then (a timer may look).
+            static_at: list[int] = (
+                np.searchsorted(pos["seq"], np.fromiter((st.seq for st in statics), np.int64, n_statics)).tolist()
+                if n_statics else []
+            )
+            for j, i in enumerate(rows.tolist()):
+                seq = seqs[j]
                 while si < n_statics and statics[si].seq < seq:
-                    # The rows before this report count as heard by then (a timer may look).
-                    fb.upto = bisect.bisect_left(seqs, statics[si].seq)
+                    fb.upto = static_at[si]
                     untimed += self._static(statics[si], clock, alerts)
                     si += 1
                 fb.upto = i
-                t = times[i]
+                t = times[j]
                 if t != t:
                     t = clock()
                     untimed += 1
                 if t > self.now:
                     self.advance(t, alerts)
-                v = self.vessel(mmsis[i])
+                v = self.vessel(mmsis[j])
                 fb.catch_up(v)
                 fb.started.add(v.mmsi)
-                self._report(v, t, lons[i], lats[i], sogs[i], cogs[i], words[i] if valid[i] else None,
+                self._report(v, t, lons[j], lats[j], sogs[j], cogs[j], words[j] if valid[j] else None,
                              moves, alerts)
             while si < n_statics:
-                fb.upto = bisect.bisect_left(seqs, statics[si].seq)
+                fb.upto = static_at[si]
                 untimed += self._static(statics[si], clock, alerts)
                 si += 1
             fb.upto = len(pos)
@@ -856,7 +868,7 @@ class Engine:
                     if other == v.mmsi:
                         continue
                     w = self.vessels[other]
-                    if other in self._tracks.stale:
+                    if self._tracks.stale[self._tracks.slot[other]]:
                         self._sync(w)
                     if t - w.slow_t > _SLOW_STALE_S:
                         continue
@@ -1108,14 +1120,6 @@ class _FastBatch:
             self.words[self.valid] = engine.geofence.membership_words(
                 self.lon_a[self.valid], self.lat_a[self.valid]
             )
-        self.times: list[float] = self.t_a.tolist()
-        self.mmsis: list[int] = self.mmsi_a.tolist()
-        self.lats: list[float] = self.lat_a.tolist()
-        self.lons: list[float] = self.lon_a.tolist()
-        self.sogs: list[float] = self.sog_a.tolist()
-        self.cogs: list[float] = self.cog_a.tolist()
-        self.valid_list: list[bool] = self.valid.tolist()
-        self.words_list: list[int] = _ints(self.words)
         finite = self.t_a[~np.isnan(self.t_a)]
         self.t_max = float(finite.max()) if len(finite) else -math.inf
         self.upto = 0  # rows below this index have been reached by the loop
@@ -1132,6 +1136,7 @@ class _FastBatch:
         uniq, inverse = np.unique(self.mmsi_a, return_inverse=True)
         tr = e._tracks
         slots = tr.lookup(uniq)
+        self.uniq, self.slots = uniq, slots
         known = slots >= 0
         k = np.maximum(slots, 0)
         st_time = np.where(known, tr.time[k], -np.inf)
@@ -1146,6 +1151,8 @@ class _FastBatch:
         inv_sorted = inverse[order]
         first = np.ones(n, dtype=bool)
         first[1:] = inv_sorted[1:] != inv_sorted[:-1]
+        # Each vessel's last row, and its last row with a position (-1: none), in the order of `uniq`.
+        self.last_any = order[np.r_[first[1:], True]] if n else np.empty(0, dtype=np.int64)
         prev_any_sorted = np.where(first, -1, np.r_[-1, order[:-1]])
         self.prev_any[order] = prev_any_sorted
         prev_heard = np.where(self.prev_any >= 0, t[np.maximum(self.prev_any, 0)], st_heard[inverse])
@@ -1153,6 +1160,10 @@ class _FastBatch:
         vinv = inverse[vorder]
         vfirst = np.ones(len(vorder), dtype=bool)
         vfirst[1:] = vinv[1:] != vinv[:-1]
+        self.last_valid = np.full(len(uniq), -1, dtype=np.int64)
+        if len(vorder):
+            vlast = np.r_[vfirst[1:], True]
+            self.last_valid[vinv[vlast]] = vorder[vlast]
         self.prev_valid[vorder] = np.where(vfirst, -1, np.r_[-1, vorder[:-1]])
         pv = self.prev_valid
         has_prev = pv >= 0
@@ -1222,21 +1233,23 @@ class _FastBatch:
     def _apply(self, v: Vessel, j: int, ja: int) -> None:
         """Bring the vessel's state up to its skipped row j (last fix) and ja (last report)."""
         if j >= 0:
-            s = self.words_list[j]
-            v.time, v.lon, v.lat = self.times[j], self.lons[j], self.lats[j]
-            v.sog, v.cog = self.sogs[j], self.cogs[j]
+            s = _ints(self.words[j : j + 1])[0]
+            v.time, v.lon, v.lat = float(self.t_a[j]), float(self.lon_a[j]), float(self.lat_a[j])
+            v.sog, v.cog = float(self.sog_a[j]), float(self.cog_a[j])
             v.last_s = s
             v.member = s & self.e._tracked_mask
             self.e._set_dark_zone(v, s)
-        if ja >= 0 and self.times[ja] > v.heard:
-            v.heard = self.times[ja]
+        if ja >= 0:
+            t = float(self.t_a[ja])
+            if t > v.heard:
+                v.heard = t
 
     def catch_up(self, v: Vessel) -> None:
         """Before the per-fix step or a timer looks at a vessel, apply its rows skipped so far."""
         if v.mmsi in self.started:
             return
         upto = self.upto
-        if upto < self.n and self.mmsis[upto] == v.mmsi and self.process[upto]:
+        if upto < self.n and self.process[upto] and int(self.mmsi_a[upto]) == v.mmsi:
             self._apply(v, int(self.prev_valid[upto]), int(self.prev_any[upto]))
             return
         rows = np.flatnonzero(self.mmsi_a[:upto] == v.mmsi)
@@ -1246,51 +1259,55 @@ class _FastBatch:
         self._apply(v, int(rows_valid[-1]) if len(rows_valid) else -1, int(rows[-1]))
 
     def finish(self, moves: list[Move]) -> None:
-        """Apply the skipped rows of vessels the per-fix step never took over; queue their long moves."""
+        """Apply the rows of vessels the per-fix step never took over; queue their long moves."""
         e = self.e
         skipped = ~self.process
         if not skipped.any():
             return
-        idx = np.flatnonzero(skipped)
         # Long moves of skipped fixes may pass through a zone between fixes.
         band = e.geofence.hysteresis_m
-        long_move = skipped & self.valid & (self.dist > band) & ~np.isnan(self.prev_t)
-        for i in np.flatnonzero(long_move).tolist():
-            v = e.vessels[self.mmsis[i]]
-            moves.append((v, float(self.prev_t[i]), self.times[i], float(self.prev_lon[i]),
-                          float(self.prev_lat[i]), self.lons[i], self.lats[i], self.sogs[i], self.cogs[i],
-                          self.words_list[i] | _ints(self.prev_w[i : i + 1])[0]))
-        # The last skipped row (and last skipped fix) of each vessel not taken over, written into the
-        # track table for the whole batch at once; the Vessel objects catch up when looked at.
+        long_move = np.flatnonzero(skipped & self.valid & (self.dist > band) & ~np.isnan(self.prev_t))
+        if len(long_move):
+            prev_w = _ints(self.prev_w[long_move])
+            for i, mmsi, t0, t1, x0, y0, x1, y1, sog, cog, w, pw in zip(
+                long_move.tolist(), self.mmsi_a[long_move].tolist(), self.prev_t[long_move].tolist(),
+                self.t_a[long_move].tolist(), self.prev_lon[long_move].tolist(),
+                self.prev_lat[long_move].tolist(), self.lon_a[long_move].tolist(),
+                self.lat_a[long_move].tolist(), self.sog_a[long_move].tolist(), self.cog_a[long_move].tolist(),
+                _ints(self.words[long_move]), prev_w,
+            ):
+                moves.append((e.vessels[mmsi], t0, t1, x0, y0, x1, y1, sog, cog, w | pw))
+        # A vessel the per-fix step never took over had every row skipped (from a vessel's first
+        # processed row on, all its rows are processed); it is known (a new vessel takes the step). Its
+        # last row, and last fix, go into the track table for the whole batch at once; the Vessel
+        # objects catch up when looked at.
+        keep = np.ones(len(self.uniq), dtype=bool)
         if self.started:
-            idx = idx[~np.isin(self.mmsi_a[idx], np.fromiter(self.started, dtype=np.int64))]
-            if len(idx) == 0:
-                return
+            keep[np.searchsorted(self.uniq, np.fromiter(self.started, np.int64, len(self.started)))] = False
+        if not keep.any():
+            return
         tr = e._tracks
-        fix = idx[self.valid[idx]]
-        if len(fix):
-            rows = _last_of(self.mmsi_a, fix)
-            k = tr.lookup(self.mmsi_a[rows])
-            tr.time[k] = self.t_a[rows]
-            tr.lon[k] = self.lon_a[rows]
-            tr.lat[k] = self.lat_a[rows]
-            tr.sog[k] = self.sog_a[rows]
-            tr.cog[k] = self.cog_a[rows]
-            tr.last_s[k] = self.words[rows]
-        rows = _last_of(self.mmsi_a, idx)
-        mm = self.mmsi_a[rows]
-        k = tr.lookup(mm)
+        fix = keep & (self.last_valid >= 0)
+        rows = self.last_valid[fix]
+        k = self.slots[fix]
+        tr.time[k] = self.t_a[rows]
+        tr.lon[k] = self.lon_a[rows]
+        tr.lat[k] = self.lat_a[rows]
+        tr.sog[k] = self.sog_a[rows]
+        tr.cog[k] = self.cog_a[rows]
+        tr.last_s[k] = self.words[rows]
+        rows = self.last_any[keep]
+        k = self.slots[keep]
         tr.heard[k] = np.fmax(tr.heard[k], self.t_a[rows])
-        touched = mm.tolist()
-        tr.stale.update(touched)
+        tr.stale[k] = True
         if e.dirty is not None:
-            e.moved.update(touched)
+            e.moved.update(self.uniq[keep].tolist())
 
 
 class _Tracks:
     """Track fields of every vessel in numpy arrays, indexed by a slot per MMSI.
 
-    For a vessel in `stale`, the table is newer than its Vessel object (the fast path moved the track
+    Where `stale[slot]` is set, the table is newer than the Vessel object (the fast path moved the track
     on); Engine._sync brings the object up to date before anything reads it.
     """
 
@@ -1298,28 +1315,29 @@ class _Tracks:
         self.nw = nw
         self.n = 0
         self.slot: dict[int, int] = {}
-        self.stale: set[int] = set()
         self._keys = np.empty(0, dtype=np.int64)  # sorted MMSIs and their slots, for lookup()
         self._key_slots = np.empty(0, dtype=np.int64)
-        self._sorted = True
+        self._new: list[int] = []  # MMSIs added since lookup() last merged them into _keys
         self._alloc(1024)
 
     def _alloc(self, cap: int) -> None:
-        def grow(a: NDArray[Any] | None, fill: Any, shape: tuple[int, ...], dtype: Any) -> NDArray[Any]:
+        def grow(name: str, fill: Any, shape: tuple[int, ...], dtype: Any) -> None:
             out = np.full(shape, fill, dtype=dtype)
-            if a is not None:
-                out[: len(a)] = a
-            return out
+            old = getattr(self, name, None)
+            if old is not None:
+                out[: len(old)] = old
+            setattr(self, name, out)
 
-        old = getattr(self, "time", None)
-        self.time = grow(old, -np.inf, (cap,), np.float64)
-        self.lon = grow(getattr(self, "lon", None), np.nan, (cap,), np.float64)
-        self.lat = grow(getattr(self, "lat", None), np.nan, (cap,), np.float64)
-        self.sog = grow(getattr(self, "sog", None), np.nan, (cap,), np.float64)
-        self.cog = grow(getattr(self, "cog", None), np.nan, (cap,), np.float64)
-        self.heard = grow(getattr(self, "heard", None), -np.inf, (cap,), np.float64)
-        self.last_s = grow(getattr(self, "last_s", None), 0, (cap, self.nw), np.uint64)
-        self.hot = grow(getattr(self, "hot", None), True, (cap,), np.bool_)
+        grow("time", -np.inf, (cap,), np.float64)
+        grow("lon", np.nan, (cap,), np.float64)
+        grow("lat", np.nan, (cap,), np.float64)
+        grow("sog", np.nan, (cap,), np.float64)
+        grow("cog", np.nan, (cap,), np.float64)
+        grow("heard", -np.inf, (cap,), np.float64)
+        grow("last_s", 0, (cap, self.nw), np.uint64)
+        grow("hot", True, (cap,), np.bool_)
+        grow("stale", False, (cap,), np.bool_)
+        grow("mmsi", 0, (cap,), np.int64)
         self.cap = cap
 
     def add(self, mmsi: int) -> int:
@@ -1330,20 +1348,23 @@ class _Tracks:
             self._alloc(self.cap * 2)
         k = self.slot[mmsi] = self.n
         self.n += 1
-        self.time[k], self.lon[k], self.lat[k], self.heard[k], self.hot[k] = -np.inf, np.nan, np.nan, -np.inf, True
-        self.sog[k], self.cog[k] = np.nan, np.nan
-        self.last_s[k] = 0
-        self._sorted = False
+        self.mmsi[k] = mmsi
+        self._new.append(mmsi)
         return k
 
     def lookup(self, mmsis: NDArray[np.int64]) -> NDArray[np.int64]:
         """Slots of the MMSIs (-1 for one without a slot)."""
-        if not self._sorted:
-            keys = np.fromiter(self.slot.keys(), dtype=np.int64, count=len(self.slot))
-            slots = np.fromiter(self.slot.values(), dtype=np.int64, count=len(self.slot))
-            order = np.argsort(keys)
-            self._keys, self._key_slots = keys[order], slots[order]
-            self._sorted = True
+        if self._new:
+            # Merge the few new MMSIs into the sorted keys (not a sort of them all: a live feed adds
+            # vessels between most batches).
+            new = np.array(self._new, dtype=np.int64)
+            self._new = []
+            new_slots = np.fromiter((self.slot[m] for m in new.tolist()), np.int64, len(new))
+            order = np.argsort(new)
+            new, new_slots = new[order], new_slots[order]
+            at = np.searchsorted(self._keys, new)
+            self._keys = np.insert(self._keys, at, new)
+            self._key_slots = np.insert(self._key_slots, at, new_slots)
         if len(self._keys) == 0:
             return np.full(len(mmsis), -1, dtype=np.int64)
         pos = np.minimum(np.searchsorted(self._keys, mmsis), len(self._keys) - 1)

@@ -127,6 +127,9 @@ class VesselPlan:
     waits: dict[int, float] = field(default_factory=dict)  # waypoint index -> seconds stopped there
     anchored: frozenset[int] = frozenset()  # waypoint indices whose wait is at anchor (status 1)
     static_interval_s: float = 360.0  # type 5 (class A) or 24 A+B (class B)
+    # Seconds after the first report of the first static message; None: within a minute (a transponder
+    # start-up). A fleet already under way when a recording begins has its static data at any phase.
+    first_static_s: float | None = None
     end_s: float | None = None  # falls silent from this time on
     noise_m: float | None = None  # GNSS jitter (standard deviation, m); None: the scenario's noise_m
     dimensions: tuple[int, int, int, int] | None = None  # to bow, stern, port, starboard (m)
@@ -153,6 +156,8 @@ class VesselPlan:
             raise ValueError(f"mmsi {self.mmsi}: report_interval_s below 1 s")
         if self.static_interval_s < 1.0:
             raise ValueError(f"mmsi {self.mmsi}: static_interval_s below 1 s")
+        if self.first_static_s is not None and not self.first_static_s >= 0.0:
+            raise ValueError(f"mmsi {self.mmsi}: first_static_s must be >= 0")
         for index, seconds in self.waits.items():
             if not 0 <= index < len(self.route) or seconds < 0:
                 raise ValueError(f"mmsi {self.mmsi}: bad wait {index}: {seconds}")
@@ -560,8 +565,11 @@ class _Simulation:
             first = math.ceil(vessel.plan.start_s)
             if first < duration and vessel.track.state(first) is not None:
                 self._push(first, _REPORT, index, [])
-                # The first static message follows the first position within a minute.
-                self._push(first + self.rng.randint(1, 60), _STATIC, index, [])
+                # The first static message follows the first position within a minute (unless the plan
+                # says when).
+                after_s = vessel.plan.first_static_s
+                delay = self.rng.randint(1, 60) if after_s is None else max(1, round(after_s))
+                self._push(first + delay, _STATIC, index, [])
         heap = self.heap
         while heap:
             t, _, what, index, sentences = heapq.heappop(heap)
@@ -1583,6 +1591,11 @@ def benchmark_scenario(vessels: int, seed: int = 0, duration_s: float = 86_400.0
             mmsi = rng.choice(_BENCH_MIDS) * 1_000_000 + rng.randint(0, 999_999)
         mmsis.add(mmsi)
         start = float(rng.randint(0, 9))  # spread the first reports over the first ten seconds
+        # The fleet is under way when the recording begins: each vessel's static data comes at its own
+        # phase of the 6-minute cycle, so the share of static messages is the same whatever the fleet
+        # size and however short the feed (all starting within a minute made them a fifth of the lines
+        # of a short, 50,000-vessel feed).
+        first_static = rng.uniform(1.0, 360.0)
         draw = rng.random()
         if draw < _BENCH_CLASS_B_SHARE:
             local = ROUTES[rng.choice(_LOCAL_ROUTES)]
@@ -1596,6 +1609,7 @@ def benchmark_scenario(vessels: int, seed: int = 0, duration_s: float = 86_400.0
                     route,
                     speed,
                     start_s=start,
+                    first_static_s=first_static,
                     ais_class="B",
                     name=f"SIM CRAFT {i}",
                     callsign=f"S{i % 1_000_000}",
@@ -1608,6 +1622,7 @@ def benchmark_scenario(vessels: int, seed: int = 0, duration_s: float = 86_400.0
             [(0.0, 0.0)],
             10.0,
             start_s=start,
+            first_static_s=first_static,
             name=f"SIM VESSEL {i}",
             callsign=f"X{i % 1_000_000}",
             imo=imo_with_check_digit(100_000 + i % 900_000),
