@@ -220,7 +220,15 @@ class Engine:
         self._ids_cache: dict[int, list[str]] = {}  # zone mask -> zone ids, for saving state
         # The track fields of every vessel in numpy arrays: the fast path reads and writes them for the
         # whole batch at once, and brings a Vessel object up to date only when something looks at it.
-        self._tracks = _Tracks(geofence.words)
+        self._tracks = _Tracks()
+        # What the fast path asks of a fix's zone set, per zone-set id (geofence.sets), grown as new sets
+        # appear: the key of its entered/left/region part, land, port or anchorage, lane bearing.
+        self._sets = geofence.sets
+        self._set_tkey = np.zeros(0, dtype=np.int64)
+        self._set_land = np.zeros(0, dtype=bool)
+        self._set_harbour = np.zeros(0, dtype=bool)
+        self._set_bearing = np.zeros(0, dtype=np.float64)
+        self._tkeys: dict[int, int] = {}
         self._limits_since = -math.inf  # when the posture (and so the limits) last changed
         # The fast path (see _process_fast) skips fixes that cannot change anything; False forces the
         # reference path for every fix (tests compare the two).
@@ -267,7 +275,7 @@ class Engine:
         heard = float(tr.heard[k])
         if heard > v.heard:
             v.heard = heard
-        s = int(tr.last_s[k, 0]) if tr.nw == 1 else _ints(tr.last_s[k : k + 1])[0]
+        s = self._sets.masks[tr.last_id[k]]
         v.last_s = s
         v.member = s & self._tracked_mask
         self._set_dark_zone(v, s)
@@ -287,12 +295,37 @@ class Engine:
         tr.sog[k] = v.sog
         tr.cog[k] = v.cog
         tr.heard[k] = v.heard
-        tr.last_s[k] = _words(v.last_s, tr.nw)
+        tr.last_id[k] = self._sets.intern(v.last_s)
         tr.hot[k] = (
             v.time == -math.inf or v.dark or bool(v.pending) or bool(v.jump_cands) or v.lo_t0 is not None
             or v.ww_since is not None or v.ww_alerted or v.cell is not None
             or v.member != v.last_s & self._tracked_mask  # kept by the tolerance band
         )
+
+    def _set_tables(self) -> None:
+        """Bring the per-zone-set lookup tables up to the zone sets seen so far."""
+        sets = self._sets
+        have = len(self._set_tkey)
+        if have == len(sets):
+            return
+        selected = self._tracked_mask | self._region_mask
+        lanes = sorted(self._bearing)
+        tkey, land, harbour, bearing = [], [], [], []
+        for mask in sets.masks[have:]:
+            tkey.append(self._tkeys.setdefault(mask & selected, len(self._tkeys)))
+            land.append(bool(mask & self._land_mask))
+            harbour.append(bool(mask & self._harbour_mask))
+            b = math.nan
+            for lane in lanes:  # the lowest lane index wins, as _lowest
+                if mask >> lane & 1:
+                    lb = self._bearing[lane]
+                    b = math.nan if lb is None else lb
+                    break
+            bearing.append(b)
+        self._set_tkey = np.r_[self._set_tkey, np.array(tkey, dtype=np.int64)]
+        self._set_land = np.r_[self._set_land, np.array(land, dtype=bool)]
+        self._set_harbour = np.r_[self._set_harbour, np.array(harbour, dtype=bool)]
+        self._set_bearing = np.r_[self._set_bearing, np.array(bearing, dtype=np.float64)]
 
     # ---- alerts ------------------------------------------------------------------------------------------
     def _alert(
@@ -529,7 +562,7 @@ class Engine:
             sogs = fb.sog_a[rows].tolist()
             cogs = fb.cog_a[rows].tolist()
             valid = fb.valid[rows].tolist()
-            words = _ints(fb.words[rows])
+            words = list(map(fb.masks.__getitem__, fb.ids[rows].tolist()))
             # Where each static report falls among the positions: the rows before it count as heard by
             # then (a timer may look).
             static_at: list[int] = (
@@ -1063,43 +1096,6 @@ def _haversine_np(x1: NDArray[np.float64], y1: NDArray[np.float64], x2: NDArray[
     return result
 
 
-def _words(mask: int, nw: int) -> NDArray[np.uint64]:
-    """A zone mask (Python int) as nw 64-bit words, lowest first."""
-    return np.array([(mask >> (64 * k)) & 0xFFFF_FFFF_FFFF_FFFF for k in range(nw)], dtype=np.uint64)
-
-
-def _ints(words: NDArray[np.uint64]) -> list[int]:
-    """(n, nw) 64-bit words back to Python int masks."""
-    masks: list[int] = words[:, 0].tolist()
-    for k in range(1, words.shape[1]):
-        col = words[:, k].tolist()
-        masks = [m | (c << (64 * k)) if c else m for m, c in zip(masks, col)]
-    return masks
-
-
-def _any(words: NDArray[np.uint64], mask: int) -> NDArray[np.bool_]:
-    """Rows whose mask shares a bit with `mask`."""
-    result: NDArray[np.bool_] = ((words & _words(mask, words.shape[1])) != 0).any(axis=1)
-    return result
-
-
-def _last_of(mmsi: NDArray[np.int64], rows: NDArray[np.int64]) -> NDArray[np.int64]:
-    """Of `rows` (ascending row indices), the last one of each MMSI."""
-    rev = rows[::-1]
-    _, first = np.unique(mmsi[rev], return_index=True)
-    result: NDArray[np.int64] = rev[first]
-    return result
-
-
-def _last_rows(mmsi: NDArray[np.int64], rows: NDArray[np.int64]) -> dict[int, int]:
-    """MMSI -> the last of `rows` (ascending row indices) that belongs to it."""
-    if len(rows) == 0:
-        return {}
-    rev = rows[::-1]
-    uniq, first = np.unique(mmsi[rev], return_index=True)
-    return dict(zip(uniq.tolist(), rev[first].tolist()))
-
-
 class _FastBatch:
     """One batch on the fast path: which fixes need the per-fix step, and the others applied lazily."""
 
@@ -1114,12 +1110,11 @@ class _FastBatch:
         self.sog_a = pos["sog"]
         self.cog_a = pos["cog"]
         self.valid = ~(np.isnan(self.lat_a) | np.isnan(self.lon_a))
-        nw = self.nw = engine.geofence.words
-        self.words = np.zeros((n, nw), dtype=np.uint64)  # zone masks as 64-bit words
+        self.ids = np.zeros(n, dtype=np.int32)  # zone-set ids (geofence.sets); 0 without a position
         if self.valid.any():
-            self.words[self.valid] = engine.geofence.membership_words(
-                self.lon_a[self.valid], self.lat_a[self.valid]
-            )
+            self.ids[self.valid] = engine.geofence.membership_ids(self.lon_a[self.valid], self.lat_a[self.valid])
+        engine._set_tables()
+        self.masks = engine._sets.masks
         finite = self.t_a[~np.isnan(self.t_a)]
         self.t_max = float(finite.max()) if len(finite) else -math.inf
         self.upto = 0  # rows below this index have been reached by the loop
@@ -1143,7 +1138,7 @@ class _FastBatch:
         st_lon = np.where(known, tr.lon[k], np.nan)
         st_lat = np.where(known, tr.lat[k], np.nan)
         st_heard = np.where(known, tr.heard[k], -np.inf)
-        st_last = np.where(known[:, None], tr.last_s[k], np.uint64(0))
+        st_last = np.where(known, tr.last_id[k], 0)
         # A new vessel, one without a fix yet, or one with an episode open takes the per-fix step.
         st_hot = ~known | tr.hot[k]
         # Rows grouped by vessel, in input order within each vessel.
@@ -1171,9 +1166,9 @@ class _FastBatch:
         prev_t = np.where(has_prev, t[pvi], st_time[inverse])
         prev_lon = np.where(has_prev, self.lon_a[pvi], st_lon[inverse])
         prev_lat = np.where(has_prev, self.lat_a[pvi], st_lat[inverse])
-        prev_w = np.where(has_prev[:, None], self.words[pvi], st_last[inverse])
-        self.prev_t, self.prev_lon, self.prev_lat, self.prev_w = prev_t, prev_lon, prev_lat, prev_w
-        w = self.words
+        prev_id = np.where(has_prev, self.ids[pvi], st_last[inverse])
+        self.prev_t, self.prev_lon, self.prev_lat, self.prev_id = prev_t, prev_lon, prev_lat, prev_id
+        ids = self.ids
         lon, lat, sog, cog = self.lon_a, self.lat_a, self.sog_a, self.cog_a
         with np.errstate(invalid="ignore", divide="ignore"):
             d = _haversine_np(prev_lon, prev_lat, lon, lat)
@@ -1193,13 +1188,9 @@ class _FastBatch:
                         uu = ((ax - prev_lon) * dy - (ay - prev_lat) * dx) / denom
                         eps = 1e-6
                         gate |= (tt >= -eps) & (tt <= 1 + eps) & (uu >= -eps) & (uu <= 1 + eps)
-            harbour = _any(w, e._harbour_mask)
+            harbour = e._set_harbour[ids]
             slow = (sog < max(det.loiter_max_speed_kn, det.encounter_max_speed_kn)) & ~harbour
-            bearing = np.full(n, np.nan)
-            for lane in sorted(e._bearing, reverse=True):  # the lowest lane index wins, as _lowest
-                b = e._bearing[lane]
-                if b is not None:
-                    bearing[(w[:, lane // 64] >> np.uint64(lane % 64)) & np.uint64(1) == 1] = b
+            bearing = e._set_bearing[ids]
             off = np.abs((cog - bearing + 180.0) % 360.0 - 180.0)
             wrong = (sog > det.wrong_way_min_speed_kn) & (off > det.wrong_way_angle_deg)
             # A silence longer than the shortest dark limit of any level: the fix may follow a `dark`.
@@ -1210,10 +1201,10 @@ class _FastBatch:
         valid = self.valid
         # Zones that matter from fix to fix: entering and leaving (tracked kinds), and the regions
         # that set where `dark` watches the vessel.
-        tracked = _words(e._tracked_mask | e._region_mask, self.nw)
+        tkey = e._set_tkey
         interesting = (
             (valid & (
-                (t < prev_t) | ((w & tracked) != (prev_w & tracked)).any(axis=1) | _any(w, e._land_mask)
+                (t < prev_t) | (tkey[ids] != tkey[prev_id]) | e._set_land[ids]
                 | jump | gate | slow
                 | wrong | np.isnan(prev_t)
             ))
@@ -1233,7 +1224,7 @@ class _FastBatch:
     def _apply(self, v: Vessel, j: int, ja: int) -> None:
         """Bring the vessel's state up to its skipped row j (last fix) and ja (last report)."""
         if j >= 0:
-            s = _ints(self.words[j : j + 1])[0]
+            s = self.masks[self.ids[j]]
             v.time, v.lon, v.lat = float(self.t_a[j]), float(self.lon_a[j]), float(self.lat_a[j])
             v.sog, v.cog = float(self.sog_a[j]), float(self.cog_a[j])
             v.last_s = s
@@ -1268,15 +1259,15 @@ class _FastBatch:
         band = e.geofence.hysteresis_m
         long_move = np.flatnonzero(skipped & self.valid & (self.dist > band) & ~np.isnan(self.prev_t))
         if len(long_move):
-            prev_w = _ints(self.prev_w[long_move])
+            masks = self.masks
             for i, mmsi, t0, t1, x0, y0, x1, y1, sog, cog, w, pw in zip(
                 long_move.tolist(), self.mmsi_a[long_move].tolist(), self.prev_t[long_move].tolist(),
                 self.t_a[long_move].tolist(), self.prev_lon[long_move].tolist(),
                 self.prev_lat[long_move].tolist(), self.lon_a[long_move].tolist(),
                 self.lat_a[long_move].tolist(), self.sog_a[long_move].tolist(), self.cog_a[long_move].tolist(),
-                _ints(self.words[long_move]), prev_w,
+                self.ids[long_move].tolist(), self.prev_id[long_move].tolist(),
             ):
-                moves.append((e.vessels[mmsi], t0, t1, x0, y0, x1, y1, sog, cog, w | pw))
+                moves.append((e.vessels[mmsi], t0, t1, x0, y0, x1, y1, sog, cog, masks[w] | masks[pw]))
         # A vessel the per-fix step never took over had every row skipped (from a vessel's first
         # processed row on, all its rows are processed); it is known (a new vessel takes the step). Its
         # last row, and last fix, go into the track table for the whole batch at once; the Vessel
@@ -1295,7 +1286,7 @@ class _FastBatch:
         tr.lat[k] = self.lat_a[rows]
         tr.sog[k] = self.sog_a[rows]
         tr.cog[k] = self.cog_a[rows]
-        tr.last_s[k] = self.words[rows]
+        tr.last_id[k] = self.ids[rows]
         rows = self.last_any[keep]
         k = self.slots[keep]
         tr.heard[k] = np.fmax(tr.heard[k], self.t_a[rows])
@@ -1311,8 +1302,7 @@ class _Tracks:
     on); Engine._sync brings the object up to date before anything reads it.
     """
 
-    def __init__(self, nw: int) -> None:
-        self.nw = nw
+    def __init__(self) -> None:
         self.n = 0
         self.slot: dict[int, int] = {}
         self._keys = np.empty(0, dtype=np.int64)  # sorted MMSIs and their slots, for lookup()
@@ -1334,7 +1324,7 @@ class _Tracks:
         grow("sog", np.nan, (cap,), np.float64)
         grow("cog", np.nan, (cap,), np.float64)
         grow("heard", -np.inf, (cap,), np.float64)
-        grow("last_s", 0, (cap, self.nw), np.uint64)
+        grow("last_id", 0, (cap,), np.int32)  # zone-set id (geofence.sets) of the last trusted fix
         grow("hot", True, (cap,), np.bool_)
         grow("stale", False, (cap,), np.bool_)
         grow("mmsi", 0, (cap,), np.int64)

@@ -1,8 +1,9 @@
 """Geofencing: which zones a fix is in, which gates a move crosses, which zones a move passes through.
 
-The zone file is loaded and prepared once (STYLE 2). Point-in-zone runs on whole batches of fixes with
-one STRtree query (shapely 2's vectorized predicates on prepared geometries) and comes back as one
-bit mask per fix, so the per-fix loop compares integers. Gate crossings are segment intersections between
+The zone file is loaded and prepared once (STYLE 2). Point-in-zone runs on whole batches of fixes (a grid
+classified lazily with shapely 2's vectorized predicates on prepared geometries) and comes back as one
+zone-set id per fix: a small integer standing for one distinct set of zones (`ZoneSets`), whatever the
+number of zones, with its bit mask for the per-fix loop. Gate crossings are segment intersections between
 consecutive fixes, never sampling: a ship reporting every 3 minutes at 20 knots still crosses the gate.
 """
 
@@ -84,30 +85,32 @@ class Geofence:
             {"id": z.id, "name": z.name, "kind": z.kind} for z in self.zones
         ]
         self.straits: list[Strait] = [self._prepare_strait(z) for z in zonefile.of_kind("strait")]
-        self._grid = _ZoneGrid(self._geoms, self._tree, self._words)
+        self.sets = ZoneSets(self._words)
+        self._grid = _ZoneGrid(self._geoms, self._tree, self._words, self.sets)
         self._gate_bbox = _union_bbox([g.bbox for s in self.straits for g in s.gates])
 
     # ---- point in zone, on batches -------------------------------------------------------------------
     def membership(self, lon: NDArray[np.float64], lat: NDArray[np.float64]) -> list[int]:
         """For each fix, the bit mask of the zones it lies in (bit i = self.zones[i])."""
-        words = self.membership_words(lon, lat)
-        masks: list[int] = words[:, 0].tolist() if len(words) else []
-        for w in range(1, self._words):
-            col = words[:, w].tolist()
-            masks = [m | (c << (64 * w)) if c else m for m, c in zip(masks, col)]
-        return masks
+        return list(map(self.sets.masks.__getitem__, self.membership_ids(lon, lat).tolist()))
 
-    def membership_words(self, lon: NDArray[np.float64], lat: NDArray[np.float64]) -> NDArray[np.uint64]:
-        """The same masks as an (n, words) array of 64-bit words, for vectorized comparisons.
+    def membership_ids(self, lon: NDArray[np.float64], lat: NDArray[np.float64]) -> NDArray[np.int32]:
+        """For each fix, the id (in self.sets) of the set of zones it lies in; 0 is no zone.
 
         A grid over the zone file answers most fixes without a polygon test: each cell knows the zones
         that contain it whole and the zones whose boundary crosses it, and only the latter are tested
-        exactly. Cells are classified lazily, the first time a fix falls in them.
+        exactly. Cells are classified lazily, the first time a fix falls in them. The cost per fix does
+        not grow with the number of zones, except for the exact tests near boundaries.
         """
         n = len(lon)
         if n == 0 or not self.zones:
-            return np.zeros((n, self._words), dtype=np.uint64)
+            return np.zeros(n, dtype=np.int32)
         return self._grid.lookup(lon, lat)
+
+    def membership_words(self, lon: NDArray[np.float64], lat: NDArray[np.float64]) -> NDArray[np.uint64]:
+        """The same masks as an (n, words) array of 64-bit words."""
+        ids = self.membership_ids(lon, lat)  # first: it may add zone sets (and grow sets.words)
+        return self.sets.words[ids]
 
     def membership_exact(self, lon: NDArray[np.float64], lat: NDArray[np.float64]) -> NDArray[np.uint64]:
         """membership_words without the grid: every candidate zone tested exactly (the reference)."""
@@ -293,10 +296,11 @@ class _ZoneGrid:
 
     CELL_DEG = 0.02  # about 2 km: most fixes of a vessel fall in cells far from any boundary
 
-    def __init__(self, geoms: NDArray[np.object_], tree: STRtree, words: int) -> None:
+    def __init__(self, geoms: NDArray[np.object_], tree: STRtree, words: int, sets: ZoneSets) -> None:
         self.geoms = geoms
         self.tree = tree
         self.words = words
+        self.sets = sets
         x1, y1, x2, y2 = shapely.total_bounds(geoms)
         self.x0, self.y0 = float(x1), float(y1)
         r = self.CELL_DEG
@@ -306,6 +310,8 @@ class _ZoneGrid:
         self.inside = np.zeros((cells, words), dtype=np.uint64)
         self.edge = np.zeros((cells, words), dtype=np.uint64)
         self.known = np.zeros(cells, dtype=bool)
+        self.inside_id = np.zeros(cells, dtype=np.int32)  # zone-set id of `inside`
+        self.has_edge = np.zeros(cells, dtype=bool)
 
     def _classify(self, cells: NDArray[np.int64]) -> None:
         r = self.CELL_DEG
@@ -322,6 +328,8 @@ class _ZoneGrid:
             np.bitwise_or.at(self.inside, (cells[bi[whole]], word[whole]), bits[whole])
             partial = hit & ~whole
             np.bitwise_or.at(self.edge, (cells[bi[partial]], word[partial]), bits[partial])
+            self.inside_id[cells] = self.sets.intern_words(self.inside[cells])
+            self.has_edge[cells] = (self.edge[cells] != 0).any(axis=1)
         self.known[cells] = True
 
     def plain_moves(self, coords: NDArray[np.float64]) -> NDArray[np.bool_]:
@@ -342,8 +350,7 @@ class _ZoneGrid:
         result: NDArray[np.bool_] = within & near & known & clean
         return result
 
-    def lookup(self, lon: NDArray[np.float64], lat: NDArray[np.float64]) -> NDArray[np.uint64]:
-        n = len(lon)
+    def lookup(self, lon: NDArray[np.float64], lat: NDArray[np.float64]) -> NDArray[np.int32]:
         r = self.CELL_DEG
         ix = np.floor((lon - self.x0) / r).astype(np.int64)
         iy = np.floor((lat - self.y0) / r).astype(np.int64)
@@ -352,23 +359,88 @@ class _ZoneGrid:
         new = within & ~self.known[cell]
         if new.any():
             self._classify(np.unique(cell[new]))
-        words = np.where(within[:, None], self.inside[cell], np.uint64(0))
-        edge = np.where(within[:, None], self.edge[cell], np.uint64(0))
-        rows, wi = np.nonzero(edge)
-        if len(rows):
-            # The exact test, only for the zones whose boundary crosses the fix's cell.
-            ev = edge[rows, wi]
-            pairs_r: list[NDArray[np.int64]] = []
-            pairs_z: list[NDArray[np.int64]] = []
-            for b in range(64):
-                has = (ev >> np.uint64(b)) & np.uint64(1) == 1
-                if has.any():
-                    pairs_r.append(rows[has])
-                    pairs_z.append(wi[has] * 64 + b)
-            pr = np.concatenate(pairs_r)
-            pz = np.concatenate(pairs_z)
-            ok = shapely.intersects_xy(self.geoms[pz], lon[pr], lat[pr])
-            pr, pz = pr[ok], pz[ok]
-            if len(pr):
-                np.bitwise_or.at(words, (pr, pz // 64), np.left_shift(np.uint64(1), (pz % 64).astype(np.uint64)))
-        return words if n else np.zeros((0, self.words), dtype=np.uint64)
+        ids = np.where(within, self.inside_id[cell], 0).astype(np.int32)
+        rows = np.flatnonzero(within & self.has_edge[cell])
+        if len(rows) == 0:
+            return ids
+        # The fixes in cells that a zone boundary crosses: the exact test, only for those zones.
+        cells = cell[rows]
+        edge = self.edge[cells]
+        words = self.inside[cells]
+        er, wi = np.nonzero(edge)
+        # The set bits of each non-zero word (little-endian bytes, bits in little order: bit b of the
+        # word is column b).
+        bits = np.unpackbits(edge[er, wi].astype("<u8").view(np.uint8).reshape(-1, 8), axis=1, bitorder="little")
+        k, b = np.nonzero(bits)
+        pr = er[k]
+        pz = wi[k] * 64 + b
+        ok = shapely.intersects_xy(self.geoms[pz], lon[rows[pr]], lat[rows[pr]])
+        pr, pz = pr[ok], pz[ok]
+        if len(pr):
+            np.bitwise_or.at(words, (pr, pz // 64), np.left_shift(np.uint64(1), (pz % 64).astype(np.uint64)))
+        ids[rows] = self.sets.intern_words(words)
+        return ids
+
+
+class ZoneSets:
+    """The distinct sets of zones fixes have been seen in, each with a small integer id (0: no zone).
+
+    A zone file of hundreds of zones still has only a few hundred distinct sets that a point can be in
+    (most zones are apart), so a fix's membership is one int32 whatever the number of zones: the fast
+    path compares and looks up ids, and only the fixes that take the per-fix step need the mask.
+    """
+
+    def __init__(self, words: int) -> None:
+        self.nw = words
+        self.masks: list[int] = [0]  # id -> bit mask (bit i = Geofence.zones[i])
+        self.words = np.zeros((64, words), dtype=np.uint64)  # id -> the mask as 64-bit words (grown)
+        self._ids: dict[int, int] = {0: 0}
+
+    def __len__(self) -> int:
+        return len(self.masks)
+
+    def intern(self, mask: int) -> int:
+        """The id of a mask, given one if it has none yet."""
+        i = self._ids.get(mask)
+        if i is None:
+            i = self._ids[mask] = len(self.masks)
+            self.masks.append(mask)
+            if i == len(self.words):
+                grown = np.zeros((2 * i, self.nw), dtype=np.uint64)
+                grown[:i] = self.words
+                self.words = grown
+            for k in range(self.nw):
+                self.words[i, k] = (mask >> (64 * k)) & 0xFFFF_FFFF_FFFF_FFFF
+        return i
+
+    def intern_words(self, words: NDArray[np.uint64]) -> NDArray[np.int32]:
+        """Ids of (n, words) masks."""
+        if len(words) == 0:
+            return np.zeros(0, dtype=np.int32)
+        if self.nw == 1:
+            uniq, inverse = np.unique(words[:, 0], return_inverse=True)
+            masks: list[int] = uniq.tolist()
+        else:
+            # One 64-bit key per row (the words mixed), unique'd in one dimension; rows that share a key
+            # must be equal, else (a collision, never seen in practice) the slower unique of whole rows.
+            _, first, inverse = np.unique(_row_keys(words), return_index=True, return_inverse=True)
+            inverse = inverse.reshape(-1)
+            if (words == words[first[inverse]]).all():
+                uniq = words[first]
+            else:
+                uniq, inverse = np.unique(words, axis=0, return_inverse=True)
+            masks = uniq[:, 0].tolist()
+            for k in range(1, self.nw):
+                masks = [m | (c << (64 * k)) for m, c in zip(masks, uniq[:, k].tolist())]
+        ids = np.array([self.intern(m) for m in masks], dtype=np.int32)
+        result: NDArray[np.int32] = ids[inverse.reshape(-1)]
+        return result
+
+
+def _row_keys(words: NDArray[np.uint64]) -> NDArray[np.uint64]:
+    """A 64-bit key per row of (n, words) masks: equal rows, equal keys (unequal rows: almost surely not)."""
+    key = np.zeros(len(words), dtype=np.uint64)
+    for k in range(words.shape[1]):
+        key = (key ^ words[:, k]) * np.uint64(0x9E37_79B9_7F4A_7C15)
+        key ^= key >> np.uint64(29)
+    return key

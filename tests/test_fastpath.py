@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 import shapely
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -128,3 +129,25 @@ def test_fast_path_equals_reference_with_more_than_64_zones(
         t += dt
         lines += position_lines(538000000 + vessel, lon, lat, t, sog=sog, cog=cog)
     assert replay(lines, fast=True, batch=batch, zones=zones) == replay(lines, fast=False, batch=batch, zones=zones)
+
+
+@pytest.mark.parametrize("collide", [False, True])
+def test_zone_sets_intern_rows_of_several_words(monkeypatch: pytest.MonkeyPatch, collide: bool) -> None:
+    """Masks of three 64-bit words get one id per distinct mask, and the id gives the mask back; a key
+    collision between unequal rows (forced here) falls back to comparing whole rows."""
+    import monitor.geofence as geofence
+
+    if collide:
+        monkeypatch.setattr(geofence, "_row_keys", lambda words: np.zeros(len(words), dtype=np.uint64))
+    sets = geofence.ZoneSets(3)
+    rng = np.random.default_rng(3)
+    pool = rng.integers(0, 2**63, size=(12, 3), dtype=np.uint64)
+    pool[0] = 0
+    pool[1, 2] = np.uint64(2**63 + 5)  # the top bit of the last word
+    rows = pool[rng.integers(0, 12, 400)]
+    ids = sets.intern_words(rows)
+    as_int = [int(a) | int(b) << 64 | int(c) << 128 for a, b, c in rows.tolist()]
+    assert [sets.masks[i] for i in ids.tolist()] == as_int
+    assert len(set(ids.tolist())) == len(set(as_int))
+    assert (sets.words[ids] == rows).all()
+    assert sets.intern(0) == 0 and (sets.intern_words(rows) == ids).all()
