@@ -11,16 +11,18 @@
               costs, both in CPU time of the replay process (user + system, from wait4: other load on
               the machine moves it far less than wall time): "overall" = (CPU - start-up) / messages,
               the start-up measured by replaying the feed's first 200 lines, so it includes every
-              vessel's first sighting (with 50k vessels that is one message in ten); "steady" =
-              (CPU of the feed - CPU of its first half) / (messages of the second half): the cost once
-              the fleet is known.
+              vessel's first sighting (with 50k vessels that is one message in ten); "steady" = the
+              CPU time of the feed's second half alone, per message, once the fleet is known
+              (bench/steady.py: the same pipeline in one process, timed from within; best of 2 x N
+              runs, taken in rounds over all the cases).
   zones       replay of one 500k-line, 2k-vessel feed against the real zone file and against copies with
               synthetic ports and anchorages added (bench/zonegen.py) up to 100, 250, 500 zones.
   rss         the 50k-vessel peak RSS (target < 500 MB); runs the 50k case alone if `vessels` is not run.
   latency     bench/latency.py: the daemon on a TCP feed at 20,000 lines/s, alerts through mosquitto;
               p50/p99 from a sentence's write to its alert's arrival, and whether the daemon keeps up.
 
---repeat N replays each case N times and keeps the best wall and CPU time (default 3, 1 with --quick).
+--repeat N replays each case N times and keeps the best wall and CPU time, and takes the best of 2 x N
+steady runs (default 3, 1 with --quick).
 --quick shrinks every part (200k-line throughput, 100k-line scaling, 5 s latency). Feeds and zone files
 are cached under bench/out/. Prints one markdown table at the end and writes it to bench/out/results.md
 (raw figures in bench/out/results.json). Speed is measured here, never in a test.
@@ -232,11 +234,11 @@ def part_throughput(messages: int, repeat: int, raw: dict[str, object]) -> list[
 
 @dataclass
 class Scaling:
-    """One scaling case: the whole feed, its first half, and the start-up cost."""
+    """One scaling case: the whole feed replayed, the start-up cost, and the steady runs."""
 
     run: Run
-    half: Run
     startup_s: float
+    steady: list[float]  # µs per message of the feed's second half, one per run of bench/steady.py
 
     @property
     def net_us(self) -> float:
@@ -245,14 +247,26 @@ class Scaling:
 
     @property
     def steady_us(self) -> float:
-        """Per message of the feed's second half (whole minus first half): the fleet is known by then."""
-        return (self.run.cpu_s - self.half.cpu_s) / max(1, self.run.messages - self.half.messages) * 1e6
+        """Per message of the feed's second half, the fleet known by then: the best of the runs."""
+        return min(self.steady)
 
 
-def measure_scaling(feed: Path, zones: Path | None, repeat: int) -> Scaling:
-    lines = count_lines(feed)
-    return Scaling(replay(feed, zones, repeat), replay(head_of(feed, lines // 2), zones, repeat),
-                   startup(feed, zones))
+def steady_run(feed: Path, zones: Path | None) -> float:
+    """One run of bench/steady.py: CPU µs per message over the feed's second half."""
+    cmd = [sys.executable, str(ROOT / "bench" / "steady.py"), str(feed)] + (["--zones", str(zones)] if zones else [])
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True, cwd=ROOT).stdout
+    return float(json.loads(out.splitlines()[-1])["us_per_msg"])
+
+
+def measure_cases(cases: list[tuple[Path, Path | None]], repeat: int) -> list[Scaling]:
+    """Every case replayed whole (best of `repeat`), then the steady runs in rounds over all the cases
+    (so that the machine's drift over the minutes touches every case alike), 2 × `repeat` rounds."""
+    runs = [(replay(feed, zones, repeat), startup(feed, zones)) for feed, zones in cases]
+    steady: list[list[float]] = [[] for _ in cases]
+    for _ in range(2 * repeat):
+        for i, (feed, zones) in enumerate(cases):
+            steady[i].append(steady_run(feed, zones))
+    return [Scaling(run, start, st) for (run, start), st in zip(runs, steady)]
 
 
 def _scaling_row(part: str, case: str, m: Scaling, base: Scaling | None, zones: int, vessels: int) -> Row:
@@ -268,11 +282,11 @@ def part_vessels(messages: int, fleets: tuple[int, ...], repeat: int, raw: dict[
     rows: list[Row] = []
     base: Scaling | None = None
     results = {}
-    for vessels in fleets:
-        m = measure_scaling(make_feed(vessels, messages), None, repeat)
+    measured = measure_cases([(make_feed(vessels, messages), None) for vessels in fleets], repeat)
+    for vessels, m in zip(fleets, measured):
         rows.append(_scaling_row("vessels", f"{vessels:,} vessels", m, base, real_zone_count(), vessels))
         base = base or m
-        results[vessels] = {"run": asdict(m.run), "half": asdict(m.half), "startup_s": m.startup_s,
+        results[vessels] = {"run": asdict(m.run), "steady_runs_us": m.steady, "startup_s": m.startup_s,
                             "net_us_per_msg": m.net_us, "steady_us_per_msg": m.steady_us}
         print(f"vessels: {vessels}: {m.run.wall_s:.2f} s, {m.net_us:.2f} us/msg net, {m.steady_us:.2f} steady, "
               f"{m.run.peak_rss_mib:.0f} MiB", file=sys.stderr, flush=True)
@@ -297,14 +311,14 @@ def part_zones(messages: int, totals: tuple[int, ...], repeat: int, raw: dict[st
     rows: list[Row] = []
     base: Scaling | None = None
     results = {}
-    for total in totals:
-        zones = None if total <= real_zone_count() else make_zones(total)
+    files = [None if total <= real_zone_count() else make_zones(total) for total in totals]
+    measured = measure_cases([(feed, zones) for zones in files], repeat)
+    for total, zones, m in zip(totals, files, measured):
         count = real_zone_count() if zones is None else total
-        m = measure_scaling(feed, zones, repeat)
         label = f"{count} zones" + (" (real file)" if zones is None else f" (+{count - real_zone_count()} synthetic)")
         rows.append(_scaling_row("zones", label, m, base, count, 2000))
         base = base or m
-        results[count] = {"run": asdict(m.run), "half": asdict(m.half), "startup_s": m.startup_s,
+        results[count] = {"run": asdict(m.run), "steady_runs_us": m.steady, "startup_s": m.startup_s,
                           "net_us_per_msg": m.net_us, "steady_us_per_msg": m.steady_us}
         print(f"zones: {count}: {m.run.wall_s:.2f} s, {m.net_us:.2f} us/msg net, {m.steady_us:.2f} steady",
               file=sys.stderr, flush=True)

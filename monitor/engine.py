@@ -1128,7 +1128,15 @@ class _FastBatch:
         det = e.det
         n = self.n
         t = self.t_a
-        uniq, inverse = np.unique(self.mmsi_a, return_inverse=True)
+        # Rows grouped by vessel, in input order within each vessel (one stable sort gives the groups,
+        # the MMSIs in order and each row's group).
+        order = np.argsort(self.mmsi_a, kind="stable")
+        mmsi_sorted = self.mmsi_a[order]
+        first = np.ones(n, dtype=bool)
+        first[1:] = mmsi_sorted[1:] != mmsi_sorted[:-1]
+        uniq = mmsi_sorted[first]
+        inverse = np.empty(n, dtype=np.int64)
+        inverse[order] = np.cumsum(first) - 1
         tr = e._tracks
         slots = tr.lookup(uniq)
         self.uniq, self.slots = uniq, slots
@@ -1141,11 +1149,6 @@ class _FastBatch:
         st_last = np.where(known, tr.last_id[k], 0)
         # A new vessel, one without a fix yet, or one with an episode open takes the per-fix step.
         st_hot = ~known | tr.hot[k]
-        # Rows grouped by vessel, in input order within each vessel.
-        order = np.argsort(inverse, kind="stable")
-        inv_sorted = inverse[order]
-        first = np.ones(n, dtype=bool)
-        first[1:] = inv_sorted[1:] != inv_sorted[:-1]
         # Each vessel's last row, and its last row with a position (-1: none), in the order of `uniq`.
         self.last_any = order[np.r_[first[1:], True]] if n else np.empty(0, dtype=np.int64)
         prev_any_sorted = np.where(first, -1, np.r_[-1, order[:-1]])
@@ -1258,6 +1261,9 @@ class _FastBatch:
         # Long moves of skipped fixes may pass through a zone between fixes.
         band = e.geofence.hysteresis_m
         long_move = np.flatnonzero(skipped & self.valid & (self.dist > band) & ~np.isnan(self.prev_t))
+        if len(long_move):
+            long_move = long_move[e.geofence.may_pass(self.prev_lon[long_move], self.prev_lat[long_move],
+                                                      self.lon_a[long_move], self.lat_a[long_move])]
         if len(long_move):
             masks = self.masks
             for i, mmsi, t0, t1, x0, y0, x1, y1, sog, cog, w, pw in zip(

@@ -149,6 +149,16 @@ class Geofence:
         return bool(shapely.intersects_xy(band, lon, lat))
 
     # ---- moves between consecutive fixes -------------------------------------------------------------
+    def may_pass(self, x1: NDArray[np.float64], y1: NDArray[np.float64], x2: NDArray[np.float64],
+                 y2: NDArray[np.float64]) -> NDArray[np.bool_]:
+        """For each move, False where it surely passes through no zone boundary (one grid cell, or two
+        side by side, whole and alike): `passages` finds nothing for it."""
+        if not self.zones:
+            return np.zeros(len(x1), dtype=bool)
+        coords = np.stack([np.stack([x1, y1], axis=1), np.stack([x2, y2], axis=1)], axis=1)
+        result: NDArray[np.bool_] = ~self._grid.plain_moves(coords)
+        return result
+
     def gate_crossings(self, x1: float, y1: float, x2: float, y2: float) -> list[GateCrossing]:
         """Every gate the move from (x1, y1) to (x2, y2) crosses, in order along the move."""
         gx1, gy1, gx2, gy2 = self._gate_bbox
