@@ -250,6 +250,12 @@ class Scaling:
         """Per message of the feed's second half, the fleet known by then: the best of the runs."""
         return min(self.steady)
 
+    @property
+    def extra_s(self) -> float:
+        """What the whole feed cost beyond start-up and the steady cost of its messages: first sightings
+        and warm-up (zone-grid cells classified on first use, memories filling)."""
+        return self.run.cpu_s - self.startup_s - self.steady_us * 1e-6 * self.run.messages
+
 
 def steady_run(feed: Path, zones: Path | None) -> float:
     """One run of bench/steady.py: CPU µs per message over the feed's second half."""
@@ -269,13 +275,18 @@ def measure_cases(cases: list[tuple[Path, Path | None]], repeat: int) -> list[Sc
     return [Scaling(run, start, st) for (run, start), st in zip(runs, steady)]
 
 
-def _scaling_row(part: str, case: str, m: Scaling, base: Scaling | None, zones: int, vessels: int) -> Row:
+def _scaling_row(part: str, case: str, m: Scaling, base: Scaling | None, zones: int, vessels: int,
+                 base_vessels: int = 0) -> Row:
     growth = "" if base is None else (
-        f"×{m.net_us / base.net_us:.2f} overall, ×{m.steady_us / base.steady_us:.2f} steady, of the first; ")
+        f"×{m.steady_us / base.steady_us:.2f} steady, ×{m.net_us / base.net_us:.2f} overall, of the first; ")
     run = m.run
+    first = ""
+    if part == "vessels" and base is not None and vessels > base_vessels:
+        # The extra cost beyond the first case's, per vessel more: what meeting a vessel costs.
+        first = f"first sighting {(m.extra_s - base.extra_s) / (vessels - base_vessels) * 1e6:.0f} µs a vessel; "
     return Row(part, case, _f(run.messages), _f(vessels), str(zones), _f(run.wall_s, 2),
                _f(run.messages / run.wall_s), f"{m.net_us:.2f} / {m.steady_us:.2f}", _f(run.peak_rss_mib),
-               _f(run.alerts), f"{growth}start-up {m.startup_s:.2f} s")
+               _f(run.alerts), f"{growth}{first}start-up {m.startup_s:.2f} s")
 
 
 def part_vessels(messages: int, fleets: tuple[int, ...], repeat: int, raw: dict[str, object]) -> list[Row]:
@@ -284,7 +295,7 @@ def part_vessels(messages: int, fleets: tuple[int, ...], repeat: int, raw: dict[
     results = {}
     measured = measure_cases([(make_feed(vessels, messages), None) for vessels in fleets], repeat)
     for vessels, m in zip(fleets, measured):
-        rows.append(_scaling_row("vessels", f"{vessels:,} vessels", m, base, real_zone_count(), vessels))
+        rows.append(_scaling_row("vessels", f"{vessels:,} vessels", m, base, real_zone_count(), vessels, fleets[0]))
         base = base or m
         results[vessels] = {"run": asdict(m.run), "steady_runs_us": m.steady, "startup_s": m.startup_s,
                             "net_us_per_msg": m.net_us, "steady_us_per_msg": m.steady_us}
