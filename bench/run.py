@@ -257,22 +257,33 @@ class Scaling:
         return self.run.cpu_s - self.startup_s - self.steady_us * 1e-6 * self.run.messages
 
 
-def steady_run(feed: Path, zones: Path | None) -> float:
+# bench/steady.py with the de-duplication memory off: shows what of the growth with the fleet is that
+# memory's (it holds every sentence of the last 10 s: 5,000 at 2,000 vessels, 55,000 at 50,000).
+NO_DEDUP = {"MONITOR_DECODE__DEDUP_WINDOW_S": "0"}
+
+
+def steady_run(feed: Path, zones: Path | None, env: dict[str, str] | None = None) -> float:
     """One run of bench/steady.py: CPU µs per message over the feed's second half."""
     cmd = [sys.executable, str(ROOT / "bench" / "steady.py"), str(feed)] + (["--zones", str(zones)] if zones else [])
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True, cwd=ROOT).stdout
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True, cwd=ROOT,
+                         env={**os.environ, **(env or {})}).stdout
     return float(json.loads(out.splitlines()[-1])["us_per_msg"])
 
 
-def measure_cases(cases: list[tuple[Path, Path | None]], repeat: int) -> list[Scaling]:
+def measure_cases(cases: list[tuple[Path, Path | None]], repeat: int,
+                  extra: list[tuple[Path, Path | None, dict[str, str]]] = ()) -> tuple[list[Scaling], list[float]]:
     """Every case replayed whole (best of `repeat`), then the steady runs in rounds over all the cases
-    (so that the machine's drift over the minutes touches every case alike), 2 × `repeat` rounds."""
+    (so that the machine's drift over the minutes touches every case alike), 2 × `repeat` rounds; `extra`
+    cases (with environment overrides) get steady runs only, in the same rounds (their best returned)."""
     runs = [(replay(feed, zones, repeat), startup(feed, zones)) for feed, zones in cases]
     steady: list[list[float]] = [[] for _ in cases]
+    more: list[list[float]] = [[] for _ in extra]
     for _ in range(2 * repeat):
         for i, (feed, zones) in enumerate(cases):
             steady[i].append(steady_run(feed, zones))
-    return [Scaling(run, start, st) for (run, start), st in zip(runs, steady)]
+        for i, (feed, zones, env) in enumerate(extra):
+            more[i].append(steady_run(feed, zones, env))
+    return [Scaling(run, start, st) for (run, start), st in zip(runs, steady)], [min(m) for m in more]
 
 
 def _scaling_row(part: str, case: str, m: Scaling, base: Scaling | None, zones: int, vessels: int,
@@ -293,7 +304,9 @@ def part_vessels(messages: int, fleets: tuple[int, ...], repeat: int, raw: dict[
     rows: list[Row] = []
     base: Scaling | None = None
     results = {}
-    measured = measure_cases([(make_feed(vessels, messages), None) for vessels in fleets], repeat)
+    feeds = [make_feed(vessels, messages) for vessels in fleets]
+    plain_cases = [(feed, None, NO_DEDUP) for feed in feeds]
+    measured, plain = measure_cases([(feed, None) for feed in feeds], repeat, plain_cases)
     for vessels, m in zip(fleets, measured):
         rows.append(_scaling_row("vessels", f"{vessels:,} vessels", m, base, real_zone_count(), vessels, fleets[0]))
         base = base or m
@@ -302,6 +315,11 @@ def part_vessels(messages: int, fleets: tuple[int, ...], repeat: int, raw: dict[
         print(f"vessels: {vessels}: {m.run.wall_s:.2f} s, {m.net_us:.2f} us/msg net, {m.steady_us:.2f} steady, "
               f"{m.run.peak_rss_mib:.0f} MiB", file=sys.stderr, flush=True)
     raw["vessels"] = results
+    raw["vessels_without_dedup_steady_us"] = dict(zip(fleets, plain))
+    rows.append(Row("vessels", "steady, de-duplication off", "", "", "", note=", ".join(
+        f"{v:,} vessels {us:.2f}" + ("" if i == 0 else f" (×{us / plain[0]:.2f})")
+        for i, (v, us) in enumerate(zip(fleets, plain))) + " µs/msg steady with MONITOR_DECODE__DEDUP_WINDOW_S=0 "
+        "(no memory of the last 10 s of sentences)"))
     return rows
 
 
@@ -323,7 +341,7 @@ def part_zones(messages: int, totals: tuple[int, ...], repeat: int, raw: dict[st
     base: Scaling | None = None
     results = {}
     files = [None if total <= real_zone_count() else make_zones(total) for total in totals]
-    measured = measure_cases([(feed, zones) for zones in files], repeat)
+    measured, _ = measure_cases([(feed, zones) for zones in files], repeat)
     for total, zones, m in zip(totals, files, measured):
         count = real_zone_count() if zones is None else total
         label = f"{count} zones" + (" (real file)" if zones is None else f" (+{count - real_zone_count()} synthetic)")

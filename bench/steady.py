@@ -3,7 +3,8 @@
     .venv/bin/python bench/steady.py FEED [--zones FILE]
 
 Runs what `chokepoint-monitor replay --format jsonl` runs (8192-line batches through the whole pipeline,
-every alert serialized to JSON) in this process, with the default configuration. The first half of
+every alert serialized to JSON) in this process, with the default configuration and, as the command,
+any `MONITOR_*` overrides (`MONITOR_DECODE__DEDUP_WINDOW_S=0` turns de-duplication off, say). The first half of
 the feed brings the fleet in (first sightings, lazily classified zone-grid cells); the second half is
 timed alone with the process's CPU clock, which is far steadier on a shared machine than the
 difference of two whole replays. Prints one JSON line: messages, cpu_s, us_per_msg, alerts.
@@ -28,7 +29,7 @@ def main() -> int:
     ap.add_argument("feed", type=Path)
     ap.add_argument("--zones", type=Path, help="zone file (default: the bundled Hormuz file)")
     args = ap.parse_args()
-    pipeline = Pipeline(load_settings(None, env={}), load_zone_file(args.zones or default_zone_path()))
+    pipeline = Pipeline(load_settings(None), load_zone_file(args.zones or default_zone_path()))
     gc.freeze()  # as the replay command does
     gc.set_threshold(100_000, 50, 100)
     batches = list(iter_batches([str(args.feed)], 8192))
