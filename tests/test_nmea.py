@@ -245,6 +245,28 @@ def test_duplicates_dropped_within_window_and_not_after() -> None:
     assert [m[0] for m in out] == [111.0, 125.0] and asm.duplicates == 2
 
 
+def test_duplicates_across_large_batches_and_receivers() -> None:
+    """Batches large enough for the batched path: a second receiver's copies arriving one and two
+    batches later (within the window) are dropped, whether their lines take the batched path (a tag
+    block) or the per-line one (USCG-style metadata, its time at the end), and a two-part message's
+    copy too; the same sentences after the window are new again."""
+    t0 = 1_750_000_000
+    asm = NmeaAssembler(dedup_window_s=10)
+    bodies = [f"AIVDM,1,1,,A,13HOI:0P{k:06d},0" for k in range(300)]
+    first = asm.push_lines([at(t0, sentence(b)) for b in bodies] + [at(t0, TYPE5_1), at(t0, TYPE5_2)])
+    assert len(first) == 301 and asm.duplicates == 0
+    # 4 and 6 s later, the second receiver's copies, in two batches and two layouts.
+    second = asm.push_lines([at(t0 + 4, sentence(b), "rx2") for b in bodies[:150]]
+                            + [at(t0 + 4, TYPE5_1, "rx2"), at(t0 + 4, TYPE5_2, "rx2")])
+    third = asm.push_lines([sentence(b) + f",d-080,S2118,r003669946,{t0 + 6}".encode() for b in bodies[150:]]
+                           + [at(t0 + 6, POS)])
+    assert second == [] and [m[0] for m in third] == [t0 + 6]
+    assert asm.duplicates == 300 + 2
+    # Past the window: new again (and one copy of it within the window is a duplicate once more).
+    later = asm.push_lines([at(t0 + 20, sentence(b)) for b in bodies] + [at(t0 + 21, sentence(bodies[0]), "rx2")])
+    assert len(later) == 300 and asm.duplicates == 300 + 2 + 1
+
+
 def test_duplicate_fragments_do_not_break_reassembly() -> None:
     """A fragment repeated by a second receiver is dropped, and the message is emitted once."""
     asm = NmeaAssembler()
