@@ -92,7 +92,7 @@ def _zones_check(path: str) -> int:
     return EXIT_OK
 
 
-def _load(args: argparse.Namespace) -> tuple["Settings", "ZoneFile"]:  # noqa: F821
+def _load(args: argparse.Namespace) -> tuple[Settings, ZoneFile]:  # noqa: F821
     from monitor.config import load_settings
     from monitor.log import configure_logging
     from monitor.zones import default_zone_path, load_zone_file
@@ -141,7 +141,7 @@ class UsageError(StartupError):
     exit_code = EXIT_USAGE
 
 
-def _write_alerts(args: argparse.Namespace, alerts: Sequence["Alert"]) -> None:  # noqa: F821
+def _write_alerts(args: argparse.Namespace, alerts: Sequence[Alert]) -> None:  # noqa: F821
     if alerts:
         text = args.format == "text"
         sys.stdout.write("".join((a.to_text() if text else a.to_json()) + "\n" for a in alerts))
@@ -149,7 +149,7 @@ def _write_alerts(args: argparse.Namespace, alerts: Sequence["Alert"]) -> None: 
             sys.stdout.flush()
 
 
-def _replay_alerts(args: argparse.Namespace, pipeline: "Pipeline") -> "Iterator[list[Alert]]":  # noqa: F821
+def _replay_alerts(args: argparse.Namespace, pipeline: Pipeline) -> Iterator[list[Alert]]:  # noqa: F821
     """The replay loop: batches of alerts, paced by --speed on the feed clock."""
     from monitor.feeds import iter_batches
 
@@ -171,7 +171,7 @@ def _replay_alerts(args: argparse.Namespace, pipeline: "Pipeline") -> "Iterator[
             pace.wait(pipeline.first_time, pipeline.feed_time)
 
 
-async def _replay_publish(args: argparse.Namespace, settings: "Settings", pipeline: "Pipeline") -> int:  # noqa: F821
+async def _replay_publish(args: argparse.Namespace, settings: Settings, pipeline: Pipeline) -> int:  # noqa: F821
     """--publish: every alert goes through a durable outbox to the broker; exit only when the broker has
     acknowledged all of them, or non-zero naming how many are still queued."""
     import asyncio

@@ -24,7 +24,15 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import ErrorDetails
 from pydantic_settings import (
     BaseSettings,
@@ -389,7 +397,7 @@ class Settings(BaseSettings):
     feeds: list[FeedSettings] = []
 
     @model_validator(mode="after")
-    def _unique_feed_names(self) -> "Settings":
+    def _unique_feed_names(self) -> Settings:
         names = [f.name for f in self.feeds]
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup:

@@ -1266,8 +1266,8 @@ class _FastBatch:
                                                       self.lon_a[long_move], self.lat_a[long_move])]
         if len(long_move):
             masks = self.masks
-            for i, mmsi, t0, t1, x0, y0, x1, y1, sog, cog, w, pw in zip(
-                long_move.tolist(), self.mmsi_a[long_move].tolist(), self.prev_t[long_move].tolist(),
+            for mmsi, t0, t1, x0, y0, x1, y1, sog, cog, w, pw in zip(
+                self.mmsi_a[long_move].tolist(), self.prev_t[long_move].tolist(),
                 self.t_a[long_move].tolist(), self.prev_lon[long_move].tolist(),
                 self.prev_lat[long_move].tolist(), self.lon_a[long_move].tolist(),
                 self.lat_a[long_move].tolist(), self.sog_a[long_move].tolist(), self.cog_a[long_move].tolist(),

@@ -135,7 +135,7 @@ def test_fast_path_equals_reference_with_more_than_64_zones(
 def test_zone_sets_intern_rows_of_several_words(monkeypatch: pytest.MonkeyPatch, collide: bool) -> None:
     """Masks of three 64-bit words get one id per distinct mask, and the id gives the mask back; a key
     collision between unequal rows (forced here) falls back to comparing whole rows."""
-    import monitor.geofence as geofence
+    from monitor import geofence
 
     if collide:
         monkeypatch.setattr(geofence, "_row_keys", lambda words: np.zeros(len(words), dtype=np.uint64))
