@@ -250,7 +250,6 @@ class Publisher:
         except BaseException:
             _abort(client)
             raise
-        _no_delay(client)
         clean = False
         try:
             error = await self._session(client)
@@ -283,6 +282,10 @@ class Publisher:
             # paho checks the host name itself unless told the check is off (tls_insecure_set).
             tls_insecure=self._settings.tls_insecure if self._tls is not None else None,
             max_inflight_messages=_WINDOW,
+            # Nagle's algorithm off on the broker connection. paho leaves it on, and with several small
+            # PUBLISH packets in flight Nagle waits for the broker's delayed ACK: up to 40 ms an alert.
+            # (mqtt:// and mqtts:// URLs are always TCP.)
+            socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
         )
         client.pending_calls_threshold = _WINDOW + 8
         return client
@@ -382,15 +385,6 @@ class Publisher:
                 self.stats.commands_ok += 1
             else:
                 self.stats.commands_bad += 1
-
-
-def _no_delay(client: aiomqtt.Client) -> None:
-    """Turn Nagle's algorithm off on the broker connection. paho leaves it on, and with several small
-    PUBLISH packets in flight Nagle waits for the broker's delayed ACK: up to 40 ms per alert."""
-    sock = client._client.socket()
-    if isinstance(sock, socket.socket) and sock.family in (socket.AF_INET, socket.AF_INET6):
-        with suppress(OSError):
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 class _ClosingSSLSocket(ssl.SSLSocket):

@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
+import socket
 import subprocess
 import sys
 import textwrap
@@ -127,6 +129,39 @@ async def test_alerts_arrive_on_their_topics_with_qos_1_and_the_outbox_empties(
     assert [json.loads(m.payload)["id"] for m in messages if isinstance(m.payload, bytes)] == [
         a for a, _, _ in outgoing
     ]
+
+
+def broker_sockets(port: int) -> list[socket.socket]:
+    """This process's TCP sockets connected to 127.0.0.1:port (Linux: from /proc/self/fd)."""
+    found = []
+    for fd in os.listdir("/proc/self/fd"):
+        with suppress(OSError, ValueError):
+            if not os.readlink(f"/proc/self/fd/{fd}").startswith("socket:"):
+                continue
+            sock = socket.socket(fileno=os.dup(int(fd)))
+            if sock.type == socket.SOCK_STREAM and sock.family == socket.AF_INET and sock.getpeername()[1] == port:
+                found.append(sock)
+                continue
+            sock.close()
+    return found
+
+
+@pytest.mark.asyncio
+async def test_the_broker_connection_runs_without_nagle(broker: Broker, store: Store) -> None:
+    """TCP_NODELAY is set on the connection to the broker: with Nagle's algorithm on, a PUBLISH waits
+    for the broker's delayed ACK of the one before (up to 40 ms an alert)."""
+    prefix = unique_prefix()
+    publisher = Publisher(settings(broker, prefix), store, version=VERSION, started=STARTED)
+    async with running(publisher):
+        await wait_for(lambda: publisher.stats.connected, 10, "the connection")
+        socks = broker_sockets(broker.port)
+        try:
+            assert len({sock.getsockname() for sock in socks}) == 1  # one connection (maybe several fds)
+            assert all(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1 for sock in socks)
+        finally:
+            for sock in socks:
+                sock.close()
+        await publisher.close()
 
 
 @pytest.mark.asyncio
