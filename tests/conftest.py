@@ -9,11 +9,19 @@ use a topic prefix unique to the test.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import settings
 
 from tests.mqtt_helpers import Broker, find_mosquitto
+
+# `.ci/run` sets HYPOTHESIS_PROFILE=ci: the property tests draw the same examples on every CI run, so a
+# landing never hangs on a rare draw; local runs keep exploring new ones (and the .hypothesis database
+# replays any failure found until it is fixed).
+settings.register_profile("ci", derandomize=True, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import shapely
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from monitor.config import load_settings
@@ -85,9 +85,13 @@ def test_batching_never_changes_alerts(
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(track=fixes)
+@example(track=[(57.0, 26.0, 1), (55.5, 26.0, 1)])  # starts on the outer gate, leaves it inward
+@example(track=[(56.0, 26.0, 1), (57.5, 26.0, 1)])  # starts on the inner gate, leaves it outward
 def test_transits_need_both_gates(tmp_path: Path, track: list[tuple[float, float, int]]) -> None:
     """An inbound transit needs the track to go from east of the outer gate to west of the inner gate
-    (and outbound the reverse), with the transit's time between those fixes."""
+    (and outbound the reverse), with the transit's time between those fixes. A fix exactly on a gate
+    counts as on the side the next move leaves it for (gates are half-open: a fix on the gate is
+    crossed once, by the move that leaves it)."""
     write_zones(tmp_path / "z.geojson")
     lines, pts = lines_for(track)
     alerts = replay(tmp_path, lines, batch=len(lines), env={})
@@ -96,10 +100,10 @@ def test_transits_need_both_gates(tmp_path: Path, track: list[tuple[float, float
         if a["kind"] != "transit":
             continue
         if a["details"]["direction"] == "inbound":
-            assert any(x > 57.0 for x in xs) and any(x < 56.0 for x in xs)
-            first_east = next(i for i, x in enumerate(xs) if x > 57.0)
-            assert any(x < 56.0 for x in xs[first_east:])
+            assert any(x >= 57.0 for x in xs) and any(x <= 56.0 for x in xs)
+            first_east = next(i for i, x in enumerate(xs) if x >= 57.0)
+            assert any(x <= 56.0 for x in xs[first_east:])
         else:
-            first_west = next(i for i, x in enumerate(xs) if x < 56.0)
-            assert any(x > 57.0 for x in xs[first_west:])
+            first_west = next(i for i, x in enumerate(xs) if x <= 56.0)
+            assert any(x >= 57.0 for x in xs[first_west:])
         assert a["details"]["duration_s"] > 0
