@@ -306,6 +306,10 @@ class StateSettings(_Section):
 
     # None: $STATE_DIRECTORY (set by systemd's StateDirectory=), else ./state
     directory: Path | None = None
+    # A vessel silent this long on the feed clock is forgotten (its state dropped, here and in memory),
+    # so months of a global feed, junk MMSIs included, cannot grow the daemon without bound. Heard again,
+    # it is a new vessel (zone_enter with first_seen, no `reappeared`). 0: never forget.
+    forget_after_s: _Seconds = Field(default=30 * 86_400.0, ge=0)
 
 
 class HttpSettings(_Section):

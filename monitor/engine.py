@@ -190,12 +190,16 @@ class Engine:
         detectors: DetectorSettings,
         watchlists: dict[str, tuple[frozenset[int], frozenset[int]]],
         min_dwell_s: float = 0.0,
+        forget_after_s: float = 0.0,
     ) -> None:
         self.geofence = geofence
         self.posture = posture
         self.det = detectors
         self.watchlists = watchlists
         self.min_dwell_s = min_dwell_s
+        self.forget_after_s = forget_after_s  # 0: never
+        self.forgotten = 0  # vessels forgotten so far
+        self._next_forget = -math.inf  # feed time of the next look for silent vessels
         self.vessels: dict[int, Vessel] = {}
         self.stale = 0
         self.now = -math.inf  # the feed clock: the newest time seen
@@ -481,8 +485,46 @@ class Engine:
         # Small batches (a live feed's few milliseconds) go the reference way: the fast path's fixed
         # numpy cost per batch only pays off over a few hundred fixes.
         if self.fast and len(batch.positions) >= self.fast_min_rows:
-            return self._process_fast(batch, clock)
-        return self._process_slow(batch, clock)
+            result = self._process_fast(batch, clock)
+        else:
+            result = self._process_slow(batch, clock)
+        self.forget_silent()
+        return result
+
+    def forget_silent(self) -> int:
+        """Forget the vessels not heard for forget_after_s on the feed clock (looked for once an hour of
+        it, between batches); returns how many. Their saved state goes with the next save."""
+        ttl = self.forget_after_s
+        if ttl <= 0 or self.now < self._next_forget:
+            return 0
+        self._next_forget = self.now + min(ttl, 3600.0)
+        cutoff = self.now - ttl
+        tr = self._tracks
+        gone: list[int] = []
+        for k in np.flatnonzero(tr.heard[: tr.n] < cutoff).tolist():
+            mmsi = int(tr.mmsi[k])
+            if self.vessels[mmsi].heard < cutoff:  # (a static report refreshes only the object's)
+                gone.append(mmsi)
+        if not gone:
+            return 0
+        for mmsi in gone:
+            v = self.vessels.pop(mmsi)
+            if v.cell is not None:
+                members = self._grid[v.cell]
+                members.discard(mmsi)
+                if not members:
+                    del self._grid[v.cell]
+            self.moved.discard(mmsi)
+            if self.dirty is not None:
+                self.dirty.add(mmsi)  # export_state then deletes its saved state
+        dropped = set(gone)
+        self._pairs = {k: p for k, p in self._pairs.items() if k[0] not in dropped and k[1] not in dropped}
+        if any(m in dropped for _, m in self._timers):
+            self._timers = [e for e in self._timers if e[1] not in dropped]
+            heapq.heapify(self._timers)
+        tr.remove(gone)
+        self.forgotten += len(gone)
+        return len(gone)
 
     def _process_slow(self, batch: DecodedBatch, clock: Callable[[], float]) -> tuple[list[Alert], int]:
         """The reference: every report through the whole per-fix step, in input order."""
@@ -1347,6 +1389,27 @@ class _Tracks:
         self.mmsi[k] = mmsi
         self._new.append(mmsi)
         return k
+
+    _FILLS = (("time", -np.inf), ("lon", np.nan), ("lat", np.nan), ("sog", np.nan), ("cog", np.nan),
+              ("heard", -np.inf), ("last_id", 0), ("hot", True), ("stale", False), ("mmsi", 0))
+
+    def remove(self, mmsis: Sequence[int]) -> None:
+        """Drop these vessels' rows; the others move up (new slots)."""
+        n = self.n
+        keep = np.ones(n, dtype=bool)
+        keep[[self.slot[m] for m in mmsis]] = False
+        rows = np.flatnonzero(keep)
+        m = len(rows)
+        for name, fill in self._FILLS:
+            a = getattr(self, name)
+            a[:m] = a[rows]
+            a[m:n] = fill
+        self.n = m
+        mmsi = self.mmsi[:m]
+        self.slot = dict(zip(mmsi.tolist(), range(m)))
+        order = np.argsort(mmsi)
+        self._keys, self._key_slots = mmsi[order], order.astype(np.int64)
+        self._new = []
 
     def lookup(self, mmsis: NDArray[np.int64]) -> NDArray[np.int64]:
         """Slots of the MMSIs (-1 for one without a slot)."""

@@ -90,6 +90,7 @@ class Pipeline:
             detectors=settings.detectors,
             watchlists=watchlists,
             min_dwell_s=settings.geofence.min_dwell_s,
+            forget_after_s=settings.state.forget_after_s,
         )
         self.summary = Summary()
         self._seq = 0
@@ -123,6 +124,7 @@ class Pipeline:
         """Live: the wall clock reached `now` with no message; fire the timers due (dark, posture)."""
         alerts: list[Alert] = []
         self.engine.advance(now, alerts)
+        self.engine.forget_silent()
         alerts.sort(key=lambda a: a.time)
         for a in alerts:
             self.summary.alerts[a.kind] += 1
@@ -146,8 +148,10 @@ class Pipeline:
         engine = Engine(
             geofence, posture=posture, detectors=settings.detectors, watchlists=watchlists,
             min_dwell_s=settings.geofence.min_dwell_s,
+            forget_after_s=settings.state.forget_after_s,
         )
         engine.import_state({k: v for k, v in saved.items() if v is not None})
+        engine.forgotten = self.engine.forgotten
         engine.dirty = set(engine.vessels) if self.engine.dirty is not None else None
         self.settings, self.geofence, self.posture, self.engine = settings, geofence, posture, engine
         self.assembler.fragment_timeout_s = settings.decode.fragment_timeout_s

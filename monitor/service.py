@@ -529,6 +529,9 @@ class _ServiceCollector(Collector):
         g = GaugeMetricFamily("chokepoint_vessels", "Vessels tracked")
         g.add_metric([], len(p.engine.vessels))
         yield g
+        c = CounterMetricFamily("chokepoint_vessels_forgotten", "Vessels forgotten after state.forget_after_s of silence")
+        c.add_metric([], p.engine.forgotten)
+        yield c
         g = GaugeMetricFamily("chokepoint_posture_level", "Posture in force: 0 NORMAL .. 3 CRITICAL")
         g.add_metric([], LEVELS.index(p.posture.level))
         yield g

@@ -26,7 +26,7 @@ import pytest
 from monitor.config import load_settings
 from monitor.pipeline import Pipeline
 from monitor.zones import load_zone_file
-from tests.helpers import track, write_zones
+from tests.helpers import position_lines, track, write_zones
 from tests.mqtt_helpers import Broker, Subscriber, find_mosquitto, free_port
 
 REPO = Path(__file__).resolve().parents[1]
@@ -361,6 +361,33 @@ async def test_posture_commands_validated(tmp_path: Path, broker: Broker, prefix
     code, body = d.request("PUT", "/api/posture", b'{"level":"normal","reason":"stand down"}',
                            {"Authorization": "Bearer letmein"})
     assert code == 200 and body["level"] == "NORMAL"
+
+
+def test_a_forgotten_vessel_leaves_the_api_the_metrics_and_the_saved_state(
+    tmp_path: Path, broker: Broker, prefix: str, daemons: list[Daemon]
+) -> None:
+    """With state.forget_after_s = 2 h: a vessel last heard 4 h ago is saved with its zone_enter, then
+    forgotten on the wall clock's next tick: it leaves /api/vessels, /metrics counts it, and its saved
+    state goes: after SIGTERM and a restart only the vessel still reporting is restored."""
+    d = Daemon(tmp_path, broker.url, prefix=prefix, env={"MONITOR_STATE__FORGET_AFTER_S": "7200"})
+    daemons.append(d)
+    now = int(time.time())
+    d.start()
+    d.send(position_lines(538000001, 55.55, 25.95, now - 4 * 3600))  # in port-a, four hours ago
+    d.wait_processed(1)
+    deadline = time.monotonic() + 10
+    while d.metric("chokepoint_vessels_forgotten_total") < 1:
+        assert time.monotonic() < deadline, d.log_text()
+        time.sleep(0.05)
+    assert d.get("/api/vessels")[1]["count"] == 0
+    lines = [ln for t in range(now - 1800, now, 600) for ln in position_lines(538000002, 55.0, 26.5, t)]
+    d.send(lines)
+    d.wait_processed(1 + len(lines))
+    assert [v["mmsi"] for v in d.get("/api/vessels")[1]["vessels"]] == [538000002]
+    d.signal(signal.SIGTERM)
+    assert d.wait() == 0
+    d.start()
+    assert d.get("/readyz")[1]["state_restored_vessels"] == 1
 
 
 def test_reload_refuses_a_broken_zone_file_and_applies_a_good_one(tmp_path: Path, broker: Broker,

@@ -1,0 +1,105 @@
+"""Vessels silent for state.forget_after_s are forgotten: memory and saved state stay bounded."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from monitor.config import load_settings
+from monitor.pipeline import Pipeline
+from monitor.zones import load_zone_file
+from tests.helpers import T0, position_lines, static_lines, write_zones
+
+A, B = 538000001, 538000002
+PORT = (55.55, 25.95)  # inside port-a of the toy zone file
+SEA = (55.0, 26.5)  # in the gulf region, in no tracked zone
+
+
+def pipeline(tmp_path: Path, forget_after_s: float) -> Pipeline:
+    zones = load_zone_file(write_zones(tmp_path / "z.geojson"))
+    return Pipeline(load_settings(None, env={"MONITOR_STATE__FORGET_AFTER_S": str(forget_after_s)}), zones)
+
+
+def run(p: Pipeline, lines: list[bytes]) -> list[dict[str, Any]]:
+    return [a.to_dict() for a in p.process_lines(lines)]
+
+
+def keep_clock(p: Pipeline, start: float, end: float) -> list[dict[str, Any]]:
+    """Vessel B reports every 10 minutes from start to end: the feed clock moves on."""
+    out = []
+    t = start
+    while t <= end:
+        out += run(p, position_lines(B, *SEA, t))
+        t += 600
+    return out
+
+
+@pytest.mark.parametrize("static_later", [False, True])
+def test_a_silent_vessel_is_forgotten_and_is_new_when_heard_again(tmp_path: Path, static_later: bool) -> None:
+    """A vessel in a port falls silent; once it has been silent for the setting (two hours here), at the
+    next hourly look, it is gone from the engine, its saved state is deleted with the next save, and the
+    counter counts it. Heard again, it is a new vessel: zone_enter with first_seen. A static report keeps
+    a vessel known as a position does."""
+    p = pipeline(tmp_path, 7200)
+    p.engine.dirty = set()  # the daemon's mode: changes are tracked for saving
+    first = run(p, position_lines(A, *PORT, T0))
+    assert [(a["kind"], a["details"]) for a in first] == [("zone_enter", {"first_seen": True})]
+    p.engine.export_state()  # saved
+    if static_later:
+        run(p, static_lines(A, T0 + 4000, "QUIET ONE"))  # heard again, without a position
+    # Looks at T0 + 3600, + 7200, + 10800: silent since T0 (or T0 + 4000) for more than two hours?
+    keep_clock(p, T0 + 600, T0 + 10_800)
+    if static_later:
+        assert A in p.engine.vessels and p.engine.forgotten == 0
+        keep_clock(p, T0 + 11_400, T0 + 14_400)
+    assert A not in p.engine.vessels and B in p.engine.vessels
+    assert p.engine.forgotten == 1
+    assert p.engine.export_state()[f"v:{A}"] is None  # its saved state is deleted
+    again = run(p, position_lines(A, *PORT, T0 + 5 * 3600))
+    assert [(a["kind"], a["details"]) for a in again] == [("zone_enter", {"first_seen": True})]
+    assert A in p.engine.vessels
+
+
+def test_never_forget_with_zero(tmp_path: Path) -> None:
+    """forget_after_s = 0 keeps every vessel: heard again after hours in the same port, no new alert."""
+    p = pipeline(tmp_path, 0)
+    run(p, position_lines(A, *PORT, T0))
+    keep_clock(p, T0 + 600, T0 + 6 * 3600)
+    assert A in p.engine.vessels and p.engine.forgotten == 0
+    assert run(p, position_lines(A, *PORT, T0 + 6 * 3600 + 60)) == []
+
+
+fixes = st.lists(
+    st.tuples(st.integers(0, 5), st.floats(55.3, 57.7), st.floats(25.4, 26.6), st.integers(0, 1500),
+              st.floats(0.0, 25.0), st.floats(0.0, 359.9)),
+    min_size=1, max_size=60,
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(track=fixes, batch=st.integers(1, 9))
+def test_forgetting_keeps_the_fast_path_equal_to_the_reference(
+    tmp_path: Path, track: list[tuple[int, float, float, int, float, float]], batch: int
+) -> None:
+    """Six vessels with silences longer than a short forget_after_s (forgotten, their table rows
+    compacted, heard again as new): identical alerts on the fast path and the reference path."""
+    lines: list[bytes] = []
+    t = T0
+    for vessel, lon, lat, dt, sog, cog in track:
+        t += dt
+        lines += position_lines(538000000 + vessel, lon, lat, t, sog=sog, cog=cog)
+
+    def replay(fast: bool) -> tuple[list[dict[str, Any]], int]:
+        p = pipeline(tmp_path, 900)
+        p.engine.fast = fast
+        p.engine.fast_min_rows = 1
+        out: list[dict[str, Any]] = []
+        for i in range(0, len(lines), batch):
+            out += run(p, lines[i : i + batch])
+        return out, p.engine.forgotten
+
+    assert replay(True) == replay(False)
