@@ -139,6 +139,7 @@ class Pipeline:
 
     def reload(self, settings: Settings, zonefile: ZoneFile) -> None:
         """Swap in a new configuration and zone file, keeping every vessel's state (zones by id)."""
+        pending = None if self.engine.dirty is None else set(self.engine.dirty)  # (export clears it)
         saved = self.engine.export_state(everything=True)
         geofence = Geofence(zonefile, hysteresis_m=settings.geofence.hysteresis_m)
         posture = Posture(settings.posture)
@@ -152,7 +153,9 @@ class Pipeline:
         )
         engine.import_state({k: v for k, v in saved.items() if v is not None})
         engine.forgotten = self.engine.forgotten
-        engine.dirty = set(engine.vessels) if self.engine.dirty is not None else None
+        # Everything is saved again under the new zone file, and deletions still pending (forgotten
+        # vessels) are not lost.
+        engine.dirty = None if pending is None else set(engine.vessels) | pending
         self.settings, self.geofence, self.posture, self.engine = settings, geofence, posture, engine
         self.assembler.fragment_timeout_s = settings.decode.fragment_timeout_s
         self.assembler.dedup_window_s = settings.decode.dedup_window_s

@@ -103,3 +103,16 @@ def test_forgetting_keeps_the_fast_path_equal_to_the_reference(
         return out, p.engine.forgotten
 
     assert replay(True) == replay(False)
+
+
+def test_a_reload_keeps_a_pending_deletion(tmp_path: Path) -> None:
+    """A vessel forgotten just before a reload (its deletion not saved yet) still has its saved state
+    deleted with the new engine's next save."""
+    p = pipeline(tmp_path, 7200)
+    p.engine.dirty = set()
+    run(p, position_lines(A, *PORT, T0))
+    p.engine.export_state()
+    keep_clock(p, T0 + 600, T0 + 10_800)
+    assert A not in p.engine.vessels
+    p.reload(p.settings, load_zone_file(tmp_path / "z.geojson"))
+    assert p.engine.export_state()[f"v:{A}"] is None
