@@ -485,11 +485,16 @@ class Engine:
         # Small batches (a live feed's few milliseconds) go the reference way: the fast path's fixed
         # numpy cost per batch only pays off over a few hundred fixes.
         if self.fast and len(batch.positions) >= self.fast_min_rows:
-            result = self._process_fast(batch, clock)
+            alerts, untimed, moves = self._process_fast(batch, clock)
         else:
-            result = self._process_slow(batch, clock)
+            alerts, untimed, moves = self._process_slow(batch, clock)
+        if moves:
+            self._passages(moves, alerts)
+        if len(self._pairs) > 4 * len(self.vessels) + 1024:
+            self._prune_pairs()
         self.forget_silent()
-        return result
+        alerts.sort(key=lambda a: a.time)
+        return alerts, untimed
 
     def forget_silent(self) -> int:
         """Forget the vessels not heard for forget_after_s on the feed clock (looked for once an hour of
@@ -526,8 +531,10 @@ class Engine:
         self.forgotten += len(gone)
         return len(gone)
 
-    def _process_slow(self, batch: DecodedBatch, clock: Callable[[], float]) -> tuple[list[Alert], int]:
-        """The reference: every report through the whole per-fix step, in input order."""
+    def _process_slow(self, batch: DecodedBatch, clock: Callable[[], float]
+                      ) -> tuple[list[Alert], int, list[Move]]:
+        """The reference: every report through the whole per-fix step, in input order. Returns the alerts
+        (not sorted yet), how many reports had no time, and the moves to look at for passages."""
         alerts: list[Alert] = []
         pos = batch.positions
         statics = batch.statics
@@ -567,14 +574,10 @@ class Engine:
             si += 1
         for mmsi in set(pos["mmsi"].tolist()) | {st.mmsi for st in statics}:
             self._table(self.vessels[mmsi])
-        if moves:
-            self._passages(moves, alerts)
-        if len(self._pairs) > 4 * len(self.vessels) + 1024:
-            self._prune_pairs()
-        alerts.sort(key=lambda a: a.time)
-        return alerts, untimed
+        return alerts, untimed, moves
 
-    def _process_fast(self, batch: DecodedBatch, clock: Callable[[], float]) -> tuple[list[Alert], int]:
+    def _process_fast(self, batch: DecodedBatch, clock: Callable[[], float]
+                      ) -> tuple[list[Alert], int, list[Move]]:
         """The same result as _process_slow, with the per-fix step only where something can happen.
 
         Most fixes change nothing: a vessel under way, in the same zones as its last fix, far from a gate,
@@ -643,12 +646,7 @@ class Engine:
             fb.finish(moves)
         finally:
             self._fast = None
-        if moves:
-            self._passages(moves, alerts)
-        if len(self._pairs) > 4 * len(self.vessels) + 1024:
-            self._prune_pairs()
-        alerts.sort(key=lambda a: a.time)
-        return alerts, untimed
+        return alerts, untimed, moves
 
     def _set_dark_zone(self, v: Vessel, s: int) -> None:
         """Where `dark` watches the vessel after a trusted fix in zones `s`."""
