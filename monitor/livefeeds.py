@@ -40,6 +40,7 @@ import aiohttp
 import aiomqtt
 import structlog
 
+from monitor.aio import honour_cancel
 from monitor.aisstream import AisStreamMessageError, subscription, to_nmea
 from monitor.config import FeedSettings, MqttSettings
 
@@ -185,6 +186,7 @@ async def run_feed(
     connect = _RUNNERS[settings.type]
     attempt = 0
     while True:
+        honour_cancel()
         lines_before = stats.lines
         try:
             await connect(feed)
@@ -310,6 +312,7 @@ async def _run_tcp(feed: _Feed) -> None:
     host, port = feed.settings.host, feed.settings.port
     reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), CONNECT_TIMEOUT_S)
     try:
+        honour_cancel()
         _set_keepalive(writer)
         feed.up(host=host, port=port)
         await _pump(reader, feed)
@@ -502,6 +505,7 @@ async def _run_mqtt(feed: _Feed) -> None:
         # QoS 0: the session is clean, so nothing would be kept across a reconnect anyway, and a
         # position report retransmitted late is worth less than the next one.
         await client.subscribe(feed.settings.topic, qos=0)
+        honour_cancel()
         feed.up(broker=f"{host}:{port}", topic=feed.settings.topic)
         async for message in client.messages:
             payload = message.payload

@@ -33,6 +33,7 @@ from urllib.parse import unquote, urlsplit
 import aiomqtt
 import structlog
 
+from monitor.aio import honour_cancel
 from monitor.config import MqttSettings
 from monitor.errors import ConfigError
 from monitor.store import Store
@@ -216,6 +217,7 @@ class Publisher:
         attempt = 0
         try:
             while not self._stop.is_set():
+                honour_cancel()
                 error, was_connected = await self._connection()
                 if error is None:
                     return  # close(): left cleanly
@@ -299,6 +301,7 @@ class Publisher:
                     self._status_topic, self._online, qos=1, retain=True, timeout=self._timeout
                 )
                 await client.subscribe(self._command_topic, qos=1, timeout=self._timeout)
+            honour_cancel()
             if self._ever_connected:
                 self.stats.reconnects += 1
             self._ever_connected = True
@@ -324,6 +327,7 @@ class Publisher:
     async def _drain(self, client: aiomqtt.Client) -> None:
         """Send the posture when it changed, then every queued row in order; sleep until wake()."""
         while True:
+            honour_cancel()
             self._wake.clear()  # before reading: a wake() from here on is not lost
             if self._posture_dirty and self._posture is not None and self._announce:
                 self._posture_dirty = False
