@@ -1356,24 +1356,21 @@ class _Tracks:
         self._new: list[int] = []  # MMSIs added since lookup() last merged them into _keys
         self._alloc(1024)
 
+    # Each field: its name, the value of an unused row, its type. `last_id` is the zone-set id
+    # (geofence.sets) of the last trusted fix.
+    _FIELDS: tuple[tuple[str, Any, Any], ...] = (
+        ("time", -np.inf, np.float64), ("lon", np.nan, np.float64), ("lat", np.nan, np.float64),
+        ("sog", np.nan, np.float64), ("cog", np.nan, np.float64), ("heard", -np.inf, np.float64),
+        ("last_id", 0, np.int32), ("hot", True, np.bool_), ("stale", False, np.bool_), ("mmsi", 0, np.int64),
+    )
+
     def _alloc(self, cap: int) -> None:
-        def grow(name: str, fill: Any, shape: tuple[int, ...], dtype: Any) -> None:
-            out = np.full(shape, fill, dtype=dtype)
+        for name, fill, dtype in self._FIELDS:
+            out = np.full(cap, fill, dtype=dtype)
             old = getattr(self, name, None)
             if old is not None:
                 out[: len(old)] = old
             setattr(self, name, out)
-
-        grow("time", -np.inf, (cap,), np.float64)
-        grow("lon", np.nan, (cap,), np.float64)
-        grow("lat", np.nan, (cap,), np.float64)
-        grow("sog", np.nan, (cap,), np.float64)
-        grow("cog", np.nan, (cap,), np.float64)
-        grow("heard", -np.inf, (cap,), np.float64)
-        grow("last_id", 0, (cap,), np.int32)  # zone-set id (geofence.sets) of the last trusted fix
-        grow("hot", True, (cap,), np.bool_)
-        grow("stale", False, (cap,), np.bool_)
-        grow("mmsi", 0, (cap,), np.int64)
         self.cap = cap
 
     def add(self, mmsi: int) -> int:
@@ -1388,9 +1385,6 @@ class _Tracks:
         self._new.append(mmsi)
         return k
 
-    _FILLS = (("time", -np.inf), ("lon", np.nan), ("lat", np.nan), ("sog", np.nan), ("cog", np.nan),
-              ("heard", -np.inf), ("last_id", 0), ("hot", True), ("stale", False), ("mmsi", 0))
-
     def remove(self, mmsis: Sequence[int]) -> None:
         """Drop these vessels' rows; the others move up (new slots)."""
         n = self.n
@@ -1398,7 +1392,7 @@ class _Tracks:
         keep[[self.slot[m] for m in mmsis]] = False
         rows = np.flatnonzero(keep)
         m = len(rows)
-        for name, fill in self._FILLS:
+        for name, fill, _ in self._FIELDS:
             a = getattr(self, name)
             a[:m] = a[rows]
             a[m:n] = fill
