@@ -45,6 +45,17 @@ def position_lines(
     return [tagged(s, t) for s in encode_dict(data, talker_id="AI", sentence_type="VDM", radio_channel="A")]
 
 
+def track_lines(track: Iterable[tuple[int, float, float, int, float, float]]) -> list[bytes]:
+    """Position lines of (vessel number, lon, lat, seconds since the previous fix, sog, cog) fixes, from T0:
+    vessel k is MMSI 538000000 + k (the random tracks of the property tests)."""
+    lines: list[bytes] = []
+    t = T0
+    for vessel, lon, lat, dt, sog, cog in track:
+        t += dt
+        lines += position_lines(538000000 + vessel, lon, lat, t, sog=sog, cog=cog)
+    return lines
+
+
 def static_lines(
     mmsi: int, t: float, name: str, ship_type: int = 80, callsign: str = "TEST1", imo: int = 9_000_001
 ) -> list[bytes]:

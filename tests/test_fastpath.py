@@ -18,7 +18,7 @@ from monitor.geofence import Geofence
 from monitor.pipeline import Pipeline
 from monitor.simulate import benchmark_lines
 from monitor.zones import default_zone_path, load_zone_file
-from tests.helpers import T0, position_lines, write_zones
+from tests.helpers import track_lines, write_zones
 
 ROOT = Path(__file__).resolve().parents[1]
 HORMUZ = load_zone_file(default_zone_path())
@@ -94,11 +94,7 @@ def test_fast_path_equals_reference_on_random_tracks(tmp_path: Path, track: list
     """Random reports of four vessels in the toy strait (jumps, land, gates, slow and wrong-way fixes,
     silences) give identical alerts on both paths, whatever the batch size."""
     zones = load_zone_file(write_zones(tmp_path / "z.geojson"))
-    lines: list[bytes] = []
-    t = T0
-    for vessel, lon, lat, dt, sog, cog in track:
-        t += dt
-        lines += position_lines(538000000 + vessel, lon, lat, t, sog=sog, cog=cog)
+    lines = track_lines(track)
     assert replay(lines, fast=True, batch=batch, zones=zones) == replay(lines, fast=False, batch=batch, zones=zones)
 
 
@@ -123,11 +119,7 @@ def test_fast_path_equals_reference_with_more_than_64_zones(
     """With more zones than one 64-bit word holds, both paths still give identical alerts."""
     zones = many_zones(tmp_path)
     assert len(zones.zones) > 100  # two 64-bit words per mask
-    lines: list[bytes] = []
-    t = T0
-    for vessel, lon, lat, dt, sog, cog in track:
-        t += dt
-        lines += position_lines(538000000 + vessel, lon, lat, t, sog=sog, cog=cog)
+    lines = track_lines(track)
     assert replay(lines, fast=True, batch=batch, zones=zones) == replay(lines, fast=False, batch=batch, zones=zones)
 
 

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from monitor.config import load_settings
 from monitor.pipeline import Pipeline
 from monitor.zones import load_zone_file
-from tests.helpers import T0, position_lines, static_lines, write_zones
+from tests.helpers import T0, position_lines, static_lines, track_lines, write_zones
 
 A, B = 538000001, 538000002
 PORT = (55.55, 25.95)  # inside port-a of the toy zone file
@@ -87,11 +87,7 @@ def test_forgetting_keeps_the_fast_path_equal_to_the_reference(
 ) -> None:
     """Six vessels with silences longer than a short forget_after_s (forgotten, their table rows
     compacted, heard again as new): identical alerts on the fast path and the reference path."""
-    lines: list[bytes] = []
-    t = T0
-    for vessel, lon, lat, dt, sog, cog in track:
-        t += dt
-        lines += position_lines(538000000 + vessel, lon, lat, t, sog=sog, cog=cog)
+    lines = track_lines(track)
 
     def replay(fast: bool) -> tuple[list[dict[str, Any]], int]:
         p = pipeline(tmp_path, 900)
