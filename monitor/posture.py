@@ -8,8 +8,9 @@ once), and lets it fall back after a quiet period. Every change is reported as a
 
 from __future__ import annotations
 
+import math
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from monitor.config import LEVELS, EscalationRule, LevelSettings, PostureSettings
 from monitor.geo import haversine_m
@@ -26,12 +27,59 @@ class PostureChange:
     set_by: str
 
 
+_Event = tuple[float, int, float, float]  # (time, mmsi, lon, lat) of an alert a rule counts
+
+
 @dataclass(slots=True)
 class _RuleState:
     rule: EscalationRule
-    events: deque[tuple[float, int, float, float]]  # (time, mmsi, lon, lat) of recent alerts of its kinds
+    events: deque[_Event]  # the rule's recent events, oldest first
     until: float | None = None  # while raised: when it falls back, unless a new cluster extends it
     reason: str = ""
+    # The same events in a grid of cells one radius wide (degrees), so a cluster is looked for among the
+    # events of the neighbouring cells, not all of them: a GNSS storm with thousands of ships on land at
+    # once made that quadratic (minutes of a stalled loop for 20,000 ships).
+    cells: dict[tuple[int, int], deque[_Event]] = field(default_factory=dict)
+
+    def add(self, e: _Event) -> None:
+        self.events.append(e)
+        self.cells.setdefault(self._cell(e[2], e[3]), deque()).append(e)
+
+    def expire(self, before: float) -> None:
+        ev = self.events
+        while ev and ev[0][0] < before:
+            e = ev.popleft()
+            key = self._cell(e[2], e[3])
+            cell = self.cells[key]
+            cell.remove(e)  # (the oldest of its cell but for events a little out of time order)
+            if not cell:
+                del self.cells[key]
+
+    def _cell(self, lon: float, lat: float) -> tuple[int, int]:
+        size = self.rule.radius_km / 111.32
+        return math.floor(lon / size), math.floor(lat / size)
+
+    def vessels_near(self, lon: float, lat: float, enough: int | None) -> set[int]:
+        """The vessels with an event within the rule's radius of (lon, lat); with `enough`, the search may
+        stop once that many are found."""
+        radius = self.rule.radius_km * 1000.0
+        size = self.rule.radius_km / 111.32  # degrees of latitude in one radius
+        widest = min(89.9, abs(lat) + size)
+        dlon = min(180.0, size / math.cos(math.radians(widest)))
+        x0, x1 = math.floor((lon - dlon) / size), math.floor((lon + dlon) / size)
+        y0, y1 = math.floor((lat - size) / size), math.floor((lat + size) / size)
+        if (x1 - x0 + 1) * (y1 - y0 + 1) > len(self.cells):
+            groups: list[deque[_Event]] = list(self.cells.values())  # (near a pole: fewer cells than that)
+        else:
+            groups = [c for x in range(x0, x1 + 1) for y in range(y0, y1 + 1) if (c := self.cells.get((x, y)))]
+        found: set[int] = set()
+        for cell in groups:
+            for _, m, x, y in cell:
+                if m not in found and haversine_m(lon, lat, x, y) <= radius:
+                    found.add(m)
+                    if enough is not None and len(found) >= enough:
+                        return found
+        return found
 
 
 def rank(level: str) -> int:
@@ -93,18 +141,18 @@ class Posture:
         changed = False
         for st in states:
             rule = st.rule
-            ev = st.events
-            ev.append((t, mmsi, lon, lat))
-            while ev and ev[0][0] < t - rule.window_s:
-                ev.popleft()
-            radius = rule.radius_km * 1000.0
-            vessels = {m for (_, m, x, y) in ev if haversine_m(lon, lat, x, y) <= radius}
+            st.add((t, mmsi, lon, lat))
+            st.expire(t - rule.window_s)
+            # While the rule is raised, a cluster only extends it (its reason, with the count it rose
+            # on, stands): enough vessels found, the search stops.
+            vessels = st.vessels_near(lon, lat, rule.min_vessels if st.until is not None else None)
             if len(vessels) >= rule.min_vessels:
-                kinds = "/".join(rule.kinds)
-                st.reason = (
-                    f"{len(vessels)} vessels with {kinds} within {rule.window_s / 60:g} min and "
-                    f"{rule.radius_km:g} km"
-                )
+                if st.until is None:
+                    kinds = "/".join(rule.kinds)
+                    st.reason = (
+                        f"{len(vessels)} vessels with {kinds} within {rule.window_s / 60:g} min and "
+                        f"{rule.radius_km:g} km"
+                    )
                 st.until = t + rule.quiet_s
                 changed = True
         return self._update(t) if changed else None
@@ -152,7 +200,9 @@ class Posture:
             saved = rules.get(st.rule.name)
             if saved is not None:
                 events, st.until, st.reason = saved
-                st.events = deque(events)
+                st.events, st.cells = deque(), {}
+                for e in events:
+                    st.add(e)
         self._update(0.0)
         since = state["since"]
         self.since = since if isinstance(since, float) else self.since

@@ -4,7 +4,11 @@ cluster, and levels refused."""
 
 from __future__ import annotations
 
+from collections import deque
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from monitor.config import EscalationRule, PostureSettings, load_settings
 from monitor.posture import Posture, PostureChange
@@ -218,3 +222,38 @@ def test_rules_can_be_turned_off() -> None:
     p = Posture(PostureSettings(rules=[]))
     assert cluster(p, 50, 0.0) == []
     assert p.level == "NORMAL" and p.next_deadline is None
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    events=st.lists(
+        st.tuples(st.integers(1, 12), st.floats(-179.9, 179.9), st.floats(-89.9, 89.9)), min_size=1, max_size=40
+    ),
+    near=st.tuples(st.floats(-179.9, 179.9), st.floats(-89.9, 89.9)),
+    radius_km=st.sampled_from([0.5, 50.0, 800.0]),
+    clustered=st.booleans(),
+)
+def test_the_cluster_grid_finds_exactly_the_vessels_within_the_radius(
+    events: list[tuple[int, float, float]], near: tuple[float, float], radius_km: float, clustered: bool
+) -> None:
+    """The rule's grid of cells gives the same vessels as a scan of every event with the haversine
+    distance (the rule as it was written first), anywhere on the globe; asked for `enough`, it stops
+    at that many or finds them all."""
+    from monitor.geo import haversine_m
+    from monitor.posture import _RuleState
+
+    rule = EscalationRule(name="r", kinds=["on_land"], radius_km=radius_km)
+    state = _RuleState(rule, deque())
+    if clustered:  # most events close to the point asked about, as in a GNSS storm
+        events = [(m, near[0] + (x % 1.0) * radius_km / 200, near[1] + (y % 1.0) * radius_km / 200)
+                  for m, x, y in events]
+        events = [(m, max(-179.9, min(179.9, x)), max(-89.9, min(89.9, y))) for m, x, y in events]
+    for k, (m, x, y) in enumerate(events):
+        state.add((float(k), m, x, y))
+    want = {m for m, x, y in events if haversine_m(near[0], near[1], x, y) <= radius_km * 1000.0}
+    assert state.vessels_near(near[0], near[1], None) == want
+    some = state.vessels_near(near[0], near[1], 3)
+    assert some <= want and (len(some) >= 3 or some == want)
+    state.expire(len(events) / 2)
+    kept = [e for k, e in enumerate(events) if k >= len(events) / 2]
+    assert sum(len(c) for c in state.cells.values()) == len(state.events) == len(kept)
