@@ -83,13 +83,41 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _zones_check(path: str) -> int:
-    from monitor.zones import load_zone_file
+    """Every problem on its own line on stderr (`FILE: feature 'id': problem`), like a compiler; on stdout
+    the verdict, the features by kind and the bounding box, so a user sees where the file lies (a file
+    written [lat, lon] shows up far from where it should be)."""
+    from monitor.errors import EXIT_CONFIG
+    from monitor.zones import check_zone_file
 
-    zf = load_zone_file(path)
-    kinds = Counter(z.kind for z in zf.zones)
-    counts = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items()))
-    print(f"{path}: OK, {len(zf.zones)} zones ({counts})")
-    return EXIT_OK
+    check = check_zone_file(path)
+    counts = ", ".join(f"{n} {k}" for k, n in check.kinds.items())
+    if check.zone_file is not None:
+        print(f"{path}: OK, {len(check.zone_file.zones)} zones ({counts})")
+    elif check.features:
+        print(f"{path}: INVALID, {check.features} features ({counts})")
+    if check.bounds is not None:
+        lon_min, lat_min, lon_max, lat_max = check.bounds
+        print(
+            f"  bounding box: lon min {lon_min:.4f} max {lon_max:.4f},"
+            f" lat min {lat_min:.4f} max {lat_max:.4f}"
+            f" ({_lon(lon_min)} to {_lon(lon_max)}, {_lat(lat_min)} to {_lat(lat_max)})"
+        )
+    if not check.problems:
+        return EXIT_OK
+    sys.stdout.flush()
+    for problem in check.problems:
+        print(f"{path}: {problem}", file=sys.stderr)
+    count = len(check.problems)
+    print(f"{path}: invalid zone file: {count} problem{'s' if count > 1 else ''}", file=sys.stderr)
+    return EXIT_CONFIG
+
+
+def _lon(value: float) -> str:
+    return f"{abs(value):.2f}°{'E' if value >= 0 else 'W'}"
+
+
+def _lat(value: float) -> str:
+    return f"{abs(value):.2f}°{'N' if value >= 0 else 'S'}"
 
 
 def _load(args: argparse.Namespace) -> tuple[Settings, ZoneFile]:  # noqa: F821
@@ -157,7 +185,11 @@ def _replay_alerts(args: argparse.Namespace, pipeline: Pipeline) -> Iterator[lis
     # reading never runs more than one small batch ahead of the wall clock.
     batch_lines = 64 if args.speed else 8192
     pace = _Pacer(args.speed) if args.speed else None
+    first = True
     for lines in iter_batches(args.feeds, batch_lines):
+        if first:
+            pipeline.seed_clock(lines)  # so even a wild first line is judged against the recording's time
+            first = False
         alerts = pipeline.process_lines(lines)
         if pace is None:
             yield alerts
@@ -257,8 +289,8 @@ def _decode(args: argparse.Namespace) -> int:
     from monitor.nmea import NmeaAssembler
 
     check_feeds(args.feeds)
-    # A decoder shows every message, like gpsdecode: no duplicate suppression here.
-    assembler = NmeaAssembler(dedup_window_s=0.0)
+    # A decoder shows every message, like gpsdecode: no duplicate suppression, no clock guard here.
+    assembler = NmeaAssembler(dedup_window_s=0.0, max_ahead_s=0, max_behind_s=0)
     decode_rejects: Counter[str] = Counter()
     count = 0
     out = sys.stdout

@@ -110,6 +110,24 @@ class DecodeSettings(_Section):
     dedup_window_s: _Seconds = Field(default=10.0, ge=0)
 
 
+class ClockSettings(_Section):
+    """[clock]: each feed's clock, and how far a line's time may stray from it (README, "Clocks")."""
+
+    # A timed line further ahead of its feed's clock than this is held back, and refused (future_time)
+    # unless the lines after it confirm the jump. Live, the feed's clock moves on with the wall clock
+    # between lines. 0: no guard (a collection of example lines, days apart).
+    max_ahead_s: _Seconds = Field(default=3600.0, ge=0)
+    # The same for a line this far behind its feed's clock (past_time). Satellite feeds relay late.
+    max_behind_s: _Seconds = Field(default=21_600.0, ge=0)
+    # This many off-clock lines in a row that agree with each other are a real jump (a gap in a
+    # recording, a receiver reset): the feed's clock moves to them and none of them is lost.
+    confirm_lines: int = Field(default=3, ge=1, le=1000)
+    # A feed that delivers nothing at all for this long is down (its receiver, the link), not a sea
+    # where every vessel went dark at once: its clock stops moving with the wall clock, and once it is
+    # back, the vessels it watched get their full `dark` limit again before they count as dark.
+    outage_s: _Seconds = Field(default=600.0, gt=0)
+
+
 class GeofenceSettings(_Section):
     """[geofence]: when a position change counts as entering or leaving a zone."""
 
@@ -299,6 +317,11 @@ class OutboxSettings(_Section):
     """[outbox]: alerts are written here before they are sent and removed only on PUBACK."""
 
     max_alerts: int = Field(default=1_000_000, ge=100)  # when full, the oldest alerts are dropped
+    # While the state database cannot be written (disk full, read-only, I/O error), alerts are kept in
+    # memory up to this many (about 1 KB each; beyond it the oldest are dropped and counted) and written,
+    # then published, once a retry every `retry_s` seconds succeeds.
+    max_held_alerts: int = Field(default=20_000, ge=100, le=1_000_000)
+    retry_s: _Seconds = Field(default=5.0, ge=0.5, le=3600)
 
 
 class StateSettings(_Section):
@@ -310,6 +333,10 @@ class StateSettings(_Section):
     # so months of a global feed, junk MMSIs included, cannot grow the daemon without bound. Heard again,
     # it is a new vessel (zone_enter with first_seen, no `reappeared`). 0: never forget.
     forget_after_s: _Seconds = Field(default=30 * 86_400.0, ge=0)
+    # A cap on the vessels kept, so a flood of junk MMSIs cannot push the daemon over its memory limit
+    # (the unit's MemoryMax=1G; about 2 KB a vessel). Past it, a tenth below the cap is dropped: vessels
+    # heard once and never again first, then those silent longest. 0: no cap.
+    max_vessels: int = Field(default=200_000, ge=0)
 
 
 class HttpSettings(_Section):
@@ -320,6 +347,28 @@ class HttpSettings(_Section):
     port: int = Field(default=8080, ge=0, le=65535)  # 0: any free port (tests)
     token: SecretStr = SecretStr("")  # bearer token for PUT /api/posture; empty refuses every PUT
     recent_alerts: int = Field(default=10_000, ge=0)  # alerts kept in memory for /api/alerts
+    # A connection that has not sent a complete request head this long after it opened or after its last
+    # response is closed: bounds slow-header (slowloris) and idle keep-alive clients. Live streams are
+    # not idle while they stream.
+    idle_timeout_s: _Seconds = Field(default=15.0, gt=0, le=3600)
+    # Connections at once (live streams included); one more is answered 503 and closed. Keep it under the
+    # unit's LimitNOFILE, with room for the feeds, the broker and the state files.
+    max_connections: int = Field(default=1024, ge=1)
+    # GET /api/vessels pages: the size of a page without `limit`, the largest `limit` accepted (a larger
+    # one is a 400), and how many vessels one request may look at before it answers with what it found
+    # and a cursor (filters that match few vessels), so no request holds the daemon long.
+    vessels_page_size: int = Field(default=500, ge=1)
+    vessels_page_max: int = Field(default=5000, ge=1)
+    vessels_scan_max: int = Field(default=20_000, ge=1)
+
+    @model_validator(mode="after")
+    def _pages_in_order(self) -> HttpSettings:
+        if not self.vessels_page_size <= self.vessels_page_max <= self.vessels_scan_max:
+            raise ValueError(
+                "vessels_page_size <= vessels_page_max <= vessels_scan_max must hold, got "
+                f"{self.vessels_page_size}, {self.vessels_page_max}, {self.vessels_scan_max}"
+            )
+        return self
 
 
 FeedType = Literal["tcp", "tcp_server", "udp", "aisstream", "mqtt"]
@@ -387,6 +436,7 @@ class Settings(BaseSettings):
 
     zones: ZonesSettings = ZonesSettings()
     decode: DecodeSettings = DecodeSettings()
+    clock: ClockSettings = ClockSettings()
     geofence: GeofenceSettings = GeofenceSettings()
     # Defining any [watchlists.NAME] replaces this default set (keep [watchlists.korea] to keep it).
     watchlists: dict[_WatchlistName, Watchlist] = Field(default_factory=_default_watchlists)

@@ -17,23 +17,23 @@ Per fix, in order:
 from __future__ import annotations
 
 import heapq
-import marshal
 import math
 import operator
-import pickle
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
+from monitor import savedstate
 from monitor.alerts import Alert, alert_id, iso_time, severity_max
-from monitor.config import DetectorSettings
+from monitor.config import LEVELS, DetectorSettings
 from monitor.decode import DecodedBatch, StaticReport
 from monitor.geo import haversine_m
 from monitor.geofence import GateCrossing, Geofence
 from monitor.mid import flag_of, mid_of
 from monitor.posture import Posture, PostureChange
+from monitor.savedstate import STATE_VERSION
 
 KNOT = 1852.0 / 3600.0  # metres per second
 _CELL_DEG = 0.01  # encounter grid: about 1 km, so the 3x3 neighbourhood covers the 500 m search
@@ -191,6 +191,8 @@ class Engine:
         watchlists: dict[str, tuple[frozenset[int], frozenset[int]]],
         min_dwell_s: float = 0.0,
         forget_after_s: float = 0.0,
+        outage_s: float = math.inf,
+        max_vessels: int = 0,
     ) -> None:
         self.geofence = geofence
         self.posture = posture
@@ -199,10 +201,19 @@ class Engine:
         self.min_dwell_s = min_dwell_s
         self.forget_after_s = forget_after_s  # 0: never
         self.forgotten = 0  # vessels forgotten so far
+        self.max_vessels = max_vessels  # 0: no cap
+        self.evicted = 0  # vessels dropped so far to keep under max_vessels
         self._next_forget = -math.inf  # feed time of the next look for silent vessels
         self.vessels: dict[int, Vessel] = {}
         self.stale = 0
         self.now = -math.inf  # the feed clock: the newest time seen
+        # Outages: lines more than outage_s apart with nothing between them mean the receiver (or the
+        # link, or this daemon) was down, not that every vessel fell silent at once. A vessel last heard
+        # before an outage counts its silence again from the line that ended it (`_listening_since`).
+        self.outage_s = outage_s
+        self._line_now = -math.inf  # the newest time of a line (ticks move `now`, not this)
+        self._listening_since = -math.inf
+        self._resumes: list[float] = []  # the batch's lines that end an outage, in order
         self._timers: list[tuple[float, int]] = []
         self._grid: dict[tuple[int, int], set[int]] = {}
         self._pairs: dict[tuple[int, int], _Pair] = {}
@@ -248,7 +259,9 @@ class Engine:
                 name for name, (mids, mmsis) in self.watchlists.items() if mmsi in mmsis or mid in mids
             )
             v = self.vessels[mmsi] = Vessel(mmsi, watch)
-            self._tracks.add(mmsi)
+            tr = self._tracks
+            k = tr.add(mmsi)  # (before reading tr.born: adding may grow the table's arrays)
+            tr.born[k] = self.now  # heard once, it stays `heard <= born`: evicted first
             if self.dirty is not None:
                 self.dirty.add(mmsi)
         else:
@@ -409,6 +422,8 @@ class Engine:
     def advance(self, t: float, alerts: list[Alert]) -> None:
         """Move the clock to `t` (never back): fire the dark timers and posture fall-backs due before it,
         in time order (a fall-back changes the dark limits of the timers after it)."""
+        while self._resumes and self._resumes[0] <= t:
+            self._listening_since = self._resumes.pop(0)
         if t <= self.now:
             return
         self.now = t
@@ -440,11 +455,30 @@ class Engine:
             # A limit that dropped with the posture makes the vessel dark at the change, not before it.
             self._go_dark(v, max(deadline, self._limits_since), alerts)
 
+    def refuse_clock_beyond(self, limit: float) -> tuple[float, int] | None:
+        """After a restore: a saved clock later than `limit` (the wall clock plus clock.max_ahead_s) is
+        impossible, the mark of a wild line saved before the clock rules held it back. The clock goes back
+        to the newest plausible time heard, and vessels heard only "in the future" are dropped (heard
+        again, they are new). Returns (the refused clock, vessels dropped), or None when all was plausible."""
+        if self.now <= limit:
+            return None
+        refused = self.now
+        tr = self._tracks
+        heard = np.maximum(tr.heard[: tr.n], [self.vessels[m].heard for m in tr.mmsi[: tr.n].tolist()])
+        wild = tr.mmsi[: tr.n][heard > limit].tolist()
+        if wild:
+            self._drop(wild)
+        plausible = heard[heard <= limit]
+        self.now = float(plausible.max()) if len(plausible) else -math.inf
+        self._line_now = -math.inf
+        return refused, len(wild)
+
     def _dark_deadline(self, v: Vessel) -> float | None:
         if v.dark or v.dark_zone is None:
             return None
         limits = self.posture.limits
-        return v.heard + (limits.dark_strait_s if v.dark_strait else limits.dark_region_s)
+        since = v.heard if v.heard > self._listening_since else self._listening_since
+        return since + (limits.dark_strait_s if v.dark_strait else limits.dark_region_s)
 
     def _schedule(self, v: Vessel) -> None:
         if v.timer is None:
@@ -482,19 +516,41 @@ class Engine:
     # ---- the per-fix step --------------------------------------------------------------------------------
     def process(self, batch: DecodedBatch, clock: Callable[[], float]) -> tuple[list[Alert], int]:
         """Run one decoded batch; returns its alerts (time-ordered) and how many reports had no time."""
+        self._find_outages(batch.positions["time"])
         # Small batches (a live feed's few milliseconds) go the reference way: the fast path's fixed
         # numpy cost per batch only pays off over a few hundred fixes.
         if self.fast and len(batch.positions) >= self.fast_min_rows:
             alerts, untimed, moves = self._process_fast(batch, clock)
         else:
             alerts, untimed, moves = self._process_slow(batch, clock)
+        if self._resumes:  # (only after a line without a time, which advance() was not given)
+            self._listening_since = self._resumes[-1]
+            self._resumes.clear()
         if moves:
             self._passages(moves, alerts)
         if len(self._pairs) > 4 * len(self.vessels) + 1024:
             self._prune_pairs()
         self.forget_silent()
+        if self.max_vessels and len(self.vessels) > self.max_vessels:
+            self.evict_excess()
         alerts.sort(key=lambda a: a.time)
         return alerts, untimed
+
+    def _find_outages(self, times: NDArray[np.float64]) -> None:
+        """The lines of the batch that end an outage: more than outage_s after every line before them
+        (the clock restored from saved state counts as a line, so a daemon that was down counts too)."""
+        t = times[~np.isnan(times)]
+        if not len(t):
+            return
+        top = np.maximum.accumulate(t)
+        before = np.empty_like(top)
+        before[0] = self._line_now if self._line_now > -math.inf else self.now
+        before[1:] = top[:-1]
+        gaps = np.flatnonzero((t - before > self.outage_s) & (before > -math.inf))
+        if len(gaps):
+            self._resumes = t[gaps].tolist()
+        if top[-1] > self._line_now:
+            self._line_now = float(top[-1])
 
     def forget_silent(self) -> int:
         """Forget the vessels not heard for forget_after_s on the feed clock (looked for once an hour of
@@ -512,6 +568,31 @@ class Engine:
                 gone.append(mmsi)
         if not gone:
             return 0
+        self._drop(gone)
+        self.forgotten += len(gone)
+        return len(gone)
+
+    def evict_excess(self) -> int:
+        """Keep the vessels under max_vessels, so a flood of junk MMSIs cannot grow the daemon past its
+        memory limit: drop a tenth below the cap, vessels heard once and never again first, then those
+        silent longest. Returns how many (counted in `evicted`). Heard again, a vessel is new."""
+        cap = self.max_vessels
+        excess = len(self.vessels) - int(cap * 0.9)
+        if cap <= 0 or len(self.vessels) <= cap or excess <= 0:
+            return 0
+        tr = self._tracks
+        heard = tr.heard[: tr.n]
+        once = heard <= tr.born[: tr.n]
+        order = np.lexsort((heard, ~once))  # (the last key sorts first: heard once, then by silence)
+        gone = tr.mmsi[order[:excess]].tolist()
+        self._drop(gone)
+        self.evicted += len(gone)
+        return len(gone)
+
+    def _drop(self, gone: list[int]) -> None:
+        """Forget these vessels everywhere: objects, grid, pairs, timers, table; their saved state goes
+        with the next save."""
+        tr = self._tracks
         for mmsi in gone:
             v = self.vessels.pop(mmsi)
             if v.cell is not None:
@@ -528,8 +609,6 @@ class Engine:
             self._timers = [e for e in self._timers if e[1] not in dropped]
             heapq.heapify(self._timers)
         tr.remove(gone)
-        self.forgotten += len(gone)
-        return len(gone)
 
     def _process_slow(self, batch: DecodedBatch, clock: Callable[[], float]
                       ) -> tuple[list[Alert], int, list[Move]]:
@@ -988,12 +1067,13 @@ class Engine:
 
     # ---- state that survives a restart -------------------------------------------------------------------
     def export_state(self, everything: bool = False, moved: int = 0) -> dict[str, bytes | None]:
-        """The state changed since the last call (or all of it), as key -> pickled blob for the store;
-        with `moved`, also up to that many of the vessels whose track only moved on (a few at a time, so
-        saving 50,000 tracks never stalls the event loop).
+        """The state changed since the last call (or all of it), as key -> blob for the store (None: delete
+        the key); with `moved`, also up to that many of the vessels whose track only moved on (a few at a
+        time, so saving 50,000 tracks never stalls the event loop).
 
-        Zone references (membership masks, the dark zone, transits) are stored by zone id, so a state
-        saved under one zone file is restored correctly under an edited one.
+        The blobs are versioned JSON (monitor.savedstate), read back by import_state with every value
+        checked. Zone references (membership masks, the dark zone, transits) are stored by zone id, so a
+        state saved under one zone file is restored correctly under an edited one.
         """
         if everything or self.dirty is None:
             mmsis: Iterable[int] = self.vessels.keys()
@@ -1017,36 +1097,52 @@ class Engine:
             out[f"v:{mmsi}"] = None if v is None else _vessel_state(v, zones, straits, ids)
         if self.dirty is not None:
             self.dirty.clear()
-        pairs = {k: (p.start, p.last, p.alerted, p.distance) for k, p in self._pairs.items()}
-        out["engine"] = pickle.dumps(
-            {"now": self.now, "stale": self.stale, "pairs": pairs, "posture": self.posture.state()}, protocol=5
-        )
+        out["engine"] = savedstate.dumps(self._global_state())
         return out
 
-    def import_state(self, blobs: dict[str, bytes]) -> int:
-        """Restore what export_state saved; returns how many vessels came back."""
+    def _global_state(self) -> dict[str, Any]:
+        """The engine-wide state as one JSON object. Extensible: a key added here is read back in
+        _read_global, where a state saved before the key existed (the key missing) must get a default,
+        and keys this version does not know are ignored."""
+        pairs = [[a, b, p.start, p.last, p.alerted, p.distance] for (a, b), p in self._pairs.items()]
+        return {
+            "version": STATE_VERSION,
+            "now": self.now if math.isfinite(self.now) else None,
+            "stale": self.stale,
+            "pairs": pairs,
+            "posture": _posture_state(self.posture.state()),
+        }
+
+    def import_state(self, blobs: Mapping[str, bytes]) -> int:
+        """Restore what export_state saved; returns how many vessels came back.
+
+        All or nothing: every row is parsed and checked (monitor.savedstate) before anything changes. The
+        first bad row raises StateError naming the row and the problem (OLD_FORMAT for a pickle or
+        marshal row of state version 1, which is never unpickled), and the engine is left as it was.
+        Zone ids the zone file no longer has are dropped; keys other than "engine" and "v:*" are ignored.
+        """
         index = self.geofence.index_of
         straits = {s.zone.id: i for i, s in enumerate(self.geofence.straits)}
-        for key, blob in blobs.items():
-            if key.startswith("v:"):
-                v = _restore_vessel(blob, index, straits)
-                # Watchlists come from the configuration in force, not the saved state.
-                mid = mid_of(v.mmsi)
-                v.watch = sorted(
-                    name for name, (mids, mmsis) in self.watchlists.items() if v.mmsi in mmsis or mid in mids
-                )
-                self.vessels[v.mmsi] = v
-                self._tracks.add(v.mmsi)
-                self._table(v)
-            elif key == "engine":
-                g = pickle.loads(blob)
-                self.now = g["now"]
-                self.stale = g["stale"]
-                self._pairs = {}
-                for k, (start, last, alerted, distance) in g["pairs"].items():
-                    p = _Pair(start, distance)
-                    p.last, p.alerted = last, alerted
-                    self._pairs[k] = p
+        g = _read_global(blobs["engine"]) if "engine" in blobs else None  # first: an old format is named as such
+        vessels = [_restore_vessel(key, blob, index, straits) for key, blob in blobs.items() if key.startswith("v:")]
+        for v in vessels:
+            # Watchlists come from the configuration in force, not the saved state.
+            mid = mid_of(v.mmsi)
+            v.watch = sorted(
+                name for name, (mids, mmsis) in self.watchlists.items() if v.mmsi in mmsis or mid in mids
+            )
+            self.vessels[v.mmsi] = v
+            self._tracks.add(v.mmsi)
+            self._table(v)
+        if g is not None:
+            self.now = g["now"]
+            self.stale = g["stale"]
+            self._pairs = {}
+            for a, b, start, last, alerted, distance in g["pairs"]:
+                p = _Pair(start, distance)
+                p.last, p.alerted = last, alerted
+                self._pairs[(a, b)] = p
+            if g["posture"] is not None:
                 self.posture.restore(g["posture"])
         self._grid = {}
         self._timers = []
@@ -1071,57 +1167,154 @@ def _mask(ids: Iterable[str], index: dict[str, int]) -> int:
     return m
 
 
-_ZONE_FREE = (
-    "mmsi", "name", "imo", "callsign", "ship_type", "draught", "destination", "watch",
-    "time", "lon", "lat", "sog", "cog", "heard", "dark", "dark_strait",
-    "land_start", "land_last", "jump_start", "jump_last", "jump_cands",
-    "lo_t0", "lo_x", "lo_y", "lo_r", "lo_fast", "lo_alerted",
-    "ww_since", "ww_last", "ww_alerted", "slow_t", "slow_x", "slow_y", "cell",
+# ---- the saved state's format (monitor.savedstate): what each value is and how it is checked -----------
+
+S = savedstate
+
+# A vessel is one JSON array: [STATE_VERSION, these fields in this order, transit, member, last_s, pending,
+# dark_zone]. Zone-free fields first (each with its check), then the zone references by id. A change of
+# fields or order is a new STATE_VERSION. `watch` is not saved: it comes from the configuration in force.
+_FIELDS: tuple[tuple[str, Callable[[Any, str], Any]], ...] = (
+    ("mmsi", S.mmsi), ("name", S.opt_text), ("imo", S.integer(0, 2**30, nullable=True)),
+    ("callsign", S.opt_text), ("ship_type", S.integer(0, 255, nullable=True)), ("draught", S.opt_draught),
+    ("destination", S.opt_text),
+    ("time", S.time_or_never), ("lon", S.lon_or_nan), ("lat", S.lat_or_nan), ("sog", S.sog_or_nan),
+    ("cog", S.cog_or_nan), ("heard", S.time_or_never), ("dark", S.boolean), ("dark_strait", S.boolean),
+    ("land_start", S.time_or_never), ("land_last", S.time_or_never), ("jump_start", S.time_or_never),
+    ("jump_last", S.time_or_never), ("jump_cands", S.fixes),
+    ("lo_t0", S.opt_time), ("lo_x", S.lon), ("lo_y", S.lat), ("lo_r", S.metres), ("lo_fast", S.opt_time),
+    ("lo_alerted", S.boolean),
+    ("ww_since", S.opt_time), ("ww_last", S.time_or_never), ("ww_alerted", S.boolean),
+    ("slow_t", S.time_or_never), ("slow_x", S.lon), ("slow_y", S.lat), ("cell", S.cell),
+)
+_ROW = 1 + len(_FIELDS) + 5
+_get_fields = operator.attrgetter(*(name for name, _ in _FIELDS))
+# Floats kept as -inf ("never") or NaN ("not available") in memory: null in the saved state.
+_NULLABLE = tuple(
+    i for i, (_, check) in enumerate(_FIELDS)
+    if check in (S.time_or_never, S.lon_or_nan, S.lat_or_nan, S.sog_or_nan, S.cog_or_nan)
 )
 
 
-_STATE_VERSION = 1
-_get_zone_free = operator.attrgetter(*_ZONE_FREE)
-
-
 def _vessel_state(v: Vessel, zones: Sequence[Any], straits: Sequence[str], ids: dict[int, list[str]]) -> bytes:
-    """One vessel's state as a compact marshal blob (plain values only), zones named by id."""
+    """One vessel's state as a compact JSON array (plain values only), zones named by id."""
     def zone_ids(mask: int) -> list[str]:
         found = ids.get(mask)
         if found is None:
             found = ids[mask] = [zones[z].id for z in _bits(mask)]
         return found
 
-    return marshal.dumps((
-        _STATE_VERSION,
-        _get_zone_free(v),
+    values: list[Any] = [STATE_VERSION, *_get_fields(v)]
+    for i in _NULLABLE:
+        if not math.isfinite(values[i + 1]):
+            values[i + 1] = None
+    values += (
         {straits[i]: gate_time for i, gate_time in v.transit.items()},
         zone_ids(v.member),
         zone_ids(v.last_s),
         {zones[z].id: t for z, t in v.pending.items()},
         None if v.dark_zone is None else zones[v.dark_zone].id,
-    ))
+    )
+    return S.dumps(values)
 
 
-def _restore_vessel(blob: bytes, index: dict[str, int], straits: dict[str, int]) -> Vessel:
-    version, values, transit, member, last_s, pending, dark_zone = marshal.loads(blob)
-    if version != _STATE_VERSION:
-        raise ValueError(f"vessel state version {version} (expected {_STATE_VERSION})")
-    state = dict(zip(_ZONE_FREE, values))
-    v = Vessel(state["mmsi"], list(state["watch"]))
-    for name, value in state.items():
-        setattr(v, name, value)
-    v.watch = list(v.watch)
-    v.jump_cands = [tuple(c) for c in v.jump_cands]
-    if v.cell is not None:
-        v.cell = tuple(v.cell)
-    v.member = _mask(member, index)
-    v.last_s = _mask(last_s, index)
-    v.pending = {index[z]: t for z, t in pending.items() if z in index}
-    v.transit = {straits[sid]: tuple(gt) for sid, gt in transit.items() if sid in straits}
-    v.dark_zone = None if dark_zone is None else index.get(dark_zone)
-    v._info = None
-    return v
+def _version(row: Any, what: str) -> None:
+    version = row[0] if type(row) is list and row else row.get("version") if type(row) is dict else None
+    if version != STATE_VERSION:
+        newer = type(version) is int and version > STATE_VERSION
+        raise S.BadValue(
+            f"{what}: state version {version!r:.20}, expected {STATE_VERSION}"
+            + (" (saved by a newer version)" if newer else "")
+        )
+
+
+def _restore_vessel(key: str, blob: bytes, index: dict[str, int], straits: dict[str, int]) -> Vessel:
+    """A vessel from its row, every value checked; StateError names the row and the first bad field."""
+    row = S.loads(key, blob)
+
+    def build() -> Vessel:
+        _version(row, "vessel")
+        S.items(row, "vessel", _ROW)
+        values = [check(x, name) for (name, check), x in zip(_FIELDS, row[1:], strict=False)]
+        if key != f"v:{values[0]}":
+            raise S.BadValue(f"mmsi {values[0]} saved under another key")
+        v = Vessel(values[0], [])
+        for (name, _), value in zip(_FIELDS, values, strict=True):
+            setattr(v, name, value)
+        transit, member, last_s, pending, dark_zone = row[1 + len(_FIELDS):]
+        v.member = _mask(S.zone_ids(member, "member"), index)
+        v.last_s = _mask(S.zone_ids(last_s, "last_s"), index)
+        v.pending = {
+            index[z]: t for z, t in ((S.text(z, "pending"), S.time(t, "pending"))
+                                     for z, t in S.mapping(pending, "pending").items()) if z in index
+        }
+        v.transit = {}
+        for sid, gate_time in S.mapping(transit, "transit").items():
+            gate, t = S.items(gate_time, "transit", 2)
+            gt = (S.integer(0, 1)(gate, "transit gate"), S.time(t, "transit"))
+            if sid in straits:
+                v.transit[straits[sid]] = gt  # type: ignore[assignment]
+        v.dark_zone = None if dark_zone is None else index.get(S.text(dark_zone, "dark_zone"))
+        v._info = None
+        return v
+
+    result: Vessel = S.checked(key, build)
+    return result
+
+
+def _posture_state(state: dict[str, Any]) -> dict[str, Any]:
+    """Posture.state() as JSON values: a `since` that is no clock reading (set while restoring) is null."""
+    since = state["since"]
+    return {**state, "since": since if isinstance(since, float) and S.T_MIN <= since <= S.T_MAX else None}
+
+
+def _read_posture(x: Any) -> dict[str, object] | None:
+    """The saved posture in the shape Posture.restore takes, every value checked."""
+    if x is None:
+        return None
+    p = S.mapping(x, "posture")
+    level, reason, set_by = S.items(p["operator"], "posture.operator", 3)
+    if level not in LEVELS:
+        raise S.BadValue(f"posture.operator: unknown level {level!r:.20}")
+    rules: dict[str, tuple[list[tuple[float, int, float, float]], float | None, str]] = {}
+    for name, saved in S.mapping(p.get("rules", {}), "posture.rules").items():
+        events, until, why = S.items(saved, "posture.rules", 3)
+        rules[name] = (
+            [(S.time(t, "posture event"), S.mmsi(m, "posture event"), S.lon(lon, "posture event"),
+              S.lat(lat, "posture event")) for t, m, lon, lat in (S.items(e, "posture event", 4)
+                                                                   for e in S.items(events, "posture events"))],
+            S.opt_time(until, "posture.rules until"),
+            S.text(why, "posture.rules reason"),
+        )
+    return {
+        "operator": (level, S.text(reason, "posture.operator"), S.text(set_by, "posture.operator")),
+        "since": S.opt_time(p.get("since"), "posture.since"),
+        "rules": rules,
+    }
+
+
+def _read_global(blob: bytes) -> dict[str, Any]:
+    """The "engine" row, checked: required `version`; every other key optional (a default when missing,
+    so a key added later still loads an older row), unknown keys ignored."""
+    g = S.loads("engine", blob)
+
+    def build() -> dict[str, Any]:
+        _version(g, "engine")
+        S.mapping(g, "engine")
+        pairs = []
+        for pair in S.items(g.get("pairs", []), "pairs"):
+            a, b, start, last, alerted, distance = S.items(pair, "pairs", 6)
+            pairs.append((S.mmsi(a, "pairs"), S.mmsi(b, "pairs"), S.time(start, "pairs"), S.time(last, "pairs"),
+                          S.boolean(alerted, "pairs"), S.metres(distance, "pairs")))
+        return {
+            "now": S.time_or_never(g.get("now"), "now"),
+            "stale": S.integer(0, 2**62)(g.get("stale", 0), "stale"),
+            "pairs": pairs,
+            "posture": _read_posture(g.get("posture")),
+        }
+
+    result: dict[str, Any] = S.checked("engine", build)
+    return result
 
 
 _EARTH_R = 6_371_008.8
@@ -1362,6 +1555,7 @@ class _Tracks:
         ("time", -np.inf, np.float64), ("lon", np.nan, np.float64), ("lat", np.nan, np.float64),
         ("sog", np.nan, np.float64), ("cog", np.nan, np.float64), ("heard", -np.inf, np.float64),
         ("last_id", 0, np.int32), ("hot", True, np.bool_), ("stale", False, np.bool_), ("mmsi", 0, np.int64),
+        ("born", np.inf, np.float64),  # the engine clock when the vessel was first heard
     )
 
     def _alloc(self, cap: int) -> None:

@@ -9,6 +9,11 @@ wrong method, body too large) and unexpected exceptions into that shape, and log
 
 Security, in order of the request's path:
 - Bind to loopback by default (HttpSettings.listen); exposing it is the reverse proxy's job.
+- Bounded by design: at most `max_connections` open connections (one more gets a 503 and is closed), a
+  connection that has not sent a complete request head within `idle_timeout_s` is closed (slow headers,
+  idle keep-alive), request lines and headers are capped in size, bodies at MAX_BODY_BYTES, and
+  `/api/vessels` answers in pages, building only the page, one page at a time, yielding to the event
+  loop every VESSEL_SLICE vessels, so no request holds the daemon for more than a millisecond or two.
 - The only write, `PUT /api/posture`, needs `Authorization: Bearer TOKEN`, compared in constant time.
   With no token configured every PUT is refused with 403, not 401: 401 invites the client to retry with
   credentials, but no credential can succeed until the operator configures one, and 403 says so.
@@ -46,6 +51,12 @@ _log = structlog.get_logger(__name__)
 KEEPALIVE_S: Final = 15.0  # SSE comment / WebSocket ping interval: under common proxies' 60 s idle cut
 MAX_BODY_BYTES: Final = 64 * 1024  # the only body we accept is a small posture command
 MAX_REASON_CHARS: Final = 500
+# A request line or one header over 8 KiB (aiohttp's default, stated) or more than 64 headers (aiohttp
+# allows 128; our clients send a handful) is a 400 before any handler runs.
+MAX_LINE_BYTES: Final = 8190
+MAX_HEADERS: Final = 64
+VESSEL_SLICE: Final = 100  # vessels built and serialised between two yields to the loop (about 1 ms)
+_BUSY_LINGER_S: Final = 1.0  # a refused connection is kept this long at most for the client to read the 503
 _MMSI_RE: Final = re.compile(r"^[0-9]{1,10}$")
 _TYPE_RE: Final = re.compile(r"^([0-9]{1,3})(?:-([0-9]{1,3}))?$")
 _INT_RE: Final = re.compile(r"^[0-9]{1,9}$")
@@ -62,10 +73,12 @@ class ServiceView(Protocol):
     # (ready?, facts such as {"zones": true, "state_restored": true, "mqtt_connected": false, "feeds": {...}})
     def readiness(self) -> tuple[bool, dict[str, Any]]: ...
     def metrics_registry(self) -> prometheus_client.CollectorRegistry: ...
-    # each: {"mmsi", "name", "imo", "callsign", "ship_type", "flag", "watch": [...], "zones": [zone ids],
-    #        "position": {"lat","lon","sog","cog"} | None, "time": ISO | None, "last_heard": ISO | None,
-    #        "dark": bool}
-    def vessels(self) -> Iterable[dict[str, Any]]: ...
+    # Vessels with an MMSI above `after`, in ascending MMSI order, each built only when the iterator
+    # reaches it (the API takes a page and stops). Each: {"mmsi", "name", "imo", "callsign",
+    # "ship_type", "flag", "watch": [...], "zones": [zone ids], "position": {"lat","lon","sog","cog"} |
+    # None, "time": ISO | None, "last_heard": ISO | None, "dark": bool}
+    def vessels(self, after: int = 0) -> Iterable[dict[str, Any]]: ...
+    def vessel_count(self) -> int: ...  # how many vessels vessels() would yield from the start
     def vessel(self, mmsi: int) -> dict[str, Any] | None: ...  # the same object with more detail, or None
     def recent_alerts(self) -> Sequence[dict[str, Any]]: ...  # CONTRACT alert dicts, oldest first (a ring)
     def zones_geojson(self) -> dict[str, Any]: ...  # the zone file as a GeoJSON FeatureCollection
@@ -159,11 +172,25 @@ def _params(request: web.Request, allowed: Iterable[str]) -> dict[str, str]:
     return out
 
 
-def _limit(value: str | None) -> int | None:
+def _limit(value: str | None, maximum: int | None = None, setting: str = "") -> int | None:
     if value is None:
         return None
+    if maximum is not None and value.isascii() and value.isdigit():
+        significant = value.lstrip("0")
+        if len(significant) > 9 or int(significant or "0") > maximum:  # (no int() of 5,000 digits)
+            raise ApiError(400, f"limit must be at most {maximum} ({setting}), got {value[:20]!r}; "
+                                "follow `next` for more", parameter="limit")
     if not _INT_RE.match(value) or int(value) < 1:
         raise ApiError(400, f"limit must be a positive integer, got {value!r}", parameter="limit")
+    return int(value)
+
+
+def _after(value: str | None) -> int:
+    if value is None:
+        return 0
+    if not _MMSI_RE.match(value) or int(value) > 999_999_999:
+        raise ApiError(400, f"after must be an MMSI (0 to 999999999), the `next` of the previous page; "
+                            f"got {value!r}", parameter="after")
     return int(value)
 
 
@@ -231,6 +258,10 @@ class HttpApi:
         self._runner: web.AppRunner | None = None
         self._closing: asyncio.Future[None] | None = None  # resolved when the server shuts down
         self._websockets: set[web.WebSocketResponse] = set()
+        self.connections_refused = 0  # over settings.max_connections (exported by the daemon's /metrics)
+        # Vessel pages are built one at a time; see _vessels.
+        self._vessel_pages = asyncio.Lock()
+        self._refused_logged = 0  # connections_refused when last logged
         self.app = self._make_app()
 
     def __repr__(self) -> str:
@@ -267,9 +298,18 @@ class HttpApi:
             # of at its next write (up to keepalive_s later).
             handler_cancellation=True,
             shutdown_timeout=self._shutdown_timeout_s,
+            # aiohttp arms this timer when a connection opens and after each response, and closes the
+            # connection if no complete request head has arrived when it fires; bytes trickling in do not
+            # re-arm it. So it is both the keep-alive idle limit and the header timeout a slowloris
+            # client meets. (A handler at work, a live stream included, is not idle.)
+            keepalive_timeout=self.settings.idle_timeout_s,
+            max_line_size=MAX_LINE_BYTES,
+            max_field_size=MAX_LINE_BYTES,
+            max_headers=MAX_HEADERS,
         )
         await runner.setup()
-        site = web.TCPSite(runner, self.settings.listen, self.settings.port)
+        site = _CappedSite(runner, self.settings.listen, self.settings.port,
+                           max_connections=self.settings.max_connections, on_refused=self._refused)
         try:
             await site.start()
         except OSError as exc:
@@ -281,6 +321,14 @@ class HttpApi:
         port = int(runner.addresses[0][1])
         _log.info("http_listening", listen=self.settings.listen, port=port)
         return port
+
+    def _refused(self) -> None:
+        self.connections_refused += 1
+        # One event per 100 refusals at most: a connection flood must not become a log flood.
+        if self.connections_refused - self._refused_logged >= 100 or self._refused_logged == 0:
+            _log.warning("http_connections_refused", total=self.connections_refused,
+                         max_connections=self.settings.max_connections)
+            self._refused_logged = self.connections_refused
 
     async def stop(self) -> None:
         """Stop accepting, end the live streams, wait up to shutdown_timeout_s for requests in flight."""
@@ -323,30 +371,80 @@ class HttpApi:
     # ---- vessels ---------------------------------------------------------------------------------------
 
     async def _vessels(self, request: web.Request) -> web.Response:
-        q = _params(request, ("zone", "type", "watch", "limit"))
-        limit = _limit(q.get("limit"))
+        """One page of vessels in MMSI order: `limit` (default vessels_page_size, at most
+        vessels_page_max) after the MMSI `after`; `next` is the cursor of the following page, null at the
+        end. Only the page is built: the service yields vessels in MMSI order from the cursor and the
+        scan stops once the page is full or vessels_scan_max vessels were looked at (a filter matching
+        few vessels: a short or empty page with a `next`). Every VESSEL_SLICE vessels the loop gets a
+        turn, so concurrent requests cannot starve health checks or the pipeline."""
+        q = _params(request, ("zone", "type", "watch", "limit", "after"))
+        http = self.settings
+        limit = _limit(q.get("limit"), http.vessels_page_max, "http.vessels_page_max")
+        if limit is None:
+            limit = http.vessels_page_size
+        after = _after(q.get("after"))
         types = _ship_types(q["type"]) if "type" in q else None
         for name in ("zone", "watch"):
             if name in q and not q[name]:
                 raise ApiError(400, f"{name} must not be empty", parameter=name)
         zone, watch = q.get("zone"), q.get("watch")
-        out = []
-        for v in self._service.vessels():
+        filtered = zone is not None or watch is not None or types is not None
+
+        def wanted(v: Mapping[str, Any]) -> bool:
             if zone is not None and zone not in (v.get("zones") or ()):
-                continue
+                return False
             if watch is not None and watch not in (v.get("watch") or ()):
-                continue
+                return False
             if types is not None:
                 t = v.get("ship_type")
                 if not isinstance(t, int) or not types[0] <= t <= types[1]:
-                    continue
-            out.append(v)
-        # A stable order, so `limit` pages the same way whatever order the daemon keeps them in.
-        out.sort(key=lambda v: int(v["mmsi"]))
-        total = len(out)
-        if limit is not None:
-            out = out[:limit]
-        return web.json_response({"vessels": out, "count": len(out), "total": total}, dumps=_dumps)
+                    return False
+            return True
+
+        # One page at a time: concurrent requests wait their turn (FIFO) holding nothing, instead of each
+        # taking a slice at every turn of the loop, which would put twenty slices between two turns of
+        # a health check or of the pipeline.
+        async with self._vessel_pages:
+            return await self._vessel_page(after, limit, wanted, filtered)
+
+    async def _vessel_page(self, after: int, limit: int, wanted: Callable[[Mapping[str, Any]], bool],
+                           filtered: bool) -> web.Response:
+        http = self.settings
+        vessels = iter(self._service.vessels(after))
+        parts: list[str] = []  # the page's vessels, serialised a slice at a time
+        count = examined = 0
+        last: int | None = None  # the MMSI of the last vessel looked at: the cursor if we stop here
+        more = True
+        while True:
+            page: list[dict[str, Any]] = []
+            stop = min(examined + VESSEL_SLICE, http.vessels_scan_max)
+            for v in vessels:
+                examined += 1
+                last = int(v["mmsi"])
+                if wanted(v):
+                    page.append(v)
+                    if count + len(page) >= limit:
+                        break
+                if examined >= stop:
+                    break
+            else:
+                more = False  # the service has no more vessels
+            if page:
+                parts.append(_dumps(page)[1:-1])  # NaN and the like raise here: a JSON 500
+                count += len(page)
+            if not more or count >= limit or examined >= http.vessels_scan_max:
+                break
+            await asyncio.sleep(0)  # the service's iterator may run on after other work: it allows that
+        if more and count >= limit:
+            # A full page: is there anything after it? (The vessel looked at here is built again by the
+            # next page; one vessel, to spare clients a last empty page.)
+            more = next(vessels, None) is not None
+        # `total`, every match across all pages, when known without a full scan: always without filters,
+        # and with filters when this page began at the start and reached the end.
+        total = self._service.vessel_count() if not filtered else count if after == 0 and not more else None
+        tail = _dumps({"count": count, "total": total, "next": last if more else None})
+        body = '{"vessels":[' + ",".join(parts) + "]," + tail[1:]
+        return web.Response(text=body, content_type="application/json")
 
     async def _vessel(self, request: web.Request) -> web.Response:
         _params(request, ())
@@ -503,9 +601,20 @@ class HttpApi:
             if "Authorization" in request.headers:
                 challenge += ', error="invalid_token"'  # RFC 6750 3.1: credentials given but wrong
             raise ApiError(401, "a valid bearer token is required", headers={"WWW-Authenticate": challenge})
-        raw = await request.read()  # over client_max_size: HTTPRequestEntityTooLarge, a JSON 413
+        try:
+            # A body trickling in is bounded like a slow request head.
+            async with asyncio.timeout(self.settings.idle_timeout_s):
+                raw = await request.read()  # over client_max_size: HTTPRequestEntityTooLarge, a JSON 413
+        except TimeoutError:
+            raise ApiError(408, f"the request body did not arrive within {self.settings.idle_timeout_s:g} s "
+                                "(http.idle_timeout_s)") from None
         try:
             body = json.loads(raw)
+        except RecursionError:
+            # Arrays or objects nested deeper than the interpreter's recursion limit (a 64 KiB body can
+            # nest 32,000 deep): the parser gives up cleanly, and so do we.
+            raise ApiError(400, "the body is nested too deeply: it must be a JSON object "
+                                "{\"level\": ..., \"reason\": ...}") from None
         except ValueError:  # includes UnicodeDecodeError
             raise ApiError(400, "the body must be a JSON object {\"level\": ..., \"reason\": ...}") from None
         if not isinstance(body, dict):
@@ -530,3 +639,67 @@ class HttpApi:
 
 class _Closing(Exception):
     """The server is shutting down: live streams end."""
+
+
+_BUSY_BODY: Final = _dumps({"error": "too many connections; try again shortly", "status": 503}).encode()
+_BUSY_RESPONSE: Final = (
+    b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nRetry-After: 1\r\n"
+    b"Connection: close\r\nContent-Length: " + str(len(_BUSY_BODY)).encode() + b"\r\n\r\n" + _BUSY_BODY
+)
+
+
+class _Busy(asyncio.Protocol):
+    """A connection over max_connections: answered with a JSON 503 without reading the request, then
+    closed. It lingers (reading and discarding) until the client closes or _BUSY_LINGER_S, because closing
+    a socket with unread input sends a reset that can destroy the answer before the client reads it."""
+
+    def __init__(self) -> None:
+        self._timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        transport.write(_BUSY_RESPONSE)
+        if transport.can_write_eof():
+            transport.write_eof()
+        self._timer = asyncio.get_running_loop().call_later(_BUSY_LINGER_S, transport.abort)
+
+    def data_received(self, data: bytes) -> None:
+        pass  # the request goes unread
+
+    def eof_received(self) -> bool:
+        return False  # the client has closed its side: close ours
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+
+
+class _CappedSite(web.BaseSite):
+    """aiohttp's TCPSite with a cap on open connections, which aiohttp's settings lack. A site decides
+    how connections are accepted (aiohttp's extension point for that); this one hands each to the
+    server's protocol factory as TCPSite does, unless max_connections are open already."""
+
+    def __init__(self, runner: web.AppRunner, host: str, port: int, *, max_connections: int,
+                 on_refused: Callable[[], None]) -> None:
+        super().__init__(runner)
+        self._app_runner = runner
+        self._host = host
+        self._port = port
+        self._max = max_connections
+        self._on_refused = on_refused
+
+    @property
+    def name(self) -> str:
+        return f"http://{self._host}:{self._port}"
+
+    async def start(self) -> None:
+        await super().start()
+        self._server = await asyncio.get_running_loop().create_server(self._protocol, self._host, self._port)
+
+    def _protocol(self) -> asyncio.BaseProtocol:
+        server = self._app_runner.server
+        assert server is not None
+        if len(server.connections) >= self._max:
+            self._on_refused()
+            return _Busy()
+        return server()

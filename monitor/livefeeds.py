@@ -85,6 +85,9 @@ class FeedStats:
     bytes: int = 0  # bytes received from the network (websocket/MQTT payloads for those types)
     reconnects: int = 0  # retries after a failed or closed connection
     errors: int = 0  # network errors, discarded overlong lines, skipped aisstream messages
+    # What was discarded before the pipeline, by reason (`line_too_long`: over MAX_LINE_BYTES; `malformed`
+    # and others: unusable aisstream/MQTT messages); exported per feed in /metrics.
+    skipped: dict[str, int] = field(default_factory=dict)
     last_line: float | None = None  # time.time() of the last line received
     bound_port: int | None = None  # tcp_server/udp: the port actually bound (settings.port 0 = any)
     last_error: str | None = None
@@ -159,6 +162,7 @@ class _Feed:
         if n <= 0:
             return
         self.stats.errors += n
+        self.stats.skipped[reason] = self.stats.skipped.get(reason, 0) + n
         self._skipped[reason] += n
         now = time.monotonic()
         if now - self._skip_logged >= SKIP_LOG_INTERVAL_S:

@@ -27,6 +27,8 @@ from typing import cast
 
 import numpy as np
 
+from monitor.clock import CONFIRM, HOLD, FeedClock
+
 REJECT_REASONS: tuple[str, ...] = (
     "bad_checksum",
     "truncated",
@@ -36,7 +38,16 @@ REJECT_REASONS: tuple[str, ...] = (
     "out_of_range",
     "bad_fragment",
     "fragment_expired",
+    "future_time",
+    "past_time",
 )
+
+# The times a tag block may carry: from the epoch to 2100 (a later one is a broken clock or an attack).
+# Checked where a time is parsed (a tag block's c:, a USCG line's trailing field), so no later step
+# (time formatting, timers, the dedup memory) ever sees a wild value. Old but possible times (a receiver
+# that lost its clock says 1970) are left to the feed clock's past_time rule.
+TIME_MIN = 0.0
+TIME_MAX = 4_102_444_800.0  # 2100-01-01T00:00:00Z
 
 RawMessage = tuple[float | None, bytes, int]
 """(receive time in UNIX seconds on the feed clock or None, armoured payload, fill bits)."""
@@ -55,6 +66,7 @@ _PURGE_EVERY = 4096  # accepted sentences between two purges of the dedup memory
 _FAST_MIN_LINES = 64  # batches from this many lines take the batched path
 _MAX_TAG_CACHE = 4096  # distinct tag blocks remembered by the batched path
 _PURGE_CHUNK = 1024  # dedup entries looked at per step of a purge
+_HELD = -1.0  # what `_stamp` gives for a line its feed clock holds back (no real time is negative)
 
 # Hex digit value for each byte; 255 marks a byte that is not a hex digit.
 _HEX = np.full(256, 255, dtype=np.uint16)
@@ -104,13 +116,28 @@ def _tag_fields(tag: bytes) -> tuple[float | None, bytes, bytes | None] | None:
                 return None
             if t > 1e11:  # milliseconds since the epoch
                 t /= 1000.0
-            if t != t or t < 0 or t == float("inf"):
+            if not TIME_MIN <= t < TIME_MAX:  # (NaN fails too)
                 return None
         elif key == b"s:":
             src = field[2:]
         elif key == b"g:":
             group = field[2:]
     return t, src, group
+
+
+def _median_tag_time(lines: Sequence[bytes]) -> float | None:
+    """The median c: time of the lines' tag blocks (checksums unchecked: one bad line cannot move a
+    median), None without any."""
+    times = []
+    for raw in lines:
+        line = raw.lstrip()
+        if line[:1] == b"\\":
+            end = line.find(b"\\", 1)
+            star = line.rfind(b"*", 1, end)
+            fields = _tag_fields(line[1:star]) if end > 0 and star > 0 else None
+            if fields is not None and fields[0] is not None:
+                times.append(fields[0])
+    return sorted(times)[(len(times) - 1) // 2] if times else None  # (a time one of the lines has)
 
 
 def _simple_tag(piece: bytes) -> tuple[float | None, bytes] | None:
@@ -222,9 +249,11 @@ class NmeaAssembler:
     """Turns feed lines into complete AIS payloads: checks, times, de-duplicates and joins fragments.
 
     Times: a tag block's `c:` (UNIX seconds, milliseconds above 1e11) or, on USCG-style lines, the
-    last comma field of the receiver metadata when it is a 10-digit integer. A line without either
-    takes `clock()` (read once per `push_lines` call) when a clock is given, otherwise the time of
-    the last timed line (None before any).
+    last comma field of the receiver metadata when it is a 10-digit integer, each within TIME_MIN and
+    TIME_MAX. Each feed (`push_lines`'s `source`) has its own `FeedClock`, which refuses a line far
+    ahead of or behind the feed's clock (`future_time`, `past_time`; see monitor.clock). A line
+    without a time takes its feed's clock, moved on by `clock()` (the wall clock, read once per
+    `push_lines` call) when live, otherwise the time of the feed's last timed line (None before any).
 
     Fragments: a multi-sentence message is keyed by (tag-block source, channel, sequence id, fragment
     count). Its group expires, counted "fragment_expired", when a later line from the same source
@@ -243,16 +272,23 @@ class NmeaAssembler:
         fragment_timeout_s: float = 10.0,
         dedup_window_s: float = 10.0,
         clock: Callable[[], float] | None = None,
+        max_ahead_s: float = 3600.0,
+        max_behind_s: float = 21600.0,
+        confirm_lines: int = 3,
     ) -> None:
         self.fragment_timeout_s = fragment_timeout_s
         self.dedup_window_s = dedup_window_s
         self._clock = clock
+        self.max_ahead_s = max_ahead_s
+        self.max_behind_s = max_behind_s
+        self.confirm_lines = confirm_lines
+        self.clocks: dict[bytes, FeedClock] = {}  # one per feed (push_lines's source)
+        self._feed = self.feed_clock(b"")  # the clock of the feed whose lines are being pushed
         self.rejects: collections.Counter[str] = collections.Counter()
         self.lines = 0
         self.duplicates = 0
         self.assembled_lines = 0  # lines that ended up in an emitted message
         self._pending_lines = 0
-        self._last_time: float | None = None  # time of the last timed line (replay clock)
         self._max_time: float | None = None  # latest time seen, drives the dedup memory
         # Per tag-block source (b"" without one), the earliest time at which one of its pending groups
         # goes stale. Fragments expire on their own receiver's clock: satellite receivers forward in
@@ -278,12 +314,31 @@ class NmeaAssembler:
 
     @property
     def pending_lines(self) -> int:
-        """Fragment lines held in incomplete groups, waiting for the rest of their message."""
-        return self._pending_lines
+        """Fragment lines held in incomplete groups, waiting for the rest of their message, and lines
+        their feed clock holds back (see FeedClock)."""
+        return self._pending_lines + sum(len(c.held) for c in self.clocks.values())
+
+    def feed_clock(self, source: bytes) -> FeedClock:
+        """The clock of feed `source` (made on first use)."""
+        feed = self.clocks.get(source)
+        if feed is None:
+            feed = self.clocks[source] = FeedClock(
+                max_ahead_s=self.max_ahead_s, max_behind_s=self.max_behind_s, confirm_lines=self.confirm_lines
+            )
+        return feed
+
+    def seed_clock(self, lines: Sequence[bytes], source: bytes = b"") -> None:
+        """Before a recording's first batch: set the feed's clock to the batch's median tag-block time, so
+        even its first line is judged (a wild first line would otherwise set the clock and hold back
+        the lines after it). Only a clock no line has set yet is seeded."""
+        seed = _median_tag_time(lines)
+        if seed is not None:
+            self.feed_clock(source).seed(seed)
 
     def push_lines(self, lines: Sequence[bytes], source: bytes = b"") -> list[RawMessage]:
         """Process a batch of lines; returns the messages completed by it, in input order."""
         self._clock_now = None
+        self._feed = self.clocks.get(source) or self.feed_clock(source)
         scan = self._fast_scan(lines) if len(lines) >= self._fast_min_lines else None
         out = self._push_slow(lines, source) if scan is None else self._push_fast(lines, source, scan)
         if out is not None:
@@ -307,8 +362,21 @@ class NmeaAssembler:
             self._clock_now = self._clock()
         return self._clock_now
 
+    def end_clocks(self) -> None:
+        """End of input: the lines the feed clocks still hold back are refused (counted)."""
+        for feed in self.clocks.values():
+            feed.end()
+            if feed.dropped:
+                self._count_dropped(feed)
+
+    def _wall(self) -> float | None:
+        """The wall clock when live (read once per push_lines call), None in a replay."""
+        return None if self._clock is None else self._now()
+
     def flush(self) -> None:
-        """End of input: count every still incomplete group as expired."""
+        """End of input: count every still incomplete group as expired, every line still held back by
+        its feed clock as refused."""
+        self.end_clocks()
         for group in self._pending.values():
             self._drop_group(group)
         self._pending.clear()
@@ -465,6 +533,7 @@ class NmeaAssembler:
                     value = value * 10 + digit
                 commas = np.flatnonzero(a == 0x2C)
                 p &= np.searchsorted(commas, tstar) - np.searchsorted(commas, body) == 1  # the one before c:
+                p &= (value >= TIME_MIN) & (value < TIME_MAX)  # else the per-line code refuses it
                 plain[ct] = p
                 plain_t[ct] = value  # below 1e11: seconds, as float() of the digits gives
                 tag_lo[ct[p]] = body[p]
@@ -663,7 +732,9 @@ class NmeaAssembler:
         _, count, number, seq, channel, _, _ = scan.keys[k].split(b",")
         own = float(scan.own[k])
         src = run.source_of(k)
-        t = self._stamp(None if math.isnan(own) else own, src)
+        t = self._stamp(None if math.isnan(own) else own, src, None, out)
+        if t == _HELD:
+            return
         self._fragment(t, src, channel, seq, int(count), int(number), scan.payloads[k], scan.fills[k], out)
 
     def _fast_run(self, run: _Run, lo: int, hi: int, out: list[RawMessage]) -> None:
@@ -672,10 +743,13 @@ class NmeaAssembler:
         n = hi - lo
         n_untimed = run.untimed_before[hi] - run.untimed_before[lo]
         if n_untimed == 0:
-            ts: list[float] = scan.own[lo:hi].tolist()
-            self._last_time = ts[-1]
+            own = scan.own[lo:hi]
+            if not self._feed.accepts_run(own, self._wall()):
+                self._run_one_by_one(run, lo, hi, out)  # a refused line in the run: exactly, line by line
+                return
+            ts: list[float] = own.tolist()
         elif n_untimed == n:
-            fill_t = self._now() if self._clock is not None else self._last_time
+            fill_t = self._feed.fill(self._wall())
             if fill_t is None:  # no time at all yet: no expiry, no de-duplication
                 self.assembled_lines += n
                 out.extend(zip(itertools.repeat(None, n), scan.payloads[lo:hi], scan.fills[lo:hi]))
@@ -812,20 +886,57 @@ class NmeaAssembler:
                 self._max_time = maxes[k]
                 self._purge_seen()
 
-    def _stamp(self, t: float | None, src: bytes) -> float | None:
-        """A line's time: its own, else the clock (live) or the last timed line's (replay). A timed line
-        moves the feed clock on and expires its source's stale fragment groups."""
+    def _stamp(
+        self, t: float | None, src: bytes, item: tuple[bytes, bytes, bytes, int] | None, out: list[RawMessage]
+    ) -> float | None:
+        """A line's time: its own, else its feed's clock (see FeedClock.fill). A timed line the feed clock
+        holds back gives _HELD: `item` (source, dedup key, payload, fill bits of a single sentence; None
+        for a fragment, which is not kept) waits in the clock's `held`, and goes on to `out` if the
+        clock confirms the jump. A timed line moves the feed clock on and expires its source's stale
+        fragment groups."""
         if t is None:
-            t = self._now() if self._clock is not None else self._last_time
+            t = self._feed.fill(self._wall())
         else:
-            self._last_time = t
+            feed = self._feed
+            verdict = feed.check(t, self._wall())
+            if feed.dropped:
+                self._count_dropped(feed)
+            if verdict == HOLD:
+                feed.held.append((t, item))
+                return _HELD
+            if verdict == CONFIRM:
+                self._release(feed, out)
         if t is not None:
-            if self._max_time is None or t > self._max_time:
-                self._max_time = t
-            deadline = self._deadlines.get(src)
-            if deadline is not None and t > deadline:
-                self._expire_source(src, t)
+            self._moved_to(t, src)
         return t
+
+    def _moved_to(self, t: float, src: bytes) -> None:
+        """An accepted line's time moves the de-duplication clock and expires stale fragment groups."""
+        if self._max_time is None or t > self._max_time:
+            self._max_time = t
+        deadline = self._deadlines.get(src)
+        if deadline is not None and t > deadline:
+            self._expire_source(src, t)
+
+    def _release(self, feed: FeedClock, out: list[RawMessage]) -> None:
+        """The lines a feed clock held back were a real jump: on they go, in order, as they would have."""
+        held, feed.held = feed.held, []
+        dedup = self.dedup_window_s > 0
+        for t, item in held:
+            if item is None:  # a fragment: its group was not kept waiting
+                self.rejects[feed.run_reason] += 1
+                continue
+            src, key, payload, fill = item
+            self._moved_to(t, src)
+            if dedup and self._duplicate(key, t):
+                continue
+            self.assembled_lines += 1
+            out.append((t, payload, fill))
+
+    def _count_dropped(self, feed: FeedClock) -> None:
+        """Count the held lines a feed clock has just refused."""
+        self.rejects[feed.dropped_reason] += feed.dropped
+        feed.dropped = 0
 
     def _duplicate(self, key: bytes, t: float) -> bool:
         """Was this sentence seen within the dedup window? If not, remember it (in time order)."""
@@ -851,7 +962,13 @@ class NmeaAssembler:
         dedup = self.dedup_window_s > 0
         own = scan.own[lo:hi].tolist()
         for k in range(lo, hi):
-            t = self._stamp(None if math.isnan(own[k - lo]) else own[k - lo], run.source_of(k))
+            src = run.source_of(k)
+            t = self._stamp(
+                None if math.isnan(own[k - lo]) else own[k - lo], src, (src, scan.keys[k], scan.payloads[k],
+                                                                        scan.fills[k]), out
+            )
+            if t == _HELD:
+                continue
             if t is not None and dedup and self._duplicate(scan.keys[k], t):
                 continue
             self.assembled_lines += 1
@@ -919,9 +1036,11 @@ class NmeaAssembler:
             # The sentence is well formed: give it a time.
             if t is None and rest[:1] == b",":
                 last = rest[rest.rfind(b",") + 1 :]
-                if len(last) == 10 and last.isdigit():
+                if len(last) == 10 and last.isdigit() and TIME_MIN <= float(last) < TIME_MAX:
                     t = float(last)
-            t = self._stamp(t, src)
+            t = self._stamp(t, src, (src, body[2:], payload, fill) if single else None, out)
+            if t == _HELD:
+                continue
             # The sentence after the talker id (fragment fields, payload, fill). Multi-sentence
             # messages are de-duplicated whole, once assembled: their later fragments are often
             # identical across vessels (a type 5's all-zero tail).

@@ -15,9 +15,10 @@ import time as _time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
+import structlog
 
 from monitor.alerts import Alert
 from monitor.config import Settings
@@ -60,9 +61,14 @@ class Summary:
             "alerts_by_kind": dict(sorted(self.alerts.items())),
         }
 
+log = structlog.get_logger(__name__)
+
 
 class Pipeline:
     """Lines in, alerts out, with the counts a summary or the metrics need."""
+
+    # The test suite sets this, so a bug fails its test instead of being counted and logged.
+    raise_internal_errors: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -78,6 +84,9 @@ class Pipeline:
             fragment_timeout_s=settings.decode.fragment_timeout_s,
             dedup_window_s=settings.decode.dedup_window_s,
             clock=clock,
+            max_ahead_s=settings.clock.max_ahead_s,
+            max_behind_s=settings.clock.max_behind_s,
+            confirm_lines=settings.clock.confirm_lines,
         )
         self.geofence = Geofence(zonefile, hysteresis_m=settings.geofence.hysteresis_m)
         watchlists = {
@@ -91,6 +100,8 @@ class Pipeline:
             watchlists=watchlists,
             min_dwell_s=settings.geofence.min_dwell_s,
             forget_after_s=settings.state.forget_after_s,
+            outage_s=settings.clock.outage_s,
+            max_vessels=settings.state.max_vessels,
         )
         self.summary = Summary()
         self._seq = 0
@@ -99,8 +110,27 @@ class Pipeline:
         self.feed_time: float | None = None
 
     def process_lines(self, lines: Sequence[bytes], source: bytes = b"") -> list[Alert]:
-        """Run a batch of raw lines; `source` names the feed (for fragments of lines without a tag-block
-        source). Returns the batch's alerts, time-ordered."""
+        """Run a batch of raw lines; `source` names the feed (its clock, and the source of fragments of
+        lines without a tag-block one). Returns the batch's alerts, time-ordered.
+
+        No line can stop the daemon or a replay: every value is checked where it is parsed, and the
+        property tests push arbitrary bytes through here. Should a bug still raise, the batch is
+        counted as `internal_error` and logged with its traceback, and the run goes on."""
+        try:
+            return self._process_lines(lines, source)
+        except Exception:  # noqa: BLE001 (the per-batch boundary: nothing may stop the run)
+            if self.raise_internal_errors:
+                raise
+            self._decode_rejects["internal_error"] += len(lines)
+            log.exception("batch_failed", lines=len(lines), feed=source.decode(errors="replace"))
+            return []
+
+    def seed_clock(self, lines: Sequence[bytes], source: bytes = b"") -> None:
+        """A recording's first batch, before it is processed: its median time sets the feed clock (see
+        NmeaAssembler.seed_clock)."""
+        self.assembler.seed_clock(lines, source)
+
+    def _process_lines(self, lines: Sequence[bytes], source: bytes) -> list[Alert]:
         messages = self.assembler.push_lines(lines, source)
         batch = decode_batch(messages, seq_start=self._seq)
         self._seq += len(messages)
@@ -120,9 +150,29 @@ class Pipeline:
             s.alerts[a.kind] += 1
         return alerts
 
-    def tick(self, now: float) -> list[Alert]:
-        """Live: the wall clock reached `now` with no message; fire the timers due (dark, posture)."""
+    def clock_time(self, wall: float) -> float | None:
+        """Live: the time on the feeds' clocks at wall-clock time `wall`: each feed's clock moved on by the
+        wall time since its last line, for at most clock.outage_s (then the feed is down and its clock
+        stops); the newest of them. None before any timed line."""
+        outage = self.settings.clock.outage_s
+        newest: float | None = None
+        for feed in self.assembler.clocks.values():
+            if feed.now is None:
+                continue
+            elapsed = 0.0 if feed.wall_at is None else min(max(wall - feed.wall_at, 0.0), outage)
+            t = feed.now + elapsed
+            if newest is None or t > newest:
+                newest = t
+        return newest
+
+    def tick(self, wall: float) -> list[Alert]:
+        """Live: the wall clock reached `wall` with no message; fire the timers due (dark, posture) on the
+        feeds' clocks (`clock_time`), never on the wall clock itself: a receiver whose clock lags, or a
+        recording streamed live, is judged on its own time."""
         alerts: list[Alert] = []
+        now = self.clock_time(wall)
+        if now is None:
+            return alerts
         self.engine.advance(now, alerts)
         self.engine.forget_silent()
         alerts.sort(key=lambda a: a.time)
@@ -150,18 +200,23 @@ class Pipeline:
             geofence, posture=posture, detectors=settings.detectors, watchlists=watchlists,
             min_dwell_s=settings.geofence.min_dwell_s,
             forget_after_s=settings.state.forget_after_s,
+            outage_s=settings.clock.outage_s,
+            max_vessels=settings.state.max_vessels,
         )
         engine.import_state({k: v for k, v in saved.items() if v is not None})
         engine.forgotten = self.engine.forgotten
+        engine.evicted = self.engine.evicted
         # Everything is saved again under the new zone file, and deletions still pending (forgotten
         # vessels) are not lost.
         engine.dirty = None if pending is None else set(engine.vessels) | pending
         self.settings, self.geofence, self.posture, self.engine = settings, geofence, posture, engine
         self.assembler.fragment_timeout_s = settings.decode.fragment_timeout_s
         self.assembler.dedup_window_s = settings.decode.dedup_window_s
+        # (Feed clocks keep their limits until the daemon restarts: they judge lines already seen.)
 
     def finish(self) -> Summary:
         """Bring the summary up to date (counts kept by the assembler and the tracker)."""
+        self.assembler.end_clocks()
         s = self.summary
         s.lines = self.assembler.lines
         s.rejects = self.assembler.rejects + self._decode_rejects

@@ -20,9 +20,11 @@ import time
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import sdnotify
 import shapely
 import structlog
@@ -38,7 +40,8 @@ from monitor.http import HttpApi
 from monitor.livefeeds import FeedStats, run_feed
 from monitor.pipeline import Pipeline
 from monitor.publisher import Publisher
-from monitor.store import Store
+from monitor.savedstate import OLD_FORMAT, StateError
+from monitor.store import Store, StoreCorrupt, StoreError, StoreWriteError
 from monitor.zones import ZoneFile, default_zone_path, load_zone_file
 
 log = structlog.get_logger("monitor.service")
@@ -69,7 +72,7 @@ def parse_posture_command(payload: bytes) -> tuple[str, str]:
     """Validate an operator command {"level", "reason"}; ValueError names what is wrong."""
     try:
         data = json.loads(payload)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:  # (nested too deeply)
         raise ValueError(f"not JSON: {exc}") from exc
     if not isinstance(data, dict):
         raise ValueError("not a JSON object")
@@ -118,6 +121,20 @@ class _Input:
         return out
 
 
+@dataclass
+class _Held:
+    """What the store could not write while its disk is full, read-only or failing: the alerts (at most
+    outbox.max_held_alerts, oldest dropped first and counted) and the state changes (one value per key,
+    the newest; bounded by the vessels tracked). Written in one transaction when a retry succeeds;
+    the alerts are published (MQTT, sinks) once written, as every alert is."""
+
+    error: str
+    since: float
+    rows: deque[tuple[str, str, bytes]] = field(default_factory=deque)
+    state: dict[str, bytes | None] = field(default_factory=dict)
+    dropped: int = 0
+
+
 class Service:
     """The running daemon; also the HTTP API's view of it."""
 
@@ -150,12 +167,16 @@ class Service:
         self.lag_s = 0.0
         self.notifier = sdnotify.SystemdNotifier()
         self.store: Store | None = None
+        self._held: _Held | None = None  # set while the store cannot be written
+        self.held_dropped = 0  # held alerts dropped (beyond outbox.max_held_alerts) since start
+        self._last_retry = 0.0
         self.publisher: Publisher | None = None
         self.http: HttpApi | None = None
         self.http_port: int | None = None
         self.registry = CollectorRegistry(auto_describe=True)
         self.registry.register(_ServiceCollector(self))
         self._zones_geojson: dict[str, Any] | None = None
+        self._mmsi_order = _MmsiOrder()  # for /api/vessels pages
 
     # ---- lifecycle -------------------------------------------------------------------------------------
     async def run(self) -> int:
@@ -163,9 +184,8 @@ class Service:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._on_stop_signal, sig)
         loop.add_signal_handler(signal.SIGHUP, self._on_reload_signal)
-        store = self.store = Store(state_directory(self.settings), max_outbox=self.settings.outbox.max_alerts)
+        store = self.store = self._open_store()
         try:
-            self.restored = self.pipeline.engine.import_state(store.load_state())
             self.pipeline.engine.dirty = set()
             log.info("state_restored", vessels=self.restored, directory=str(state_directory(self.settings)))
             publisher = self.publisher = Publisher(
@@ -194,6 +214,27 @@ class Service:
             store.close()
         log.info("stopped")
         return EXIT_OK
+
+    def _open_store(self) -> Store:
+        """The state database, and the engine state restored from it. A database or state that cannot be
+        used (corrupt, not SQLite, an old pickle format) is moved aside with one error event and the daemon
+        starts fresh: never a restart loop. An I/O error raises StoreError: exit 1, systemd retries."""
+        store = Store.open(state_directory(self.settings), max_outbox=self.settings.outbox.max_alerts)
+        try:
+            self.restored = self.pipeline.engine.import_state(store.load_state())
+        except (StateError, StoreCorrupt) as exc:
+            old = isinstance(exc, StateError) and exc.problem == OLD_FORMAT
+            store = store.discard(str(exc), event="state_old_format" if old else "state_corrupt")
+            self.restored = 0  # (import_state changed nothing: it checks every row first)
+        except StoreError:
+            store.close()
+            raise
+        refused = self.pipeline.engine.refuse_clock_beyond(time.time() + self.settings.clock.max_ahead_s)
+        if refused is not None:
+            log.error("state_clock_refused", saved_clock=iso_time(refused[0]) if refused[0] < 4e9 else refused[0],
+                      vessels_dropped=refused[1], note="the saved clock was ahead of this machine's clock")
+            self.restored -= refused[1]
+        return store
 
     def _on_stop_signal(self, sig: int) -> None:
         self._signals += 1
@@ -225,6 +266,9 @@ class Service:
         while self.input.items:  # what the feeds delivered before they stopped is processed, not lost
             self._process_items(self.input.take(self.settings.service.batch_max_lines))
         self._commit([], moved=len(self.pipeline.engine.moved))  # every change not saved yet
+        if self._held is not None and not self._retry_writes():
+            log.error("held_alerts_lost", alerts=len(self._held.rows), error=self._held.error,
+                      note="the state database could not be written before exit")
         flushed = await publisher.flush(max(0.0, deadline - time.monotonic()))
         if not flushed:
             assert self.store is not None
@@ -280,13 +324,23 @@ class Service:
         prefix = self.settings.mqtt.prefix
         rows = [(a.id, alert_topic(prefix, a), a.to_json().encode()) for a in alerts]
         state = self.pipeline.engine.export_state(everything=everything, moved=moved)
-        if rows or len(state) > 1 or everything or moved:
+        if self._held is not None:
+            self._hold(rows, state)  # the ticker retries
+        elif rows or len(state) > 1 or everything or moved:
             # (A batch that raised nothing and changed no vessel beyond its track needs no transaction:
             # the clock alone is not worth an fsync.)
-            self.store.commit(rows, state)
+            try:
+                self.store.commit(rows, state)
+            except StoreWriteError as exc:
+                self._held = _Held(error=exc.problem, since=time.time())
+                self._last_retry = time.monotonic()
+                log.error("state_write_failed", file=str(exc.path), error=exc.problem,
+                          retry_s=self.settings.outbox.retry_s, max_held_alerts=self.settings.outbox.max_held_alerts)
+                self._hold(rows, state)
+                self.notifier.notify(f"STATUS={self._status()}")
         if not alerts:
             return
-        if self.publisher is not None:
+        if self.publisher is not None and self._held is None:
             self.publisher.wake()
         posture_changed = False
         for a in alerts:
@@ -301,6 +355,40 @@ class Service:
         if posture_changed and self.publisher is not None:
             self.publisher.set_posture(self.posture())
 
+    def _hold(self, rows: Sequence[tuple[str, str, bytes]], state: dict[str, bytes | None]) -> None:
+        held = self._held
+        assert held is not None
+        held.rows.extend(rows)
+        held.state.update(state)
+        over = len(held.rows) - self.settings.outbox.max_held_alerts
+        if over > 0:
+            for _ in range(over):
+                held.rows.popleft()
+            if not held.dropped:
+                log.warning("held_alerts_dropped", max_held_alerts=self.settings.outbox.max_held_alerts,
+                            note="the oldest held alerts are dropped while the state cannot be written")
+            held.dropped += over
+            self.held_dropped += over
+
+    def _retry_writes(self) -> bool:
+        """Write what is held; True once written: ready again, `state_write_resumed`, publisher woken."""
+        held = self._held
+        if held is None:
+            return True
+        assert self.store is not None
+        try:
+            self.store.commit(list(held.rows), held.state)
+        except StoreWriteError as exc:
+            held.error = exc.problem
+            return False
+        self._held = None
+        log.info("state_write_resumed", alerts_written=len(held.rows), alerts_dropped=held.dropped,
+                 down_s=round(time.time() - held.since, 1))
+        self.notifier.notify(f"STATUS={self._status()}")
+        if self.publisher is not None:
+            self.publisher.wake()
+        return True
+
     async def _ticker(self) -> None:
         """Once a second: timers on the wall clock, the watchdog, STATUS, stalled feeds, drop counts."""
         watchdog_usec = int(os.environ.get("WATCHDOG_USEC", "0") or 0)
@@ -314,6 +402,9 @@ class Service:
             alerts = self.pipeline.tick(now)
             if alerts:
                 self._commit(alerts)
+            if self._held is not None and time.monotonic() - self._last_retry >= self.settings.outbox.retry_s:
+                self._last_retry = time.monotonic()
+                self._retry_writes()
             if watchdog_usec:
                 self.notifier.notify("WATCHDOG=1")
             for name, stats in self.feed_stats.items():
@@ -349,6 +440,7 @@ class Service:
             f"{s.messages} messages, {len(self.pipeline.engine.vessels)} vessels, "
             f"{sum(s.alerts.values())} alerts, outbox {depth}, posture {self.pipeline.posture.level}, "
             f"mqtt {'up' if connected else 'down'}"
+            + ("" if self._held is None else f", STATE NOT WRITABLE ({len(self._held.rows)} alerts held)")
         )
 
     # ---- reload (SIGHUP) -----------------------------------------------------------------------------
@@ -411,12 +503,16 @@ class Service:
             "state_restored_vessels": self.restored,
             "mqtt_connected": self.publisher is not None and self.publisher.stats.connected,
             "outbox_depth": self.store.depth if self.store is not None else None,
+            # Not ready while the state database cannot be written (disk full, read-only, I/O error).
+            "state_writable": self._held is None,
+            "state_error": None if self._held is None else self._held.error,
+            "held_alerts": 0 if self._held is None else len(self._held.rows),
             "feeds": {
                 name: {"connected": st.connected, "stalled": name in self._stalled}
                 for name, st in self.feed_stats.items()
             },
         }
-        return self.ready, facts
+        return self.ready and self._held is None, facts
 
     def metrics_registry(self) -> CollectorRegistry:
         return self.registry
@@ -451,11 +547,20 @@ class Service:
             })
         return d
 
-    def vessels(self) -> Iterator[dict[str, Any]]:
-        for mmsi in list(self.pipeline.engine.vessels):
-            d = self._vessel_dict(mmsi)
-            if d is not None:
-                yield d
+    def vessels(self, after: int = 0) -> Iterator[dict[str, Any]]:
+        """Vessels above MMSI `after`, in MMSI order, each built only when taken (the API takes a page).
+        The order is a snapshot: a vessel forgotten meanwhile is skipped, one added is in the next page."""
+        engine = self.pipeline.engine
+        keys = self._mmsi_order.of(engine.vessels, engine.forgotten + engine.evicted)
+        start = int(np.searchsorted(keys, after, side="right"))
+        for i in range(start, len(keys), 256):
+            for mmsi in keys[i : i + 256].tolist():
+                d = self._vessel_dict(mmsi)
+                if d is not None:
+                    yield d
+
+    def vessel_count(self) -> int:
+        return len(self.pipeline.engine.vessels)
 
     def vessel(self, mmsi: int) -> dict[str, Any] | None:
         return self._vessel_dict(mmsi, detail=True)
@@ -499,6 +604,42 @@ class Service:
         self._subscribers.discard(queue)
 
 
+class _MmsiOrder:
+    """The engine's MMSIs sorted, for /api/vessels pages, so no request sorts every vessel.
+
+    Rebuilt only when the vessel set changed, and then, when vessels were only added since (a flood of
+    new MMSIs is exactly that), by merging the new ones in: dicts keep insertion order, so they are the
+    newest keys, and the key that was newest before is found just behind them. `removed` counts every
+    vessel the engine ever dropped (forgotten, evicted): when it moves, the array is rebuilt (2 ms for
+    100,000), since a dropped vessel heard again is re-inserted among the newest keys.
+    """
+
+    def __init__(self) -> None:
+        self._vessels: dict[int, Any] | None = None
+        self._n = 0
+        self._newest: int | None = None
+        self._removed = 0
+        self.keys = np.empty(0, dtype=np.int64)
+
+    def of(self, vessels: dict[int, Any], removed: int) -> np.ndarray[Any, np.dtype[np.int64]]:
+        n = len(vessels)
+        newest = next(reversed(vessels)) if n else None
+        if vessels is self._vessels and removed == self._removed and n >= self._n:
+            if n == self._n and newest == self._newest:
+                return self.keys
+            if self._n:
+                tail = list(islice(reversed(vessels), n - self._n + 1))
+                if tail[-1] == self._newest:
+                    added = np.sort(np.array(tail[:-1], dtype=np.int64))
+                    self.keys = np.insert(self.keys, np.searchsorted(self.keys, added), added)
+                    self._n, self._newest = n, newest
+                    return self.keys
+        keys = np.fromiter(vessels, dtype=np.int64, count=n)
+        keys.sort()
+        self._vessels, self._n, self._newest, self._removed, self.keys = vessels, n, newest, removed, keys
+        return keys
+
+
 class _ServiceCollector(Collector):
     """Prometheus metrics read from the live objects at scrape time: nothing is counted twice."""
 
@@ -532,6 +673,21 @@ class _ServiceCollector(Collector):
         c = CounterMetricFamily("chokepoint_vessels_forgotten", "Vessels forgotten after state.forget_after_s of silence")
         c.add_metric([], p.engine.forgotten)
         yield c
+        c = CounterMetricFamily("chokepoint_vessels_evicted", "Vessels dropped to keep under state.max_vessels")
+        c.add_metric([], p.engine.evicted)
+        yield c
+        offset = GaugeMetricFamily("chokepoint_feed_clock_offset_seconds",
+                                   "Feed clock minus wall clock at the feed's newest line (a lagging receiver < 0)",
+                                   labels=["feed"])
+        jumps = CounterMetricFamily("chokepoint_feed_clock_jumps", "Confirmed jumps of a feed's clock",
+                                    labels=["feed"])
+        for source, clock in p.assembler.clocks.items():
+            name = source.decode(errors="replace")
+            if clock.now is not None and clock.wall_at is not None:
+                offset.add_metric([name], clock.now - clock.wall_at)
+            jumps.add_metric([name], clock.jumps)
+        yield offset
+        yield jumps
         g = GaugeMetricFamily("chokepoint_posture_level", "Posture in force: 0 NORMAL .. 3 CRITICAL")
         g.add_metric([], LEVELS.index(p.posture.level))
         yield g
@@ -551,6 +707,16 @@ class _ServiceCollector(Collector):
             c = CounterMetricFamily("chokepoint_outbox_dropped", "Alerts dropped because the outbox was full")
             c.add_metric([], s.store.dropped)
             yield c
+        g = GaugeMetricFamily("chokepoint_state_writable", "0 while the state database cannot be written")
+        g.add_metric([], 1 if s._held is None else 0)
+        yield g
+        g = GaugeMetricFamily("chokepoint_alerts_held", "Alerts held in memory while the state cannot be written")
+        g.add_metric([], 0 if s._held is None else len(s._held.rows))
+        yield g
+        c = CounterMetricFamily("chokepoint_alerts_held_dropped",
+                                "Held alerts dropped (beyond outbox.max_held_alerts) while the state could not be written")
+        c.add_metric([], s.held_dropped)
+        yield c
         if s.publisher is not None:
             st = s.publisher.stats
             g = GaugeMetricFamily("chokepoint_mqtt_connected", "1 while connected to the broker")
@@ -573,6 +739,9 @@ class _ServiceCollector(Collector):
         rec = CounterMetricFamily("chokepoint_feed_reconnects", "Reconnections per feed", labels=labels)
         last = GaugeMetricFamily("chokepoint_feed_last_line_timestamp_seconds", "Unix time of the last line",
                                  labels=labels)
+        skipped = CounterMetricFamily(
+            "chokepoint_feed_skipped", "Input a feed discarded before the pipeline, by reason "
+            "(line_too_long: a line over 1,024 bytes)", labels=[*labels, "reason"])
         for name, fs in s.feed_stats.items():
             lv = [name, fs.type]
             up.add_metric(lv, 1 if fs.connected else 0)
@@ -580,7 +749,14 @@ class _ServiceCollector(Collector):
             lines.add_metric(lv, fs.lines)
             rec.add_metric(lv, fs.reconnects)
             last.add_metric(lv, fs.last_line or 0)
-        yield from (up, stalled, lines, rec, last)
+            for reason, n in sorted({"line_too_long": 0, **fs.skipped}.items()):
+                skipped.add_metric([*lv, reason], n)
+        yield from (up, stalled, lines, rec, last, skipped)
+        if s.http is not None:
+            c = CounterMetricFamily("chokepoint_http_connections_refused",
+                                    "HTTP connections answered 503 and closed: http.max_connections were open")
+            c.add_metric([], s.http.connections_refused)
+            yield c
 
 
 def run_service(config_path: str, mqtt_url: str | None) -> int:

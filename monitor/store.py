@@ -16,24 +16,43 @@ the alert id (CONTRACT.md).
 
 Used from one thread (the event loop): every call is synchronous and short (executemany, one commit per
 call), so it needs no executor and no locking.
+
+Faults, and who decides what (README "State and disk faults"):
+- at start, a directory or database that cannot be opened or written (permissions, disk full, I/O error)
+  is StoreError, exit 1: systemd retries, and the fault may well clear (space freed, disk remounted);
+- a file that is not a usable database (corrupt, not SQLite, a newer program's schema) is StoreCorrupt;
+  `Store.open` then moves it aside (`monitor.db.corrupt-<UTC time>`, with its -wal and -shm) and starts
+  a fresh one, as `discard` does for state rows the engine refuses: never a restart loop;
+- while running, a write that fails for the disk (full, read-only, I/O error) is StoreWriteError and
+  changes nothing; the daemon keeps the alerts and retries. An `ack` that cannot be written is kept in
+  memory (those rows are no longer pending) and written with the next successful write.
 """
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import suppress
 from pathlib import Path
 from types import MappingProxyType
 from typing import Final, Self
 
 import structlog
 
-from monitor.errors import EXIT_CONFIG, StartupError
+from monitor.errors import EXIT_FAILURE, MonitorError, StartupError
 
-__all__ = ["DB_NAME", "Store", "StoreError"]
+__all__ = ["DB_NAME", "Store", "StoreCorrupt", "StoreError", "StoreWriteError"]
 
 DB_NAME: Final = "monitor.db"
-_SCHEMA_VERSION: Final = 1
+# 2: state values are versioned JSON (monitor.savedstate), no longer pickle/marshal. The tables are those
+# of 1, so a version-1 file opens (its state rows are then refused and the file moved aside, its queued
+# alerts carried over); a program of version 1 refuses a version-2 file with one line.
+_SCHEMA_VERSION: Final = 2
+# SQLite primary result codes (extended codes carry them in the low byte).
+_SQLITE_CORRUPT: Final = 11
+_SQLITE_NOTADB: Final = 26
 _EMPTY_STATE: Final[Mapping[str, bytes | None]] = MappingProxyType({})
 
 _log = structlog.get_logger(__name__)
@@ -55,19 +74,51 @@ CREATE TABLE IF NOT EXISTS state (
 
 
 class StoreError(StartupError):
-    """The state directory or its database cannot be used.
+    """The state directory or its database cannot be opened or written at start.
 
-    Exit code 3, like a bad config file: a path that cannot be created, a read-only directory or a
-    database that is not one will not fix itself, and systemd's RestartPreventExitStatus=3 stops a
-    restart loop that would only hide it.
+    Exit code 1: a directory that cannot be created yet, a full or read-only disk, an I/O error may well
+    clear (space freed, a disk remounted), so systemd's Restart=on-failure retries. Only a bad
+    configuration exits 3.
     """
 
-    exit_code = EXIT_CONFIG
+    exit_code = EXIT_FAILURE
 
     def __init__(self, path: Path, problem: str) -> None:
         self.path = path
         self.problem = problem
         super().__init__(f"{path}: {problem}")
+
+
+class StoreCorrupt(StoreError):
+    """The file is not a database this program can use: corrupt, not SQLite, or a newer schema.
+    `Store.open` moves it aside and starts fresh."""
+
+
+class StoreWriteError(MonitorError):
+    """A write failed for the disk (full, read-only, I/O error) while running; nothing was written."""
+
+    def __init__(self, path: Path, problem: str) -> None:
+        self.path = path
+        self.problem = problem
+        super().__init__(f"{path}: {problem}")
+
+
+def _disk_fault(exc: BaseException) -> bool:
+    """An error of the disk or the file, not of the program: worth a retry once space returns.
+    (ProgrammingError, IntegrityError and the like are bugs and propagate.)"""
+    if isinstance(exc, OSError):
+        return True
+    return type(exc) in (sqlite3.OperationalError, sqlite3.DatabaseError)
+
+
+def _corrupt(exc: sqlite3.Error) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code is not None and code & 0xFF in (_SQLITE_CORRUPT, _SQLITE_NOTADB)
+
+
+def _error(path: Path, exc: sqlite3.Error, doing: str) -> StoreError:
+    cls = StoreCorrupt if _corrupt(exc) else StoreError
+    return cls(path, f"{doing}: {exc}")
 
 
 def _blob(value: object, what: str) -> bytes:
@@ -100,6 +151,8 @@ class Store:
         self.path = self.directory / DB_NAME
         self.max_outbox = max_outbox
         self.dropped = 0  # dropped since start because the outbox was full
+        self._unacked: set[int] = set()  # acknowledged rows whose DELETE could not be written yet
+        self._read_failing = False
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -110,12 +163,68 @@ class Store:
             # isolation_level=None: no implicit transactions; commit() opens and ends its own.
             self._db = sqlite3.connect(self.path, isolation_level=None, timeout=5.0)
         except sqlite3.Error as exc:
-            raise StoreError(self.path, f"cannot open the database: {exc}") from exc
+            raise _error(self.path, exc, "cannot open the database") from exc
         try:
             self._depth = self._prepare()
         except sqlite3.Error as exc:
+            with suppress(sqlite3.Error):
+                self._db.close()
+            if isinstance(exc, _NewerSchema):
+                raise StoreCorrupt(self.path, f"cannot use the database: {exc}") from exc
+            raise _error(self.path, exc, "cannot use the database") from exc
+
+    @classmethod
+    def open(cls, directory: Path, *, max_outbox: int = 1_000_000) -> Store:
+        """Open the store; a file that is not a usable database is moved aside (one `state_corrupt` error
+        event naming it and the problem) and a fresh one started. StoreError for anything else."""
+        try:
+            return cls(directory, max_outbox=max_outbox)
+        except StoreCorrupt as exc:
+            moved = _move_aside(exc.path)
+            fresh = cls(directory, max_outbox=max_outbox)
+            kept = fresh._copy_outbox(moved)  # (most often nothing can be read from a corrupt file)
+            _log.error("state_corrupt", file=str(exc.path), problem=exc.problem, moved_to=str(moved),
+                       alerts_kept=kept, note="started with a fresh state database")
+            return fresh
+
+    def discard(self, problem: str, event: str = "state_corrupt") -> Store:
+        """The state in this database cannot be used (the engine refused a row): move the file aside,
+        log one error `event` naming it and the problem, and return a fresh store in its place, holding
+        the queued alerts that could still be read (a committed alert is still sent). This store is closed."""
+        with suppress(sqlite3.Error):
             self._db.close()
-            raise StoreError(self.path, f"cannot use the database: {exc}") from exc
+        moved = _move_aside(self.path)
+        fresh = Store(self.directory, max_outbox=self.max_outbox)
+        kept = fresh._copy_outbox(moved)
+        _log.error(event, file=str(self.path), problem=problem, moved_to=str(moved), alerts_kept=kept,
+                   note="started with a fresh state database")
+        return fresh
+
+    def _copy_outbox(self, other: Path) -> int:
+        """Queue the alerts of another store file (a moved-aside one), oldest first; 0 if it cannot be read."""
+        db = self._db
+        try:
+            db.execute("ATTACH DATABASE ? AS old", (str(other),))
+        except sqlite3.Error:
+            return 0
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            cursor = db.execute(
+                "INSERT OR IGNORE INTO outbox (alert_id, topic, payload) SELECT alert_id, topic, payload"
+                " FROM old.outbox WHERE typeof(alert_id) = 'text' AND typeof(topic) = 'text'"
+                " AND typeof(payload) = 'blob' ORDER BY seq"
+            )
+            added = max(cursor.rowcount, 0)
+            db.execute("COMMIT")
+        except sqlite3.Error:
+            with suppress(sqlite3.Error):
+                db.execute("ROLLBACK")
+            added = 0
+        finally:
+            with suppress(sqlite3.Error):
+                db.execute("DETACH DATABASE old")
+        self._depth += added
+        return added
 
     def _prepare(self) -> int:
         db = self._db
@@ -127,10 +236,12 @@ class Store:
         db.execute("PRAGMA synchronous=FULL")
         version = db.execute("PRAGMA user_version").fetchone()[0]
         if version > _SCHEMA_VERSION:
-            raise sqlite3.DatabaseError(
-                f"schema version {version} is newer than this program's ({_SCHEMA_VERSION})"
-            )
-        db.executescript(f"BEGIN IMMEDIATE;{_SCHEMA}PRAGMA user_version={_SCHEMA_VERSION};COMMIT;")
+            raise _NewerSchema(f"schema version {version} is newer than this program's ({_SCHEMA_VERSION})")
+        tables = db.execute("SELECT COUNT(*) FROM sqlite_master WHERE name IN ('outbox', 'state')").fetchone()[0]
+        if version != _SCHEMA_VERSION or tables != 2:
+            # Written only when needed: a daemon restarted on a full disk opens its database read-only
+            # in effect, and its first write (not the start) meets the fault.
+            db.executescript(f"BEGIN IMMEDIATE;{_SCHEMA}PRAGMA user_version={_SCHEMA_VERSION};COMMIT;")
         depth: int = db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]
         return depth
 
@@ -150,11 +261,18 @@ class Store:
         An alert id already queued is not queued again. When the outbox would hold more than
         `max_outbox` alerts, the oldest are dropped (see the class docstring).
         """
-        if not outgoing and not state:
+        if not outgoing and not state and not self._unacked:
             return
         db = self._db
-        db.execute("BEGIN IMMEDIATE")
         try:
+            db.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            if _disk_fault(exc):
+                raise StoreWriteError(self.path, str(exc)) from exc
+            raise
+        try:
+            if self._unacked:  # acks that could not be written before
+                db.executemany("DELETE FROM outbox WHERE seq = ?", ((r,) for r in self._unacked))
             added = 0
             if outgoing:
                 cursor = db.executemany(
@@ -181,11 +299,16 @@ class Store:
                 )
                 dropped = max(cursor.rowcount, 0)
             db.execute("COMMIT")
-        except BaseException:
+        except BaseException as exc:
             # BaseException: a KeyboardInterrupt mid-batch must not leave a transaction open either.
-            if db.in_transaction:
-                db.execute("ROLLBACK")
+            # (On a full disk SQLite may have rolled back already, and a ROLLBACK may fail as well.)
+            with suppress(sqlite3.Error):
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+            if _disk_fault(exc):
+                raise StoreWriteError(self.path, str(exc)) from exc
             raise
+        self._unacked.clear()
         self._depth += added - dropped
         if dropped:
             self.dropped += dropped
@@ -204,10 +327,25 @@ class Store:
 
     def pending(self, limit: int = 256, after: int = 0) -> list[tuple[int, str, bytes]]:
         """Up to `limit` queued alerts as (rowid, topic, payload), oldest first, with rowid > `after`."""
-        rows = self._db.execute(
-            "SELECT seq, topic, payload FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?", (after, limit)
-        ).fetchall()
-        return [(int(seq), str(topic), bytes(payload)) for seq, topic, payload in rows]
+        try:
+            rows = self._db.execute(
+                "SELECT seq, topic, payload FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?",
+                (after, limit + len(self._unacked)),
+            ).fetchall()
+        except sqlite3.Error as exc:
+            if not _disk_fault(exc):
+                raise
+            # The publisher must not die of a disk fault: nothing to send until it clears (the
+            # daemon's retry of its writes wakes the publisher).
+            if not self._read_failing:
+                self._read_failing = True
+                _log.error("state_read_failed", file=str(self.path), error=str(exc))
+            return []
+        self._read_failing = False
+        unacked = self._unacked
+        return [
+            (int(seq), str(topic), bytes(payload)) for seq, topic, payload in rows if seq not in unacked
+        ][:limit]
 
     def ack(self, rowids: Iterable[int]) -> None:
         """Remove sent alerts (the broker acknowledged them). Unknown rowids are ignored: an alert
@@ -216,26 +354,68 @@ class Store:
         if not keys:
             return
         db = self._db
-        db.execute("BEGIN IMMEDIATE")
         try:
+            db.execute("BEGIN IMMEDIATE")
+            if self._unacked:
+                db.executemany("DELETE FROM outbox WHERE seq = ?", ((r,) for r in self._unacked))
             cursor = db.executemany("DELETE FROM outbox WHERE seq = ?", keys)
             db.execute("COMMIT")
-        except BaseException:
-            if db.in_transaction:
-                db.execute("ROLLBACK")
-            raise
+        except BaseException as exc:
+            with suppress(sqlite3.Error):
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+            if not _disk_fault(exc):
+                raise
+            # The broker has these: they are sent, whatever the disk says. Kept here (not pending any
+            # more) and deleted with the next write that succeeds; a crash first sends them again,
+            # which at-least-once allows.
+            new = {k for (k,) in keys} - self._unacked
+            self._unacked |= new
+            self._depth = max(0, self._depth - len(new))
+            return
         self._depth -= max(cursor.rowcount, 0)
+        self._unacked.clear()
 
     def load_state(self) -> dict[str, bytes]:
         """Every state key and its value."""
-        return {str(k): bytes(v) for k, v in self._db.execute("SELECT key, value FROM state")}
+        try:
+            return {str(k): bytes(v) for k, v in self._db.execute("SELECT key, value FROM state")}
+        except sqlite3.Error as exc:
+            raise _error(self.path, exc, "cannot read the state") from exc
+        except TypeError as exc:  # a value of another type than BLOB/TEXT (bytes() of an int)
+            raise StoreCorrupt(self.path, f"cannot read the state: {exc}") from exc
 
     def close(self) -> None:
-        """Close the database (idempotent). The last connection's close checkpoints the WAL."""
-        self._db.close()
+        """Close the database (idempotent). The last connection's close checkpoints the WAL; on a full
+        disk it may not be able to, which loses nothing (the WAL is read back at the next open)."""
+        with suppress(sqlite3.Error):
+            self._db.close()
 
     def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class _NewerSchema(sqlite3.DatabaseError):
+    """The file was written by a newer program (PRAGMA user_version above ours)."""
+
+
+def _move_aside(path: Path) -> Path:
+    """Rename the database and its -wal and -shm files to `<name>.corrupt-<UTC time>` (same suffixes), so
+    they stay together for inspection; the name is made unique if that one is taken."""
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    target = path.with_name(f"{path.name}.corrupt-{stamp}")
+    n = 1
+    while target.exists():
+        n += 1
+        target = path.with_name(f"{path.name}.corrupt-{stamp}-{n}")
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        src = Path(f"{path}{suffix}")
+        if src.exists():
+            try:
+                os.replace(src, f"{target}{suffix}")
+            except OSError as exc:
+                raise StoreError(src, f"cannot move the unusable database aside: {exc.strerror or exc}") from exc
+    return target

@@ -5,8 +5,12 @@ loaded, so that a bad file stops the program at start with every problem listed,
 rather than failing later in the middle of a run. Geometries are built with shapely and prepared, so the
 geofencing code can run vectorized predicates on them directly.
 
-GeoJSON is [lon, lat]. The most common mistake in hand-written zone files is [lat, lon], which is caught
-here when a "latitude" falls beyond ±90 (true for any longitude east of 90°E or west of 90°W).
+GeoJSON is [lon, lat]. The most common mistake in hand-written zone files is [lat, lon]. It is caught three
+ways: a "latitude" beyond ±90 (true for any longitude east of 90°E or west of 90°W); a feature that lies
+far from the rest of the file (a single feature written the wrong way round among correct ones); and a feature
+named after a well-known strait or sea that lies far from it but would lie on it with lon and lat exchanged
+(a whole file written the wrong way round: exchanging every coordinate mirrors the file, so it stays
+consistent with itself and only outside knowledge can tell). See _check_placement.
 """
 
 from __future__ import annotations
@@ -16,7 +20,8 @@ import math
 import os
 import pathlib
 import re
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from types import MappingProxyType
@@ -24,12 +29,23 @@ from typing import Any
 
 import numpy as np
 import shapely
+from numpy.typing import NDArray
 from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 
 from monitor.errors import ZoneFileError
+from monitor.geo import EARTH_RADIUS_M
 
-__all__ = ["ZONE_KINDS", "Zone", "ZoneFile", "default_zone_path", "load_zone_file"]
+__all__ = [
+    "FAR_APART_KM",
+    "ZONE_KINDS",
+    "Zone",
+    "ZoneCheck",
+    "ZoneFile",
+    "check_zone_file",
+    "default_zone_path",
+    "load_zone_file",
+]
 
 ZONE_KINDS: tuple[str, ...] = (
     "region",
@@ -94,23 +110,59 @@ def default_zone_path() -> pathlib.Path:
     return pathlib.Path(str(resources.files("monitor.data") / "hormuz.geojson"))
 
 
+@dataclass(frozen=True)
+class ZoneCheck:
+    """Everything `zones check` reports about a file, valid or not.
+
+    `problems` lists every problem in file order, each naming its feature (empty when the file is valid, and
+    then `zone_file` is the loaded file). `kinds` counts the features read, by kind; `bounds` is
+    (lon_min, lat_min, lon_max, lat_max) over every finite coordinate of every readable geometry, valid or
+    not, so a user sees where the file lies even when it is refused (None when no geometry could be read).
+    """
+
+    path: str
+    problems: tuple[str, ...]
+    zone_file: ZoneFile | None
+    features: int = 0
+    kinds: Mapping[str, int] = field(default_factory=dict)
+    bounds: tuple[float, float, float, float] | None = None
+
+
 def load_zone_file(path: str | os.PathLike[str]) -> ZoneFile:
     """Read, validate and build a zone file.
 
     Raises ZoneFileError(path, problems) listing every problem found. Each feature problem starts with
     the feature's id (``feature 'x': ...``) or, without a usable id, its 0-based position in the
-    ``features`` array (``feature #3 (no id): ...``).
+    ``features`` array (``feature #3 (no id): ...``); a problem of the whole file starts ``whole file:``.
+    The exception's message is one line (the first problem and how many more), for a log line; `problems`
+    carries them all.
     """
     path_str = os.fspath(path)
+    check = _build(path_str, _read(path_str))
+    if check.zone_file is None:
+        raise ZoneFileError(path_str, list(check.problems))
+    return check.zone_file
+
+
+def check_zone_file(path: str | os.PathLike[str]) -> ZoneCheck:
+    """Validate a zone file like load_zone_file, but hand back the report instead of raising."""
+    path_str = os.fspath(path)
     try:
-        text = pathlib.Path(path_str).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ZoneFileError(path_str, [f"cannot read file: {exc}"]) from exc
-    try:
-        document = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ZoneFileError(path_str, [f"not JSON: {exc}"]) from exc
+        document = _read(path_str)
+    except ZoneFileError as exc:
+        return ZoneCheck(path_str, tuple(exc.problems), None)
     return _build(path_str, document)
+
+
+def _read(path: str) -> Any:
+    try:
+        text = pathlib.Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ZoneFileError(path, [f"cannot read file: {exc}"]) from exc
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ZoneFileError(path, [f"not JSON: {exc}"]) from exc
 
 
 @dataclass(slots=True)
@@ -125,24 +177,27 @@ class _Draft:
     geometry: BaseGeometry | None = None
 
 
-def _build(path: str, document: Any) -> ZoneFile:
+def _build(path: str, document: Any) -> ZoneCheck:
     problems: list[str] = []
     if not isinstance(document, dict) or document.get("type") != "FeatureCollection":
         found = document.get("type") if isinstance(document, dict) else type(document).__name__
-        raise ZoneFileError(path, [f"not a GeoJSON FeatureCollection (type is {found!r})"])
+        return ZoneCheck(path, (f"not a GeoJSON FeatureCollection (type is {found!r})",), None)
     features = document.get("features")
     if not isinstance(features, list):
-        raise ZoneFileError(path, ["not a GeoJSON FeatureCollection: 'features' is not a list"])
+        return ZoneCheck(path, ("not a GeoJSON FeatureCollection: 'features' is not a list",), None)
     if not features:
-        raise ZoneFileError(path, ["empty FeatureCollection: no features"])
+        return ZoneCheck(path, ("empty FeatureCollection: no features",), None)
     collection_properties = document.get("properties") or {}
     if not isinstance(collection_properties, dict):
         problems.append("collection 'properties' is not an object")
         collection_properties = {}
 
     drafts = [_read_feature(index, feature, problems) for index, feature in enumerate(features)]
+    kinds = Counter(draft.kind for draft in drafts if draft.kind is not None)
     _check_ids(drafts, problems)
+    bounds = _bounds(drafts)
     _check_geometries(drafts, problems)
+    _check_placement(drafts, problems)
     by_id = {draft.id: draft for draft in drafts if draft.id is not None}
 
     zones: list[Zone] = []
@@ -150,16 +205,19 @@ def _build(path: str, document: Any) -> ZoneFile:
         zone = _make_zone(draft, by_id, problems)
         if zone is not None:
             zones.append(zone)
+    counts = MappingProxyType(dict(sorted(kinds.items())))
     if problems:
-        # Checks run in phases (properties, ids, geometries in bulk, kinds); report in file order instead,
-        # so each feature's problems read together. sort() is stable: phase order is kept within a feature.
+        # Checks run in phases (properties, ids, geometries in bulk, placement, kinds); report in file order
+        # instead, so each feature's problems read together, whole-file problems first. sort() is stable:
+        # phase order is kept within a feature.
         position: dict[str, int] = {}
         for draft in drafts:
             position.setdefault(draft.label, draft.index)
         problems.sort(key=lambda problem: position.get(problem.split(": ", 1)[0], -1))
-        raise ZoneFileError(path, problems)
+        return ZoneCheck(path, tuple(problems), None, len(features), counts, bounds)
     shapely.prepare([zone.geometry for zone in zones])
-    return ZoneFile(path=path, zones=tuple(zones), properties=MappingProxyType(collection_properties))
+    zone_file = ZoneFile(path=path, zones=tuple(zones), properties=MappingProxyType(collection_properties))
+    return ZoneCheck(path, (), zone_file, len(features), counts, bounds)
 
 
 def _read_feature(index: int, feature: Any, problems: list[str]) -> _Draft:
@@ -266,6 +324,247 @@ def _check_geometries(drafts: list[_Draft], problems: list[str]) -> None:
             draft.geometry = None
         elif not range_ok:
             draft.geometry = None
+
+
+# ------------------------------------------------------------------------------------ where the file lies
+
+# A zone file describes one chokepoint and its approaches: its features lie together. Every feature must
+# lie within FAR_APART_KM of at least one other feature, through a chain of such neighbours, of the file's
+# main group. A chokepoint's zones span a few hundred kilometres (the Hormuz file's ports reach from Umm
+# Qasr to Chabahar, 1,300 km, but each lies well within 1,000 km of its neighbours); a feature written
+# [lat, lon] among correct ones lands thousands of kilometres away (Hormuz: lon 56, lat 26 becomes a
+# point in the Baltic states). Chaining (single linkage) rather than a distance to the file's centre means
+# a file as wide as the Red Sea, or one holding two neighbouring chokepoints, is not refused.
+FAR_APART_KM = 1000.0
+# A feature named after a place (below) is "at" it within this distance of the place's box.
+_NEAR_PLACE_KM = 300.0
+# A far feature is diagnosed as written [lat, lon] (rather than just misplaced) when exchanging its lon and
+# lat brings it this close to a feature of the main group: back where it belongs, among its neighbours.
+_SWAP_NEAR_KM = 100.0
+
+
+_Boxes = NDArray[np.float64]  # lon/lat boxes, one row (lon_min, lat_min, lon_max, lat_max) each
+
+
+@dataclass(frozen=True, slots=True)
+class _Place:
+    """A well-known strait or sea, as a generous lon/lat box, and the words that name it."""
+
+    name: str
+    pattern: re.Pattern[str]
+    box: tuple[float, float, float, float]  # lon_min, lat_min, lon_max, lat_max
+
+
+def _place(name: str, words: str, box: tuple[float, float, float, float]) -> _Place:
+    return _Place(name, re.compile(rf"\b(?:{words})\b"), box)
+
+
+# Only places whose longitude lies within ±90: a file written [lat, lon] anywhere else has "latitudes"
+# beyond ±90, which the range check already catches (Malacca, Singapore, Taiwan, Lombok). Boxes are
+# generous (a name like "Hormuz island" or "Gulf of Suez" must fall inside); tests check them against the
+# shared geodata where there is some.
+_PLACES: tuple[_Place, ...] = (
+    _place("Strait of Hormuz", "hormuz", (55.5, 25.5, 57.8, 27.5)),
+    _place("Persian Gulf", "persian gulf|arabian gulf", (47.5, 23.5, 57.0, 30.7)),
+    _place("Gulf of Oman", "gulf of oman|sea of oman", (56.0, 22.0, 62.0, 26.8)),
+    _place("Bab el-Mandeb", "mandeb", (42.8, 12.2, 43.8, 13.3)),
+    _place("Red Sea", "red sea", (32.3, 12.4, 43.6, 30.0)),
+    _place("Gulf of Aden", "aden", (42.5, 10.3, 51.5, 15.2)),
+    _place("Suez Canal", "suez", (32.2, 27.5, 34.0, 31.4)),
+    _place("Bosphorus", "bosphorus|bosporus|istanbul strait", (28.9, 40.9, 29.2, 41.3)),
+    _place("Dardanelles", "dardanelles|canakkale|çanakkale", (26.1, 39.9, 26.8, 40.5)),
+    _place("Strait of Gibraltar", "gibraltar", (-6.1, 35.7, -5.2, 36.3)),
+    _place("Strait of Dover", "dover|pas de calais", (1.0, 50.7, 2.0, 51.3)),
+    _place("English Channel", "english channel|la manche", (-5.8, 48.4, 1.8, 51.2)),
+    _place("Panama Canal", "panama canal", (-80.0, 8.8, -79.4, 9.5)),
+)
+
+
+def _bounds(drafts: Sequence[_Draft]) -> tuple[float, float, float, float] | None:
+    """lon_min, lat_min, lon_max, lat_max over the finite coordinates of every geometry read."""
+    geometries = [draft.geometry for draft in drafts if draft.geometry is not None]
+    if not geometries:
+        return None
+    coordinates = shapely.get_coordinates(np.array(geometries, dtype=object))
+    coordinates = coordinates[np.isfinite(coordinates).all(axis=1)]
+    if not len(coordinates):
+        return None
+    lo = coordinates.min(axis=0)
+    hi = coordinates.max(axis=0)
+    return (float(lo[0]), float(lo[1]), float(hi[0]), float(hi[1]))
+
+
+def _gap_km(box: _Boxes, boxes: _Boxes) -> _Boxes:
+    """Great-circle distance in km between the lon/lat box `box` and each of `boxes` (0 where they touch).
+
+    Measured between the boxes' nearest edges; where their latitudes overlap, the longitude gap is measured
+    at the overlapping latitude farthest from the equator. Boxes contain their geometries, so this is (up
+    to the small error of treating box edges as the nearest points) a lower bound of the distance between
+    the features: it errs towards accepting. Longitude gaps are taken round the antimeridian too.
+    """
+    zero = np.zeros(len(boxes))
+    lon_gap = np.full(len(boxes), np.inf)
+    for shift in (-360.0, 0.0, 360.0):
+        gap = np.maximum.reduce([zero, boxes[:, 0] + shift - box[2], box[0] - (boxes[:, 2] + shift)])
+        lon_gap = np.minimum(lon_gap, gap)
+    lo = np.maximum(box[1], boxes[:, 1])
+    hi = np.minimum(box[3], boxes[:, 3])
+    overlap = lo <= hi
+    # Overlapping latitudes: both ends at the overlap's latitude farthest from the equator.
+    far_lat = np.where(np.abs(lo) > np.abs(hi), lo, hi)
+    below = boxes[:, 3] < box[1]  # the other box lies wholly south
+    lat_a = np.where(overlap, far_lat, np.where(below, box[1], box[3]))
+    lat_b = np.where(overlap, far_lat, np.where(below, boxes[:, 3], boxes[:, 1]))
+    p1 = np.radians(lat_a)
+    p2 = np.radians(lat_b)
+    a = np.sin((p2 - p1) / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(np.radians(lon_gap) / 2) ** 2
+    return 2 * EARTH_RADIUS_M / 1000.0 * np.arcsin(np.minimum(1.0, np.sqrt(a)))
+
+
+def _swapped(boxes: _Boxes) -> _Boxes:
+    """The boxes with lon and lat exchanged (only meaningful where |lon| <= 90)."""
+    return boxes[:, [1, 0, 3, 2]]
+
+
+def _groups(boxes: _Boxes) -> list[list[int]]:
+    """Single-linkage groups: two features are in one group when a chain of features, each within
+    FAR_APART_KM of the next, joins them. Memory O(n): one row of distances at a time."""
+    unvisited = np.ones(len(boxes), dtype=bool)
+    groups: list[list[int]] = []
+    for seed in range(len(boxes)):
+        if not unvisited[seed]:
+            continue
+        unvisited[seed] = False
+        group = [seed]
+        frontier = [seed]
+        while frontier:
+            rest = np.flatnonzero(unvisited)
+            if not rest.size:
+                break
+            near = rest[_gap_km(boxes[frontier.pop()], boxes[rest]) <= FAR_APART_KM].tolist()
+            unvisited[near] = False
+            group += near
+            frontier += near
+        groups.append(sorted(group))
+    return groups
+
+
+def _places_named(draft: _Draft) -> list[_Place]:
+    name = draft.properties.get("name")
+    text = f"{draft.id or ''} {name if isinstance(name, str) else ''}".lower().replace("-", " ")
+    text = text.replace("_", " ")
+    return [place for place in _PLACES if place.pattern.search(text)]
+
+
+def _describe_box(box: Sequence[float]) -> str:
+    return f"lon {_lon(box[0])} to {_lon(box[2])}, lat {_lat(box[1])} to {_lat(box[3])}"
+
+
+def _lon(value: float) -> str:
+    return f"{abs(value):.1f}°{'E' if value >= 0 else 'W'}"
+
+
+def _lat(value: float) -> str:
+    return f"{abs(value):.1f}°{'N' if value >= 0 else 'S'}"
+
+
+def _check_placement(drafts: list[_Draft], problems: list[str]) -> None:
+    """Refuse features that lie far from the rest of the file, or far from the place they are named after
+    when exchanging lon and lat would put them on it.
+
+    1. Far apart: features are grouped by single linkage at FAR_APART_KM (see there). The main group is
+       the one with the most features lying at the place they are named after, then the largest, then the
+       first. Every feature outside it is refused: as "looks like lat/lon swapped" when its lon and lat
+       exchanged would put it within _SWAP_NEAR_KM of a feature of the main group, otherwise as lying far
+       from the others.
+    2. Named place: a feature whose id or name names a place of _PLACES (e.g. "Strait of Hormuz") and that
+       lies more than _NEAR_PLACE_KM from it, but within it with lon and lat exchanged, is refused as
+       swapped. A far feature that the swap would not explain is left alone: names are ambiguous ("Dover",
+       Delaware), and rule 1 covers misplaced features.
+    3. A file all of whose named features look swapped (and none lies at its place) while every feature
+       lies in one group is written [lat, lon] throughout: one "whole file" problem says so, with where the
+       file lies and where it would lie.
+    Only features whose geometry passed the range and validity checks take part.
+    """
+    placed = [draft for draft in drafts if draft.geometry is not None]
+    if not placed:
+        return
+    boxes = np.array(shapely.bounds(np.array([draft.geometry for draft in placed], dtype=object)))
+    # |lon| <= 90 everywhere: exchanging lon and lat gives a valid position.
+    swappable = (boxes[:, 0] >= -90.0) & (boxes[:, 2] <= 90.0)
+    swapped_boxes = _swapped(boxes)
+
+    named_ok: set[int] = set()  # positions of features at the place they are named after
+    named_swapped: dict[int, tuple[_Place, float]] = {}  # position -> (place, km from it as given)
+    for position, draft in enumerate(placed):
+        places = _places_named(draft)
+        if not places:
+            continue
+        place_boxes = np.array([place.box for place in places], dtype=float)
+        gaps = _gap_km(boxes[position], place_boxes)
+        if gaps.min() <= _NEAR_PLACE_KM:
+            named_ok.add(position)
+        elif swappable[position]:
+            swapped_gaps = _gap_km(swapped_boxes[position], place_boxes)
+            best = int(swapped_gaps.argmin())
+            if swapped_gaps[best] <= _NEAR_PLACE_KM:
+                named_swapped[position] = (places[best], float(gaps[best]))
+
+    groups = _groups(boxes)
+    main = max(groups, key=lambda group: (len(named_ok.intersection(group)), len(group), -group[0]))
+    main_boxes = boxes[main]
+    flagged: set[int] = set()
+    for group in groups:
+        if group is main:
+            continue
+        for position in group:
+            label = placed[position].label
+            gaps = _gap_km(boxes[position], main_boxes)
+            nearest = int(gaps.argmin())
+            gap = float(gaps[nearest])
+            if swappable[position]:
+                swapped_gaps = _gap_km(swapped_boxes[position], main_boxes)
+                swapped_nearest = int(swapped_gaps.argmin())
+                swapped_gap = float(swapped_gaps[swapped_nearest])
+                if swapped_gap <= _SWAP_NEAR_KM:
+                    where = (
+                        "among them"
+                        if swapped_gap < 1.0
+                        else f"{swapped_gap:,.0f} km from {placed[main[swapped_nearest]].id!r}"
+                    )
+                    problems.append(
+                        f"{label}: looks like lat/lon swapped: it lies {gap:,.0f} km from the file's other "
+                        f"features (nearest {placed[main[nearest]].id!r}); with lon and lat exchanged it "
+                        f"would lie {where} (GeoJSON is [lon, lat])"
+                    )
+                    flagged.add(position)
+                    continue
+            problems.append(
+                f"{label}: lies far from the file's other features: {gap:,.0f} km from the nearest "
+                f"({placed[main[nearest]].id!r}), and every feature must lie within {FAR_APART_KM:,.0f} km "
+                "of another; is it in the right place? (another chokepoint's zones belong in a zone file "
+                "of their own)"
+            )
+            flagged.add(position)
+
+    for position, (place, gap) in named_swapped.items():
+        if position in flagged:
+            continue
+        problems.append(
+            f"{placed[position].label}: looks like lat/lon swapped: named after the {place.name} "
+            f"({_describe_box(place.box)}), it lies {gap:,.0f} km from it; with lon and lat exchanged it "
+            "lies there (GeoJSON is [lon, lat])"
+        )
+    if named_swapped and not named_ok and len(groups) == 1:
+        places = ", ".join(dict.fromkeys(f"the {place.name}" for place, _ in named_swapped.values()))
+        lo = boxes.min(axis=0)
+        hi = boxes.max(axis=0)
+        extent = (float(lo[0]), float(lo[1]), float(hi[2]), float(hi[3]))
+        problems.append(
+            f"whole file: coordinates look written [lat, lon] throughout (GeoJSON is [lon, lat]): the file "
+            f"lies at {_describe_box(extent)}, but its features are named after {places}; with lon and lat "
+            f"exchanged it would lie at {_describe_box(_swapped(np.array([extent]))[0])}"
+        )
 
 
 def _make_zone(draft: _Draft, by_id: Mapping[str, _Draft], problems: list[str]) -> Zone | None:

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 import pytest
 from hypothesis import settings
 
+from monitor.pipeline import Pipeline
 from tests.mqtt_helpers import Broker, find_mosquitto
 
 # `.ci/run` sets HYPOTHESIS_PROFILE=ci: the property tests draw the same examples on every CI run, so a
@@ -47,3 +48,10 @@ def broker(mosquitto: Broker) -> Broker:
     """The session broker, running at the start of this test (restarted if a test stopped it)."""
     mosquitto.start()
     return mosquitto
+
+
+@pytest.fixture(autouse=True)
+def _bugs_fail_tests(monkeypatch: pytest.MonkeyPatch) -> None:
+    """In-process pipelines raise what their per-batch safety net would count as `internal_error`, so a
+    bug fails the test that meets it (the daemons the tests start as subprocesses keep the net)."""
+    monkeypatch.setattr(Pipeline, "raise_internal_errors", True)

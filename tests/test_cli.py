@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -166,3 +167,70 @@ def test_speed_paces_the_replay(tmp_path: Path, capsys: pytest.CaptureFixture[st
     took = time.monotonic() - t0
     assert capsys.readouterr().out == fast
     assert 0.8 <= took < 5.0
+
+
+def _broken_three(tmp_path: Path) -> Path:
+    """The toy zone file with three features broken in three ways."""
+    from tests.helpers import synthetic_zones
+
+    document = synthetic_zones()
+    by_id = {f["properties"]["id"]: f for f in document["features"]}
+    triangle = [[[57, 25.5], [57.1, 25.5], [57, 26], [57, 25.5]]]
+    by_id["outer"]["geometry"] = {"type": "Polygon", "coordinates": triangle}  # a gate must be a line
+    del by_id["lane-in"]["properties"]["bearing"]
+    by_id["port-a"]["properties"]["country"] = "ARE"
+    return write_zones(tmp_path / "three.geojson", document)
+
+
+def test_zones_check_lists_every_problem_one_line_each(tmp_path: Path) -> None:
+    """`zones check` on a file with three broken features exits 3 and prints each problem on its own line
+    (`FILE: feature 'id': problem`), then how many there were."""
+    bad = _broken_three(tmp_path)
+    r = cli("zones", "check", str(bad))
+    assert r.returncode == 3
+    err = r.stderr.decode().splitlines()
+    named = [line.split(": ")[1] for line in err[:-1]]
+    assert named == ["feature 'outer'", "feature 'lane-in'", "feature 'port-a'"]
+    assert all(line.startswith(f"{bad}: ") for line in err)
+    assert err[-1] == f"{bad}: invalid zone file: 3 problems"
+    assert r.stdout.decode().startswith(f"{bad}: INVALID, 8 features")
+
+
+def test_zones_check_prints_counts_and_bounding_box(capsys: pytest.CaptureFixture[str]) -> None:
+    """`zones check` prints the zones by kind and the bounding box, as numbers and as degrees E/N, taken
+    here from the file's coordinates directly."""
+    import shapely
+    from shapely.geometry import shape
+
+    path = ROOT / "zones" / "hormuz.geojson"
+    features = json.loads(path.read_text())["features"]
+    coordinates = shapely.get_coordinates([shape(f["geometry"]) for f in features])
+    (lon_min, lat_min), (lon_max, lat_max) = coordinates.min(axis=0), coordinates.max(axis=0)
+    assert main(["zones", "check", str(path)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    ports = sum(f["properties"]["kind"] == "port" for f in features)
+    assert out[0].startswith(f"{path}: OK, {len(features)} zones (") and f"{ports} port" in out[0]
+    assert out[1] == (
+        f"  bounding box: lon min {lon_min:.4f} max {lon_max:.4f}, lat min {lat_min:.4f} max {lat_max:.4f}"
+        f" ({lon_min:.2f}°E to {lon_max:.2f}°E, {lat_min:.2f}°N to {lat_max:.2f}°N)"
+    )
+
+
+def test_zones_check_shows_where_a_swapped_file_lies(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The shipped file written [lat, lon]: exit 3, the whole-file problem first, and the bounding box shows
+    it lying at the real file's latitudes as longitudes (Eastern Europe)."""
+
+    def swap(c: Any) -> Any:
+        return [c[1], c[0]] if isinstance(c[0], int | float) else [swap(part) for part in c]
+
+    document = json.loads((ROOT / "zones" / "hormuz.geojson").read_text())
+    for f in document["features"]:
+        f["geometry"]["coordinates"] = swap(f["geometry"]["coordinates"])
+    path = write_zones(tmp_path / "swapped.geojson", document)
+    assert main(["zones", "check", str(path)]) == 3
+    captured = capsys.readouterr()
+    assert captured.err.splitlines()[0].startswith(f"{path}: whole file: coordinates look written [lat, lon]")
+    assert f"{path}: feature 'strait-of-hormuz': looks like lat/lon swapped" in captured.err
+    assert "(21.00°E to 31.00°E, 47.00°N to 61.80°N)" in captured.out

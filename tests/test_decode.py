@@ -31,7 +31,7 @@ DATA = Path(__file__).parent / "data"
 
 
 def assemble(lines: list[bytes] | list[str]) -> list[RawMessage]:
-    asm = NmeaAssembler(dedup_window_s=0)
+    asm = NmeaAssembler(dedup_window_s=0, max_ahead_s=0, max_behind_s=0)
     raw = [line.encode() if isinstance(line, str) else line for line in lines]
     return asm.push_lines(raw)
 

@@ -55,7 +55,7 @@ def gpsdecode(lines: list[bytes]) -> list[dict[str, Any]]:
 
 def accepted_lines(path: Path) -> list[bytes]:
     """The lines of a capture that our NMEA layer does not reject, in order."""
-    asm = NmeaAssembler(dedup_window_s=0)  # gpsdecode does not de-duplicate
+    asm = NmeaAssembler(dedup_window_s=0, max_ahead_s=0, max_behind_s=0)  # gpsdecode: every message
     keep = []
     for line in path.read_bytes().splitlines():
         before = sum(asm.rejects.values())
@@ -66,7 +66,7 @@ def accepted_lines(path: Path) -> list[bytes]:
 
 
 def ours(lines: list[bytes]) -> tuple[list[dict[str, Any]], collections.Counter[str]]:
-    asm = NmeaAssembler(dedup_window_s=0)
+    asm = NmeaAssembler(dedup_window_s=0, max_ahead_s=0, max_behind_s=0)
     rejects: collections.Counter[str] = collections.Counter()
     return list(decode_records(asm.push_lines(lines), rejects)), rejects
 

@@ -49,16 +49,18 @@ def test_a_silent_vessel_is_forgotten_and_is_new_when_heard_again(tmp_path: Path
     first = run(p, position_lines(A, *PORT, T0))
     assert [(a["kind"], a["details"]) for a in first] == [("zone_enter", {"first_seen": True})]
     p.engine.export_state()  # saved
+    # Looks at T0 + 3600, + 7200, + 10800: silent since T0 (or T0 + 4000) for more than two hours?
+    keep_clock(p, T0 + 600, T0 + 3600)
     if static_later:
         run(p, static_lines(A, T0 + 4000, "QUIET ONE"))  # heard again, without a position
-    # Looks at T0 + 3600, + 7200, + 10800: silent since T0 (or T0 + 4000) for more than two hours?
-    keep_clock(p, T0 + 600, T0 + 10_800)
+    keep_clock(p, T0 + 4200, T0 + 10_800)
     if static_later:
         assert A in p.engine.vessels and p.engine.forgotten == 0
         keep_clock(p, T0 + 11_400, T0 + 14_400)
     assert A not in p.engine.vessels and B in p.engine.vessels
     assert p.engine.forgotten == 1
     assert p.engine.export_state()[f"v:{A}"] is None  # its saved state is deleted
+    keep_clock(p, p.engine.now + 600, T0 + 5 * 3600 - 600)  # (a line 2 h ahead alone would be held back)
     again = run(p, position_lines(A, *PORT, T0 + 5 * 3600))
     assert [(a["kind"], a["details"]) for a in again] == [("zone_enter", {"first_seen": True})]
     assert A in p.engine.vessels
@@ -112,3 +114,43 @@ def test_a_reload_keeps_a_pending_deletion(tmp_path: Path) -> None:
     assert A not in p.engine.vessels
     p.reload(p.settings, load_zone_file(tmp_path / "z.geojson"))
     assert p.engine.export_state()[f"v:{A}"] is None
+
+
+# ---- the cap on vessels (state.max_vessels) ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_a_flood_of_junk_mmsis_is_evicted_first_and_the_fleet_kept(tmp_path: Path, fast: bool) -> None:
+    """60 ships report every minute for ten minutes; then 1,200 junk MMSIs, each heard once, flood in,
+    among further reports of the ships. With a cap of 1,100, the vessels kept never exceed it, every real
+    ship is still known with its state, and the ones dropped are junk only."""
+    zones = load_zone_file(write_zones(tmp_path / "z.geojson"))
+    p = Pipeline(load_settings(None, env={"MONITOR_STATE__MAX_VESSELS": "1100"}), zones)
+    p.engine.fast = fast
+    p.engine.fast_min_rows = 1  # (these batches are small: the fast path only by asking)
+    fleet = [538_300_000 + k for k in range(60)]
+    junk = [412_000_000 + 7 * k for k in range(1200)]  # (past the table's first 1024 rows)
+    for minute in range(10):
+        p.process_lines([ln for j, m in enumerate(fleet) for ln in position_lines(m, 55.0 + 0.01 * j, 26.5,
+                                                                                   T0 + 60 * minute)])
+    for minute in range(10, 30):
+        lines = [ln for j, m in enumerate(fleet) for ln in position_lines(m, 55.0 + 0.01 * j, 26.5, T0 + 60 * minute)]
+        lines += [ln for m in junk[60 * (minute - 10): 60 * (minute - 9)]
+                  for ln in position_lines(m, 55.5, 26.6, T0 + 60 * minute + 1)]
+        p.process_lines(lines)
+        assert len(p.engine.vessels) <= 1100
+    assert set(fleet) <= set(p.engine.vessels)
+    assert p.engine.evicted == 60 + 1200 - len(p.engine.vessels)
+    assert "internal_error" not in p.finish().rejects
+    assert all(p.engine.get(m).heard == T0 + 60 * 29 for m in fleet)  # type: ignore[union-attr]
+
+
+def test_without_junk_the_longest_silent_go_first(tmp_path: Path) -> None:
+    """Every vessel heard more than once: past the cap, those silent longest are dropped (a tenth below it)."""
+    zones = load_zone_file(write_zones(tmp_path / "z.geojson"))
+    p = Pipeline(load_settings(None, env={"MONITOR_STATE__MAX_VESSELS": "20"}), zones)
+    for k in range(21):  # vessel k reports twice, at minute k and k + 0.5
+        m = 538_400_000 + k
+        p.process_lines(position_lines(m, 55.0, 26.5, T0 + 60 * k) + position_lines(m, 55.0, 26.5, T0 + 60 * k + 30))
+    assert len(p.engine.vessels) == 18 and p.engine.evicted == 3
+    assert set(p.engine.vessels) == {538_400_000 + k for k in range(3, 21)}

@@ -46,7 +46,7 @@ class FakeService:
     """A ServiceView with canned data that records what the API asked of it."""
 
     def __init__(self) -> None:
-        # Deliberately not in MMSI order, to prove the API sorts.
+        # Kept in no order; vessels() yields them in MMSI order, as the protocol says.
         self.vessel_list = [
             _vessel(440000003, 80, ["hormuz", "tss-in"], ["korea"]),
             _vessel(538000001, 70, ["hormuz"], []),
@@ -88,9 +88,12 @@ class FakeService:
         self._maybe_fail("metrics_registry")
         return self.registry
 
-    def vessels(self) -> Iterable[dict[str, Any]]:
+    def vessels(self, after: int = 0) -> Iterable[dict[str, Any]]:
         self._maybe_fail("vessels")
-        return iter(self.vessel_list)
+        return iter(sorted((v for v in self.vessel_list if v["mmsi"] > after), key=lambda v: v["mmsi"]))
+
+    def vessel_count(self) -> int:
+        return len(self.vessel_list)
 
     def vessel(self, mmsi: int) -> dict[str, Any] | None:
         self._maybe_fail("vessel")

@@ -72,6 +72,11 @@ def test_reject_reasons_each_counted_for_a_real_looking_line() -> None:
             tag("s:rx1,c:1418169601")[:-3] + b"00\\" + POS,  # wrong tag checksum
             b"\\s:rx1,c:1418169601*00" + POS,  # tag block never closed
             tag("s:rx1,c:soon") + POS,  # c: is not a number
+            tag("s:rx1,c:1e20") + POS,  # beyond what a clock can say (it crashed time formatting once)
+            tag("s:rx1,c:" + "9" * 30) + POS,  # (and this one an integer conversion)
+            tag("s:rx1,c:nan") + POS,
+            tag("s:rx1,c:-1750377600") + POS,
+            tag("s:rx1,c:4102444800") + POS,  # 2100-01-01: past TIME_MAX
         ],
         "non_utf8": [POS[:20] + b"\xff\xfe" + POS[20:]],
         "bad_fragment": [
@@ -85,7 +90,8 @@ def test_reject_reasons_each_counted_for_a_real_looking_line() -> None:
         assert asm.push_lines(lines) == [], reason
         assert asm.rejects == {reason: len(lines)}, (reason, asm.rejects)
         assert asm.lines == len(lines)
-    assert set(cases) | {"out_of_range", "fragment_expired"} == set(REJECT_REASONS)
+    # out_of_range is counted by the decoder; the others have tests of their own below.
+    assert set(cases) | {"out_of_range", "fragment_expired", "future_time", "past_time"} == set(REJECT_REASONS)
 
 
 def test_blank_lines_and_whitespace() -> None:
@@ -122,8 +128,19 @@ def test_uscg_trailing_time() -> None:
 def test_typeexamples_times_come_from_the_uscg_metadata() -> None:
     """Every line of libais/typeexamples.nmea gets the time of its last metadata field."""
     lines = (DATA / "libais" / "typeexamples.nmea").read_bytes().splitlines()
-    out = NmeaAssembler().push_lines(lines)
-    assert [m[0] for m in out] == [float(line.rsplit(b",", 1)[1]) for line in lines]
+    expected = [float(line.rsplit(b",", 1)[1]) for line in lines]
+    out = NmeaAssembler(max_ahead_s=0).push_lines(lines)  # 0: no clock guard
+    assert [m[0] for m in out] == expected
+    # With the guard: the file is a collection, its times hours to days apart, so each line is a jump
+    # of the clock; the jumps confirm one another and nothing is lost but the tail still held back
+    # (unconfirmed) at the end of the input, counted as future_time.
+    asm = NmeaAssembler()
+    out = asm.push_lines(lines)
+    assert [m[0] for m in out] == expected[: len(out)]
+    held = len(expected) - len(out)
+    assert 0 < held < asm.confirm_lines and asm.pending_lines == held
+    asm.flush()
+    assert asm.rejects == {"future_time": held} and asm.pending_lines == 0
 
 
 def test_untimed_lines_take_the_last_timed_lines_time() -> None:
@@ -165,7 +182,7 @@ def test_tagblock_grouped_type5_from_libais() -> None:
 def test_tag_group_lends_source_to_its_second_sentence() -> None:
     """pyais/sample.ais: a g:2-2 sentence without s: still meets its first part from the same station."""
     lines = (DATA / "pyais" / "sample.ais").read_bytes().splitlines()
-    asm = NmeaAssembler()
+    asm = NmeaAssembler(max_ahead_s=0, max_behind_s=0)  # a collection: its lines are years apart
     out = asm.push_lines(lines)
     type5 = [m for m in out if m[1].startswith(b"55Mw@A7J1adAL@")]
     assert len(type5) == 1 and type5[0][0] == 1428621738.0 and type5[0][2] == 2
@@ -494,7 +511,10 @@ def _receiver_line(draw: st.DrawFn) -> bytes:
     if draw(st.booleans()):
         body = f"AIVDM,1,1,,{draw(st.sampled_from(['A', 'B', '']))},13HOI:0P0{draw(st.integers(0, 99)):02d},0"
         line = sentence(body)
-    line = at(draw(st.integers(1_750_000_000, 1_750_000_030)), line)
+    t = draw(st.integers(1_750_000_000, 1_750_000_030))
+    if draw(st.integers(0, 7)) == 0:  # now and then a line far off the feed's clock: held, then refused
+        t += draw(st.sampled_from([3 * 86_400, 7_200, -86_400, -30_000, 4_000]))  # or confirmed as a jump
+    line = at(t, line)
     if draw(st.integers(0, 9)) == 0:
         i = draw(st.integers(0, len(line) - 1))
         line = line[:i] + bytes([draw(st.sampled_from(b"*,0A~w"))]) + line[i + 1 :]
@@ -552,7 +572,7 @@ def test_batched_path_equals_line_by_line_path(
             list(asm._seen.items()),
             asm._deadlines,
             asm._max_time,
-            asm._last_time,
+            [(k, c.now, c.wall_at, c.last, c.held, c.jumps) for k, c in asm.clocks.items()],
         )
         asm.flush()
         return out, state, dict(asm.rejects)

@@ -366,23 +366,25 @@ async def test_posture_commands_validated(tmp_path: Path, broker: Broker, prefix
 def test_a_forgotten_vessel_leaves_the_api_the_metrics_and_the_saved_state(
     tmp_path: Path, broker: Broker, prefix: str, daemons: list[Daemon]
 ) -> None:
-    """With state.forget_after_s = 2 h: a vessel last heard 4 h ago is saved with its zone_enter, then
-    forgotten on the wall clock's next tick: it leaves /api/vessels, /metrics counts it, and its saved
-    state goes: after SIGTERM and a restart only the vessel still reporting is restored."""
+    """With state.forget_after_s = 2 h: a vessel last heard 4 h ago is saved with its zone_enter; once the
+    feed's clock has moved past its silence (another ship reports now), it is forgotten: it leaves
+    /api/vessels, /metrics counts it, and its saved state goes: after SIGTERM and a restart only the
+    vessel still reporting is restored. (Forgetting runs on the feed's clock, never the wall clock's.)"""
     d = Daemon(tmp_path, broker.url, prefix=prefix, env={"MONITOR_STATE__FORGET_AFTER_S": "7200"})
     daemons.append(d)
     now = int(time.time())
     d.start()
     d.send(position_lines(538000001, 55.55, 25.95, now - 4 * 3600))  # in port-a, four hours ago
     d.wait_processed(1)
+    time.sleep(1.5)  # ticks: the wall clock alone forgets nobody
+    assert d.metric("chokepoint_vessels_forgotten_total") == 0 and d.metric("chokepoint_vessels") == 1
+    lines = [ln for t in range(now - 1800, now, 600) for ln in position_lines(538000002, 55.0, 26.5, t)]
+    d.send(lines)
+    d.wait_processed(1 + len(lines))
     deadline = time.monotonic() + 10
     while d.metric("chokepoint_vessels_forgotten_total") < 1:
         assert time.monotonic() < deadline, d.log_text()
         time.sleep(0.05)
-    assert d.get("/api/vessels")[1]["count"] == 0
-    lines = [ln for t in range(now - 1800, now, 600) for ln in position_lines(538000002, 55.0, 26.5, t)]
-    d.send(lines)
-    d.wait_processed(1 + len(lines))
     assert [v["mmsi"] for v in d.get("/api/vessels")[1]["vessels"]] == [538000002]
     d.signal(signal.SIGTERM)
     assert d.wait() == 0
@@ -459,7 +461,7 @@ def test_systemd_unit_verifies() -> None:
     for key in ("Type=notify", "WatchdogSec=", "Restart=on-failure", "RestartPreventExitStatus=3",
                 "DynamicUser=yes", "StateDirectory=", "ConfigurationDirectory=", "NoNewPrivileges=yes",
                 "ProtectSystem=strict", "ProtectHome=yes", "PrivateTmp=yes", "RestrictAddressFamilies=",
-                "MemoryMax=", "ExecReload=/bin/kill -HUP $MAINPID"):
+                "MemoryMax=", "LimitNOFILE=", "ExecReload=/bin/kill -HUP $MAINPID"):
         assert key in unit, key
     import tempfile
 
@@ -535,14 +537,21 @@ def test_dark_timer_keeps_running_across_a_restart(tmp_path: Path) -> None:
     first.engine.dirty = set()
     before = first.process_lines(lines)
     saved = {k: v for k, v in first.engine.export_state().items() if v is not None}
-    second = Pipeline(settings, zones)
+    wall = [0.0]
+    second = Pipeline(settings, zones, clock=lambda: wall[0])  # live, on a wall clock the test moves
     assert second.engine.import_state(saved) == 1
     last = max(a["time"] for a in [x.to_dict() for x in before])
-    assert second.tick(t0 + 3600) == []  # within 45 min of the last report: quiet
     heard = second.engine.get(538000009).heard  # type: ignore[union-attr]
-    alerts = second.tick(heard + 2701)
-    assert [a.kind for a in alerts] == ["dark"]
-    assert alerts[0].time == heard + 2700 and alerts[0].details["silent_s"] == 2700.0
+    # The feed goes on after the restart: another ship reports every 5 minutes, the wall clock in step.
+    alerts = []
+    for t in range(int(heard) + 300, int(heard) + 3300, 300):
+        wall[0] = t + 1.0
+        alerts += second.process_lines(position_lines(538000010, 56.0, 26.5, t))
+        for w in range(t + 60, t + 300, 60):  # the daemon's ticker, between the lines
+            alerts += second.tick(w)
+    assert [a.kind for a in alerts if a.mmsi == 538000009] == ["dark"]
+    dark = next(a for a in alerts if a.kind == "dark")
+    assert dark.time == heard + 2700 and dark.details["silent_s"] == 2700.0
     # The vessel reports again inside the same zones: reappeared, and no new zone_enter.
     more = second.process_lines(track(538000009, [(56.5, 26.1), (56.45, 26.1)], int(heard) + 4000,
                                        interval_s=60, speed_kn=12))

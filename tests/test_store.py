@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from structlog.testing import capture_logs
 
-from monitor.errors import EXIT_CONFIG, StartupError
-from monitor.store import DB_NAME, Store, StoreError
+from monitor.errors import EXIT_FAILURE, StartupError
+from monitor.store import DB_NAME, Store, StoreCorrupt, StoreError
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -176,20 +176,65 @@ def test_creates_a_missing_state_directory(tmp_path: Path) -> None:
 
 
 def test_refuses_a_state_directory_that_cannot_be_created(tmp_path: Path) -> None:
-    """A state path under a regular file fails start-up with one line naming the path (exit code 3)."""
+    """A state path under a regular file fails start-up with one line naming the path, exit code 1 (an I/O
+    problem that may clear: systemd retries; only a bad configuration exits 3)."""
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
     with pytest.raises(StoreError) as info:
-        Store(blocker / "state")
+        Store.open(blocker / "state")
     assert isinstance(info.value, StartupError)
-    assert info.value.exit_code == EXIT_CONFIG
+    assert info.value.exit_code == EXIT_FAILURE
     message = str(info.value)
     assert "\n" not in message
     assert str(blocker / "state") in message
 
 
-def test_refuses_a_file_that_is_not_a_database(tmp_path: Path) -> None:
-    """A corrupt monitor.db fails start-up with a StoreError naming the file."""
-    (tmp_path / DB_NAME).write_bytes(b"this is not an SQLite database" * 100)
-    with pytest.raises(StoreError, match=DB_NAME):
+def test_a_file_that_is_not_a_database_is_moved_aside(tmp_path: Path) -> None:
+    """A monitor.db that is not SQLite: Store() says so (StoreCorrupt, naming the file); Store.open moves it
+    to monitor.db.corrupt-<UTC time> (with its -wal and -shm when there are any), logs one state_corrupt error naming the file
+    and the problem, and starts a fresh, working store; opening again is quiet."""
+    junk = b"this is not an SQLite database" * 100
+    (tmp_path / DB_NAME).write_bytes(junk)
+    with pytest.raises(StoreCorrupt, match=DB_NAME):
         Store(tmp_path)
+    with capture_logs() as logs, Store.open(tmp_path) as store:
+        store.commit(alerts("a"), {"engine": b"{}"})
+        assert store.depth == 1
+    errors = [e for e in logs if e["log_level"] == "error"]
+    assert [e["event"] for e in errors] == ["state_corrupt"]
+    assert errors[0]["file"] == str(tmp_path / DB_NAME) and "not a database" in errors[0]["problem"]
+    moved = sorted(p.name for p in tmp_path.glob(f"{DB_NAME}.corrupt-*"))
+    assert len(moved) == 1 and moved[0].endswith("Z")
+    assert (tmp_path / moved[0]).read_bytes() == junk
+    assert errors[0]["moved_to"] == str(tmp_path / moved[0])
+    with capture_logs() as logs, Store.open(tmp_path) as store:
+        assert store.load_state() == {"engine": b"{}"}
+    assert logs == []
+
+
+def test_discard_moves_the_database_aside_and_keeps_the_queued_alerts(tmp_path: Path) -> None:
+    """State the engine refused: discard() moves the file aside with one error event, and the fresh store
+    still holds the alerts that were queued (in order), but none of the state."""
+    store = Store(tmp_path)
+    store.commit(alerts("a", "b", "c"), {"engine": b"garbage", "v:1": b"more"})
+    store.ack([store.pending()[0][0]])
+    with capture_logs() as logs:
+        fresh = store.discard("state row 'engine': not a JSON state value", event="state_corrupt")
+    with fresh:
+        assert [p for _, _, p in fresh.pending()] == [b'{"id":"b"}', b'{"id":"c"}']
+        assert fresh.depth == 2
+        assert fresh.load_state() == {}
+    assert [(e["event"], e["log_level"], e["alerts_kept"]) for e in logs] == [("state_corrupt", "error", 2)]
+    assert len(list(tmp_path.glob(f"{DB_NAME}.corrupt-*"))) >= 1
+
+
+def test_a_newer_schema_is_moved_aside_not_misread(tmp_path: Path) -> None:
+    """A database written by a newer program (user_version above ours) is not used: moved aside."""
+    with sqlite3.connect(tmp_path / DB_NAME) as db:
+        db.execute("PRAGMA user_version = 99")
+    db.close()
+    with pytest.raises(StoreCorrupt, match="newer"):
+        Store(tmp_path)
+    with capture_logs() as logs, Store.open(tmp_path):
+        pass
+    assert [e["event"] for e in logs] == ["state_corrupt"]

@@ -12,7 +12,7 @@ import pytest
 import shapely
 
 from monitor.errors import EXIT_CONFIG, StartupError, ZoneFileError
-from monitor.zones import ZONE_KINDS, Zone, ZoneFile, default_zone_path, load_zone_file
+from monitor.zones import ZONE_KINDS, Zone, ZoneFile, check_zone_file, default_zone_path, load_zone_file
 
 FIXTURES = Path(__file__).parent / "data" / "zones"
 
@@ -441,3 +441,297 @@ def test_refuses_feature_that_is_not_a_feature(tmp_path: Path) -> None:
     assert "feature #2 (no id): not a GeoJSON Feature" in problems
     # The strait's outer gate is gone with it, and that is reported on the strait too.
     assert "feature 'strait': strait gate 'outer' does not exist" in problems
+
+
+def test_every_problem_is_carried_and_listed_by_id(tmp_path: Path) -> None:
+    """Three features broken in three different ways: the loader's exception carries all three problems
+    (its message stays one line, for a log), and check_zone_file lists the same three, each naming its id."""
+    document = _valid()
+    document["features"][2]["geometry"] = _square(56.8, 26.0)  # gate drawn as a polygon
+    document["features"][4]["properties"]["bearing"] = 400  # lane bearing out of range
+    document["features"][7]["geometry"] = _square(181.0, 25.0)  # longitude out of range
+    path = _write(tmp_path, document)
+    with pytest.raises(ZoneFileError) as caught:
+        load_zone_file(path)
+    assert len(str(caught.value).splitlines()) == 1 and "(and 2 more)" in str(caught.value)
+    check = check_zone_file(path)
+    assert check.zone_file is None
+    assert list(check.problems) == caught.value.problems
+    assert [problem.split(": ", 1)[0] for problem in check.problems] == [
+        "feature 'outer'",
+        "feature 'lane-in'",
+        "feature 'anch'",
+    ]
+
+
+# ------------------------------------------------------------------------- where the features lie
+#
+# The truth here is computed from the files themselves, apart from monitor.zones: a "swapped" file is the
+# real one with every [lon, lat] turned into [lat, lon], and distances are checked with shapely on the
+# geometries (in degrees: one degree is at least 55 km anywhere within 60° of the equator).
+
+REPO = Path(__file__).resolve().parents[1]
+HORMUZ = REPO / "zones" / "hormuz.geojson"
+GEODATA = REPO.parent / "shared" / "geodata"
+needs_geodata = pytest.mark.skipif(not GEODATA.is_dir(), reason="../shared/geodata is not available")
+
+
+def _swap(coordinates: Any) -> Any:
+    """[lon, lat] -> [lat, lon] at every depth of a GeoJSON coordinates array."""
+    if isinstance(coordinates[0], int | float):
+        return [coordinates[1], coordinates[0], *coordinates[2:]]
+    return [_swap(part) for part in coordinates]
+
+
+def _shift(coordinates: Any, dlon: float, dlat: float) -> Any:
+    if isinstance(coordinates[0], int | float):
+        return [coordinates[0] + dlon, coordinates[1] + dlat]
+    return [_shift(part, dlon, dlat) for part in coordinates]
+
+
+def _hormuz() -> dict[str, Any]:
+    document: dict[str, Any] = json.loads(HORMUZ.read_text(encoding="utf-8"))
+    return document
+
+
+def _feature_by_id(document: dict[str, Any], zone_id: str) -> dict[str, Any]:
+    return next(f for f in document["features"] if f["properties"]["id"] == zone_id)
+
+
+def _distance_to_others_deg(document: dict[str, Any], zone_id: str) -> float:
+    """Shortest distance in degrees from the feature to every other feature of the file (shapely)."""
+    mine = shapely.geometry.shape(_feature_by_id(document, zone_id)["geometry"])
+    others = [
+        shapely.geometry.shape(f["geometry"])
+        for f in document["features"]
+        if f["properties"]["id"] != zone_id
+    ]
+    return float(min(shapely.distance(mine, others)))
+
+
+def _coordinates(document: dict[str, Any]) -> Any:
+    import numpy as np
+
+    geometries = [shapely.geometry.shape(f["geometry"]) for f in document["features"]]
+    return np.concatenate([shapely.get_coordinates(g) for g in geometries])
+
+
+def test_shipped_file_passes_every_placement_check() -> None:
+    """The real zones/hormuz.geojson (ports from Umm Qasr to Chabahar, land over the whole box) passes, and
+    the reported bounding box is the extent of its coordinates."""
+    check = check_zone_file(HORMUZ)
+    assert check.problems == () and check.zone_file is not None
+    coordinates = _coordinates(_hormuz())
+    expected = (*coordinates.min(axis=0), *coordinates.max(axis=0))
+    assert check.bounds == pytest.approx((expected[0], expected[1], expected[2], expected[3]))
+    assert check.kinds["port"] == 26 and check.features == len(_hormuz()["features"])
+
+
+@pytest.mark.parametrize(
+    "zone_id", ["fujairah", "strait-of-hormuz", "hormuz-outer", "hormuz-tss-inbound", "land-2", "ts-om"]
+)
+def test_single_swapped_feature_is_refused_with_its_id(tmp_path: Path, zone_id: str) -> None:
+    """One feature of the real file written [lat, lon] (still in range: Hormuz longitudes are under 90) is
+    refused, and only that one, as looking swapped."""
+    document = _hormuz()
+    feature = _feature_by_id(document, zone_id)
+    feature["geometry"]["coordinates"] = _swap(feature["geometry"]["coordinates"])
+    coordinates = _coordinates(document)
+    assert (abs(coordinates[:, 1]) <= 90).all()  # the old range check cannot see it
+    assert _distance_to_others_deg(document, zone_id) > 1000 / 55  # truly far from every other feature
+    problem = _only(_problems(_write(tmp_path, document)))
+    assert problem.startswith(f"feature {zone_id!r}: looks like lat/lon swapped")
+    assert "GeoJSON is [lon, lat]" in problem
+
+
+def test_whole_file_swapped_is_refused(tmp_path: Path) -> None:
+    """The real file written [lat, lon] throughout lies around lon 21-31, lat 47-62 (Eastern Europe) and
+    is consistent with itself; it is refused because its features are named after the Strait of Hormuz,
+    the Persian Gulf and the Gulf of Oman, with a whole-file problem that says where it would lie."""
+    document = _hormuz()
+    for feature in document["features"]:
+        feature["geometry"]["coordinates"] = _swap(feature["geometry"]["coordinates"])
+    coordinates = _coordinates(document)
+    assert (abs(coordinates[:, 1]) <= 90).all()
+    check = check_zone_file(_write(tmp_path, document))
+    assert check.zone_file is None
+    assert check.problems[0].startswith("whole file: coordinates look written [lat, lon]")
+    assert "Strait of Hormuz" in check.problems[0]
+    flagged = {problem.split(": ", 1)[0] for problem in check.problems[1:]}
+    assert {"feature 'strait-of-hormuz'", "feature 'persian-gulf'", "feature 'gulf-of-oman'"} <= flagged
+    assert all("looks like lat/lon swapped" in problem for problem in check.problems[1:])
+    # The bounding box shows where the file lies as given: the real one's, with lon and lat exchanged.
+    real = _coordinates(_hormuz())
+    assert check.bounds == pytest.approx(
+        (real[:, 1].min(), real[:, 0].min(), real[:, 1].max(), real[:, 0].max())
+    )
+
+
+def test_feature_moved_far_away_is_refused_with_its_id(tmp_path: Path) -> None:
+    """A port moved 40° west and 20° north (into the Balkans) is refused as lying far from the others; a
+    lon/lat swap does not explain it, so it is not called swapped."""
+    document = _hormuz()
+    jask = _feature_by_id(document, "jask")
+    jask["geometry"]["coordinates"] = _shift(jask["geometry"]["coordinates"], -40.0, 20.0)
+    assert _distance_to_others_deg(document, "jask") > 1000 / 55
+    problem = _only(_problems(_write(tmp_path, document)))
+    assert problem.startswith("feature 'jask': lies far from the file's other features")
+    assert "1,000 km" in problem and "swapped" not in problem
+
+
+def test_feature_in_a_sparse_file_far_from_the_rest_is_refused(tmp_path: Path) -> None:
+    """In the small hand-written file, an anchorage put 15° east (beyond 70°E, so swapping would not help)
+    is refused as far apart; the rest of the file is fine."""
+    document = _valid()
+    document["features"][7]["geometry"] = _square(71.4, 25.1)
+    problem = _only(_problems(_write(tmp_path, document)))
+    assert problem.startswith("feature 'anch': lies far from the file's other features")
+
+
+def test_features_chained_across_a_wide_area_pass(tmp_path: Path) -> None:
+    """A file as long as the Red Sea (ports every 4° of latitude, 2,000 km end to end) passes: each
+    feature lies within 1,000 km of the next, so nothing is far apart."""
+    features = [
+        _feature({"id": f"port-{k}", "kind": "port"}, _square(38.0 - k * 0.5, 28.0 - k * 4.0, 0.05))
+        for k in range(5)
+    ]
+    check = check_zone_file(_write(tmp_path, {"type": "FeatureCollection", "features": features}))
+    assert check.problems == ()
+
+
+def test_second_chokepoint_in_one_file_is_refused(tmp_path: Path) -> None:
+    """Zones of a second chokepoint 2,500 km away in the same file are refused, each by id, pointing the
+    user to a file of their own (the daemon takes several)."""
+    document = _valid()
+    document["features"] += [
+        _feature({"id": "far-port", "kind": "port"}, _square(43.0, 12.5)),
+        _feature({"id": "far-anch", "kind": "anchorage"}, _square(43.2, 12.6)),
+    ]
+    problems = _problems(_write(tmp_path, document))
+    assert [problem.split(": ", 1)[0] for problem in problems] == ["feature 'far-port'", "feature 'far-anch'"]
+    assert all("a zone file of their own" in problem for problem in problems)
+
+
+def test_name_of_a_far_place_without_a_swap_to_explain_it_is_accepted(tmp_path: Path) -> None:
+    """Names are ambiguous: zones named "Dover" on Delaware Bay (75.5°W) are not the Strait of Dover, and
+    exchanging lon and lat would not put them there, so they are accepted."""
+    features = [
+        _feature(
+            {"id": "dover-anchorage", "name": "Dover anchorage", "kind": "anchorage"}, _square(-75.4, 39.1)
+        ),
+        _feature({"id": "delaware-bay", "name": "Delaware Bay", "kind": "region"}, _square(-75.6, 38.8, 0.6)),
+    ]
+    check = check_zone_file(_write(tmp_path, {"type": "FeatureCollection", "features": features}))
+    assert check.problems == ()
+
+
+def _wpi_ports(name: str) -> list[tuple[str, str, float, float]]:
+    """(port name, first world water body, lon, lat) of the WPI extract."""
+    import csv
+
+    with (GEODATA / f"wpi_pub150_{name}_ports.csv").open(encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))
+    return [
+        (
+            row["Main Port Name"],
+            row["World Water Body"].split(";")[0],
+            float(row["Longitude"]),
+            float(row["Latitude"]),
+        )
+        for row in rows
+    ]
+
+
+def _geodata_zone_file(name: str, title: str) -> dict[str, Any]:
+    """A zone file built from ../shared/geodata the way tools/build_zones.py builds Hormuz's: Natural
+    Earth land, OSM separation zones and lanes, territorial seas, WPI ports as small squares named with
+    their water body ("Aden (Gulf of Aden)")."""
+    from shapely.geometry import LineString, Polygon, mapping, shape
+
+    features: list[dict[str, Any]] = []
+    land = json.loads((GEODATA / f"ne_land_{name}.geojson").read_text(encoding="utf-8"))
+    for k, item in enumerate(land["features"]):
+        features.append(_feature({"id": f"land-{k}", "name": "Land", "kind": "land"}, item["geometry"]))
+    tss = json.loads((GEODATA / f"osm_tss_{name}.geojson").read_text(encoding="utf-8"))
+    for item in tss["features"]:
+        properties = item["properties"]
+        tags = str(properties.get("other_tags") or properties.get("parsed_other_tags"))
+        line = shape(item["geometry"])
+        osm = properties["osm_id"]
+        if "separation_zone" in tags and line.is_closed:
+            polygon = Polygon(line.coords)
+            if polygon.is_valid:
+                features.append(_feature(
+                    {"id": f"sep-{osm}", "name": f"{title} TSS, separation zone", "kind": "separation_zone"},
+                    mapping(polygon),
+                ))
+        elif "separation_lane" in tags and not line.is_closed:
+            features.append(_feature(
+                {"id": f"lane-{osm}", "name": f"{title} TSS, lane", "kind": "tss_lane",
+                 "bearing": round(properties["tss_flow_bearing_deg"]) % 360},
+                mapping(LineString(line.coords).buffer(0.01)),
+            ))
+    territorial = json.loads((GEODATA / f"territorial_sea_{name}.geojson").read_text(encoding="utf-8"))
+    for item in territorial["features"]:
+        p = item["properties"]
+        properties = {"id": p["id"], "name": p["name"], "kind": "territorial_sea"}
+        features.append(_feature(properties, item["geometry"]))
+    for k, (port, water, lon, lat) in enumerate(_wpi_ports(name)):
+        features.append(_feature({"id": f"port-{k}", "name": f"{port} ({water})", "kind": "port"},
+                                 _square(lon - 0.02, lat - 0.02, 0.04)))
+    return {"type": "FeatureCollection", "features": features}
+
+
+@needs_geodata
+@pytest.mark.parametrize(
+    ("name", "title"), [("bab_el_mandeb", "Bab el-Mandeb"), ("malacca_singapore", "Singapore Strait")]
+)
+def test_files_built_from_the_other_regions_geodata_pass(tmp_path: Path, name: str, title: str) -> None:
+    """Zone files built from the Bab el-Mandeb and Malacca-Singapore geodata (real land, TSS, territorial
+    seas and WPI ports, named after their straits and water bodies) raise no false refusal."""
+    check = check_zone_file(_write(tmp_path, _geodata_zone_file(name, title)))
+    assert check.problems == (), check.problems[:5]
+
+
+@needs_geodata
+def test_bab_el_mandeb_file_swapped_is_refused(tmp_path: Path) -> None:
+    """The Bab el-Mandeb file written [lat, lon] (it lands in the Adriatic, lon 11-16, lat 41-46, every
+    "latitude" in range) is refused as a whole, and each feature named after the strait, the Red Sea or the
+    Gulf of Aden is named."""
+    document = _geodata_zone_file("bab_el_mandeb", "Bab el-Mandeb")
+    for feature in document["features"]:
+        feature["geometry"]["coordinates"] = _swap(feature["geometry"]["coordinates"])
+    assert (abs(_coordinates(document)[:, 1]) <= 90).all()
+    check = check_zone_file(_write(tmp_path, document))
+    assert check.problems and check.problems[0].startswith("whole file: coordinates look written [lat, lon]")
+    flagged = {problem.split(": ", 1)[0] for problem in check.problems[1:]}
+    ports = {f"feature 'port-{k}'" for k in range(len(_wpi_ports("bab_el_mandeb")))}
+    assert ports <= flagged  # every WPI port there is on the Red Sea or the Gulf of Aden
+
+
+@needs_geodata
+def test_malacca_file_swapped_is_refused_by_range(tmp_path: Path) -> None:
+    """The Malacca-Singapore file written [lat, lon] has "latitudes" near 100: every feature is refused by
+    the range check, by id."""
+    document = _geodata_zone_file("malacca_singapore", "Singapore Strait")
+    for feature in document["features"]:
+        feature["geometry"]["coordinates"] = _swap(feature["geometry"]["coordinates"])
+    problems = _problems(_write(tmp_path, document))
+    assert len(problems) == len(document["features"])
+    assert all("lat beyond ±90" in problem for problem in problems)
+
+
+@needs_geodata
+def test_place_boxes_hold_the_real_ports_and_schemes(tmp_path: Path) -> None:
+    """Each WPI port of the Gulf and Bab el-Mandeb extracts, named after its water body (Persian Gulf,
+    Gulf of Oman, Strait of Hormuz, Red Sea, Gulf of Aden), passes alone in a file where it is, and is
+    called swapped when written [lat, lon]: the place boxes agree with the World Port Index."""
+    for name in ("persian_gulf", "bab_el_mandeb"):
+        for port, water, lon, lat in _wpi_ports(name):
+            properties = {"id": "p", "name": f"{port} ({water})", "kind": "port"}
+            as_given = _feature(properties, _square(lon, lat, 0.02))
+            check = check_zone_file(_write(tmp_path, {"type": "FeatureCollection", "features": [as_given]}))
+            assert check.problems == (), (port, check.problems)
+            as_given["geometry"]["coordinates"] = _swap(as_given["geometry"]["coordinates"])
+            check = check_zone_file(_write(tmp_path, {"type": "FeatureCollection", "features": [as_given]}))
+            assert check.problems and "looks like lat/lon swapped" in check.problems[-1], (port, water)
