@@ -231,7 +231,7 @@ class Service:
             raise
         refused = self.pipeline.engine.refuse_clock_beyond(time.time() + self.settings.clock.max_ahead_s)
         if refused is not None:
-            log.error("state_clock_refused", saved_clock=iso_time(refused[0]) if refused[0] < 4e9 else refused[0],
+            log.error("state_clock_refused", saved_clock=iso_time(refused[0]),  # (saved times are <= 2100)
                       vessels_dropped=refused[1], note="the saved clock was ahead of this machine's clock")
             self.restored -= refused[1]
         return store
