@@ -165,6 +165,14 @@ def _tag_verdicts(candidates: Sequence[_Candidate], tag_ok: list[bool]) -> list[
     return [None if c[0] is None else next(it) for c in candidates]
 
 
+def _seen_lately(prev: float, t: float, window: float, clock: float) -> bool:
+    """The de-duplication rule, in one place: a sentence remembered at feed time `prev` makes the same
+    sentence at `t` a duplicate when the two are within `window` of each other and the memory has not
+    forgotten it yet (it forgets what is older than `window` before `clock`, the newest time seen: so
+    the outcome never depends on when a purge happened to run, nor on how lines were batched)."""
+    return abs(t - prev) <= window and prev >= clock - window
+
+
 def _close(t1: float | None, t2: float | None, window: float) -> bool:
     """Are two fragment times known and within the dedup window? Untimed lines are never duplicates."""
     if t1 is None or t2 is None:
@@ -824,7 +832,7 @@ class NmeaAssembler:
                     if prev is None:
                         continue
                     t = ts[k]
-                    if abs(t - prev) <= window and prev >= maxes[k] - window:
+                    if _seen_lately(prev, t, window, maxes[k]):
                         dup_here.append(k)
                     else:
                         # Moved to the end below, to keep the memory in time order (a purge may
@@ -876,7 +884,7 @@ class NmeaAssembler:
             t = ts[k]
             prev = seen.get(key)
             if prev is not None:
-                if abs(t - prev) <= window and prev >= maxes[k] - window:
+                if _seen_lately(prev, t, window, maxes[k]):
                     dropped.append(k)
                     continue
                 del seen[key]
@@ -944,9 +952,7 @@ class NmeaAssembler:
         prev = seen.get(key)
         if prev is not None:
             window = self.dedup_window_s
-            # Entries below the cutoff count as forgotten whether or not a purge has removed them yet,
-            # so the outcome does not depend on how lines were batched.
-            if abs(t - prev) <= window and prev >= self._max_time - window:  # type: ignore[operator]
+            if _seen_lately(prev, t, window, self._max_time):  # type: ignore[arg-type]
                 self.duplicates += 1
                 return True
             del seen[key]  # re-insert at the end to keep the dict in time order
@@ -1124,7 +1130,7 @@ class NmeaAssembler:
                     mkey = b"M" + joined  # the whole message, from whichever receiver
                     prev = seen.get(mkey)
                     if prev is not None:
-                        if abs(gt - prev) <= window and prev >= max_t - window:
+                        if _seen_lately(prev, gt, window, max_t):
                             self.duplicates += n_count
                             return
                         del seen[mkey]
