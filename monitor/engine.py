@@ -1410,20 +1410,7 @@ class _FastBatch:
             d = _haversine_np(prev_lon, prev_lat, lon, lat)
             dt = t - prev_t
             jump = (d > det.jump_min_distance_m) & ((dt <= 0) | (d > dt * det.jump_speed_kn * KNOT))
-            # Moves that cross (or nearly cross) a gate edge: the same test as gate_crossings, with a
-            # margin so that rounding never hides a crossing from the exact test in the per-fix step.
-            gate = np.zeros(n, dtype=bool)
-            dx = lon - prev_lon
-            dy = lat - prev_lat
-            for strait in e.geofence.straits:
-                for g in strait.gates:
-                    for ax, ay, bx, by, _ in g.edges:
-                        ex, ey = bx - ax, by - ay
-                        denom = dx * ey - dy * ex
-                        tt = ((ax - prev_lon) * ey - (ay - prev_lat) * ex) / denom
-                        uu = ((ax - prev_lon) * dy - (ay - prev_lat) * dx) / denom
-                        eps = 1e-6
-                        gate |= (tt >= -eps) & (tt <= 1 + eps) & (uu >= -eps) & (uu <= 1 + eps)
+            gate = e.geofence.may_cross_gates(prev_lon, prev_lat, lon, lat)  # (beside the exact test)
             harbour = e._set_harbour[ids]
             slow = (sog < max(det.loiter_max_speed_kn, det.encounter_max_speed_kn)) & ~harbour
             bearing = e._set_bearing[ids]

@@ -159,6 +159,26 @@ class Geofence:
         result: NDArray[np.bool_] = ~self._grid.plain_moves(coords)
         return result
 
+    def may_cross_gates(self, x1: NDArray[np.float64], y1: NDArray[np.float64], x2: NDArray[np.float64],
+                        y2: NDArray[np.float64]) -> NDArray[np.bool_]:
+        """For a batch of moves at once: False where `gate_crossings` surely finds nothing. The same
+        segment test, with a margin, so rounding never hides a crossing from the exact test; NaN ends
+        (no previous fix) give False."""
+        near = np.zeros(len(x1), dtype=bool)
+        dx = x2 - x1
+        dy = y2 - y1
+        eps = 1e-6
+        with np.errstate(invalid="ignore", divide="ignore"):
+            for strait in self.straits:
+                for g in strait.gates:
+                    for ax, ay, bx, by, _ in g.edges:
+                        ex, ey = bx - ax, by - ay
+                        denom = dx * ey - dy * ex
+                        t = ((ax - x1) * ey - (ay - y1) * ex) / denom
+                        u = ((ax - x1) * dy - (ay - y1) * dx) / denom
+                        near |= (t >= -eps) & (t <= 1 + eps) & (u >= -eps) & (u <= 1 + eps)
+        return near
+
     def gate_crossings(self, x1: float, y1: float, x2: float, y2: float) -> list[GateCrossing]:
         """Every gate the move from (x1, y1) to (x2, y2) crosses, in order along the move."""
         gx1, gy1, gx2, gy2 = self._gate_bbox

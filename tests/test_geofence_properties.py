@@ -107,3 +107,34 @@ def test_transits_need_both_gates(tmp_path: Path, track: list[tuple[float, float
             first_west = next(i for i, x in enumerate(xs) if x <= 56.0)
             assert any(x >= 57.0 for x in xs[first_west:])
         assert a["details"]["duration_s"] > 0
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    moves=st.lists(
+        st.tuples(st.floats(55.3, 57.7), st.floats(25.4, 26.6), st.floats(55.3, 57.7), st.floats(25.4, 26.6)),
+        min_size=1,
+        max_size=40,
+    ),
+    on_gate=st.booleans(),
+)
+def test_the_gate_prefilter_never_hides_a_crossing(tmp_path_factory: Any,
+                                                   moves: list[tuple[float, float, float, float]],
+                                                   on_gate: bool) -> None:
+    """The batch pre-filter of the fast path (Geofence.may_cross_gates) is True for every move in which the
+    exact per-move test (gate_crossings) finds a crossing, ends exactly on a gate's vertices included."""
+    import numpy as np
+
+    from monitor.geofence import Geofence
+
+    tmp = tmp_path_factory.mktemp("gates")
+    gf = Geofence(load_zone_file(write_zones(tmp / "z.geojson")), hysteresis_m=150.0)
+    if on_gate:  # start or end moves exactly on gate vertices, where rounding matters most
+        verts = [(ax, ay) for s in gf.straits for g in s.gates for ax, ay, _, _, _ in g.edges]
+        moves = [(*verts[k % len(verts)], x2, y2) if k % 2 else (x1, y1, *verts[k % len(verts)])
+                 for k, (x1, y1, x2, y2) in enumerate(moves)]
+    a = np.asarray(moves, dtype=np.float64)
+    near = gf.may_cross_gates(a[:, 0], a[:, 1], a[:, 2], a[:, 3])
+    for (x1, y1, x2, y2), flagged in zip(moves, near.tolist(), strict=True):
+        if gf.gate_crossings(x1, y1, x2, y2):
+            assert flagged
