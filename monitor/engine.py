@@ -29,6 +29,11 @@ from monitor import savedstate
 from monitor.alerts import Alert, alert_id, iso_time, severity_max
 from monitor.config import LEVELS, DetectorSettings
 from monitor.decode import DecodedBatch, StaticReport
+from monitor.detectors import FIX_DETECTORS, vessel_fields
+from monitor.detectors.base import Masks
+from monitor.detectors.base import bits as _bits
+from monitor.detectors.base import lowest as _lowest
+from monitor.detectors.base import position as _position
 from monitor.geo import haversine_m
 from monitor.geofence import GateCrossing, Geofence
 from monitor.mid import flag_of, mid_of
@@ -42,18 +47,32 @@ _SLOW_STALE_S = 600.0  # a neighbour's slow fix older than this is not evidence 
 Move = tuple["Vessel", float, float, float, float, float, float, float, float, int]
 
 
+_DETECTOR_FIELDS = vessel_fields()
+_URGENT = operator.attrgetter(*(f.name for f in _DETECTOR_FIELDS if f.urgent))
+
+
 class Vessel:
-    """Everything known about one MMSI. One object per vessel, none per message."""
+    """Everything known about one MMSI. One object per vessel, none per message. Besides the fields
+    here, each detector's per-vessel fields (monitor.detectors, `fields`) are slots of it."""
 
     __slots__ = (
         "mmsi", "name", "imo", "callsign", "ship_type", "draught", "destination", "flag", "watch",
         "time", "lon", "lat", "sog", "cog", "member", "last_s", "pending", "transit", "_info",
         "heard", "dark", "dark_zone", "dark_strait", "timer",
         "land_start", "land_last", "jump_start", "jump_last", "jump_cands",
-        "lo_t0", "lo_x", "lo_y", "lo_r", "lo_fast", "lo_alerted",
-        "ww_since", "ww_last", "ww_alerted",
         "slow_t", "slow_x", "slow_y", "cell",
+        *(f.name for f in _DETECTOR_FIELDS),
     )
+    # (Typed here for the detectors that own them: monitor.detectors.loiter, .wrong_way.)
+    lo_t0: float | None
+    lo_x: float
+    lo_y: float
+    lo_r: float
+    lo_fast: float | None
+    lo_alerted: bool
+    ww_since: float | None
+    ww_last: float
+    ww_alerted: bool
 
     def __init__(self, mmsi: int, watch: list[str]) -> None:
         self.mmsi = mmsi
@@ -88,17 +107,8 @@ class Vessel:
         self.jump_start = -math.inf
         self.jump_last = -math.inf
         self.jump_cands: list[tuple[float, float, float]] = []
-        # Loitering: where and when the slow episode began, how far it has strayed.
-        self.lo_t0: float | None = None
-        self.lo_x = 0.0
-        self.lo_y = 0.0
-        self.lo_r = 0.0
-        self.lo_fast: float | None = None  # when it last sped up within the episode
-        self.lo_alerted = False
-        # Wrong way: since when the condition holds, when it last held, whether reported.
-        self.ww_since: float | None = None
-        self.ww_last = -math.inf
-        self.ww_alerted = False
+        for f in _DETECTOR_FIELDS:
+            setattr(self, f.name, f.default)
         # Encounters: its last slow fix and grid cell.
         self.slow_t = -math.inf
         self.slow_x = 0.0
@@ -125,7 +135,7 @@ class Vessel:
         """Everything but the track itself: if a report leaves this unchanged, losing it to a crash
         repeats no alert, so saving it can wait (Engine.moved)."""
         return (
-            self.member, self.dark, self.dark_zone, self.lo_t0, self.lo_alerted, self.ww_since, self.ww_alerted,
+            self.member, self.dark, self.dark_zone, _URGENT(self),
             self.cell, self.land_last, self.jump_last, len(self.jump_cands), tuple(self.pending.items()),
             tuple(self.transit.items()), self.time == -math.inf,
         )
@@ -153,30 +163,6 @@ class _Pair:
         self.alerted = False
         self.distance = d
 
-
-def _bits(mask: int) -> Iterable[int]:
-    while mask:
-        low = mask & -mask
-        yield low.bit_length() - 1
-        mask ^= low
-
-
-def _lowest(mask: int) -> int:
-    return (mask & -mask).bit_length() - 1
-
-
-def _position(lat: float, lon: float, sog: float, cog: float) -> dict[str, float | None]:
-    return {
-        "lat": round(lat, 6),
-        "lon": round(lon, 6),
-        "sog": None if sog != sog else round(sog, 1),
-        "cog": None if cog != cog else round(cog, 1),
-    }
-
-
-def _angle_off(a: float, b: float) -> float:
-    """The unsigned difference of two bearings, 0..180 degrees."""
-    return abs((a - b + 180.0) % 360.0 - 180.0)
 
 
 class Engine:
@@ -226,7 +212,10 @@ class Engine:
         self._port_mask = km.get("port", 0)
         self._harbour_mask = km.get("port", 0) | km.get("anchorage", 0)
         self._tracked_mask = geofence.tracked_mask
-        self._bearing = {i: z.bearing for i, z in enumerate(geofence.zones) if z.kind == "tss_lane"}
+        self.masks = Masks(
+            strait=self._strait_mask, lane=self._lane_mask, separation=self._sep_mask, region=self._region_mask,
+            land=self._land_mask, port=self._port_mask, harbour=self._harbour_mask, tracked=self._tracked_mask,
+        )
         # MMSIs whose state changed since the last export_state(); None: not tracked (replay). `moved`
         # holds those whose only change is the track moving on (fast-path fixes): saved less often, as
         # losing a few seconds of track to a crash repeats no alert.
@@ -241,8 +230,7 @@ class Engine:
         self._sets = geofence.sets
         self._set_tkey = np.zeros(0, dtype=np.int64)
         self._set_land = np.zeros(0, dtype=bool)
-        self._set_harbour = np.zeros(0, dtype=bool)
-        self._set_bearing = np.zeros(0, dtype=np.float64)
+        self.set_harbour = np.zeros(0, dtype=bool)  # per zone-set id: in a port or anchorage
         self._tkeys: dict[int, int] = {}
         self._limits_since = -math.inf  # when the posture (and so the limits) last changed
         # The fast path (see _process_fast) skips fixes that cannot change anything; False forces the
@@ -250,6 +238,8 @@ class Engine:
         self.fast = True
         self.fast_min_rows = 256
         self._fast: _FastBatch | None = None  # the batch being processed on the fast path
+        # The per-fix detectors after the geofence (monitor.detectors), in order.
+        self.fix_detectors = [cls(self) for cls in FIX_DETECTORS]
 
     def vessel(self, mmsi: int) -> Vessel:
         v = self.vessels.get(mmsi)
@@ -314,9 +304,9 @@ class Engine:
         tr.heard[k] = v.heard
         tr.last_id[k] = self._sets.intern(v.last_s)
         tr.hot[k] = (
-            v.time == -math.inf or v.dark or bool(v.pending) or bool(v.jump_cands) or v.lo_t0 is not None
-            or v.ww_since is not None or v.ww_alerted or v.cell is not None
+            v.time == -math.inf or v.dark or bool(v.pending) or bool(v.jump_cands) or v.cell is not None
             or v.member != v.last_s & self._tracked_mask  # kept by the tolerance band
+            or any(d.open(v) for d in self.fix_detectors)
         )
 
     def _set_tables(self) -> None:
@@ -326,26 +316,17 @@ class Engine:
         if have == len(sets):
             return
         selected = self._tracked_mask | self._region_mask
-        lanes = sorted(self._bearing)
-        tkey, land, harbour, bearing = [], [], [], []
+        tkey, land, harbour = [], [], []
         for mask in sets.masks[have:]:
             tkey.append(self._tkeys.setdefault(mask & selected, len(self._tkeys)))
             land.append(bool(mask & self._land_mask))
             harbour.append(bool(mask & self._harbour_mask))
-            b = math.nan
-            for lane in lanes:  # the lowest lane index wins, as _lowest
-                if mask >> lane & 1:
-                    lb = self._bearing[lane]
-                    b = math.nan if lb is None else lb
-                    break
-            bearing.append(b)
         self._set_tkey = np.r_[self._set_tkey, np.array(tkey, dtype=np.int64)]
         self._set_land = np.r_[self._set_land, np.array(land, dtype=bool)]
-        self._set_harbour = np.r_[self._set_harbour, np.array(harbour, dtype=bool)]
-        self._set_bearing = np.r_[self._set_bearing, np.array(bearing, dtype=np.float64)]
+        self.set_harbour = np.r_[self.set_harbour, np.array(harbour, dtype=bool)]
 
     # ---- alerts ------------------------------------------------------------------------------------------
-    def _alert(
+    def alert(
         self,
         kind: str,
         v: Vessel,
@@ -495,7 +476,7 @@ class Engine:
             self._table(v)  # on the fast path, the batch's end writes it
         details = {"last_seen": iso_time(v.heard), "silent_s": round(t - v.heard, 1)}
         pos = _position(v.lat, v.lon, v.sog, v.cog) if v.has_fix else None
-        self._alert("dark", v, t, v.dark_zone, pos, details, v.heard, alerts)
+        self.alert("dark", v, t, v.dark_zone, pos, details, v.heard, alerts)
 
     def _hear(self, v: Vessel, t: float, lon: float, lat: float, sog: float, cog: float,
               alerts: list[Alert]) -> None:
@@ -509,7 +490,7 @@ class Engine:
                 "last_seen": iso_time(v.heard),
             }
             pos = _position(lat, lon, sog, cog) if lon == lon else None
-            self._alert("reappeared", v, t, v.dark_zone, pos, details, v.heard, alerts)
+            self.alert("reappeared", v, t, v.dark_zone, pos, details, v.heard, alerts)
         if t > v.heard:
             v.heard = t
 
@@ -732,7 +713,7 @@ class Engine:
         if s & self._port_mask:
             v.dark_zone = None
         elif s & self._strait_mask:
-            v.dark_zone = self._pick_strait(s)
+            v.dark_zone = self.pick_strait(s)
             v.dark_strait = True
         elif s & self._region_mask:
             v.dark_zone = _lowest(s & self._region_mask)
@@ -789,7 +770,7 @@ class Engine:
         if s & self._land_mask and not s & self._port_mask:
             if t - v.land_last > det.episode_gap_s:
                 v.land_start = t
-                self._alert("on_land", v, t, None, _position(lat, lon, sog, cog),
+                self.alert("on_land", v, t, None, _position(lat, lon, sog, cog),
                             {"land": self.geofence.zones[_lowest(s & self._land_mask)].id}, t, alerts)
             v.land_last = t
             return
@@ -807,7 +788,7 @@ class Engine:
                         "from": {"lat": round(v.lat, 6), "lon": round(v.lon, 6)},
                         "from_time": iso_time(v.time),
                     }
-                    self._alert("position_jump", v, t, None, _position(lat, lon, sog, cog), details, t, alerts)
+                    self.alert("position_jump", v, t, None, _position(lat, lon, sog, cog), details, t, alerts)
                 v.jump_last = t
                 # Fixes that agree with each other, away from the track, re-anchor it: the track was
                 # wrong (a bad first fix), not this run of reports.
@@ -830,7 +811,7 @@ class Engine:
         self._behaviour(v, t, lon, lat, sog, cog, s, alerts)
         self._set_dark_zone(v, s)  # where `dark` watches the vessel from now on
 
-    def _pick_strait(self, s: int) -> int:
+    def pick_strait(self, s: int) -> int:
         """The most specific strait-class zone: a lane, else the separation zone, else the strait."""
         for mask in (self._lane_mask, self._sep_mask, self._strait_mask):
             if s & mask:
@@ -844,7 +825,7 @@ class Engine:
         v.member = s
         p = _position(lat, lon, sog, cog)
         for z in _bits(s):
-            self._alert("zone_enter", v, t, z, p, {"first_seen": True}, t, alerts)
+            self.alert("zone_enter", v, t, z, p, {"first_seen": True}, t, alerts)
 
     def _geofence(self, v: Vessel, t: float, lon: float, lat: float, sog: float, cog: float, s_all: int,
                   moves: list[Move], alerts: list[Alert], reanchor: bool) -> None:
@@ -879,7 +860,7 @@ class Engine:
             if band > 0 and geofence.in_band(z, lon, lat):
                 kept |= 1 << z
             else:
-                self._alert("zone_exit", v, t, z, p, {}, t, alerts)
+                self.alert("zone_exit", v, t, z, p, {}, t, alerts)
         entered = s & ~member
         if self.min_dwell_s > 0:
             # Still waiting: a pending zone confirms after min_dwell_s inside, or is forgotten once the
@@ -889,7 +870,7 @@ class Engine:
                     if t - since >= self.min_dwell_s:
                         del v.pending[z]
                         kept |= 1 << z
-                        self._alert("zone_enter", v, since, z, p, {}, since, alerts)
+                        self.alert("zone_enter", v, since, z, p, {}, since, alerts)
                 elif not (band > 0 and geofence.in_band(z, lon, lat)):
                     del v.pending[z]
                 entered &= ~(1 << z)
@@ -898,7 +879,7 @@ class Engine:
             v.member = (s & member) | kept
             return
         for z in _bits(entered):
-            self._alert("zone_enter", v, t, z, p, {}, t, alerts)
+            self.alert("zone_enter", v, t, z, p, {}, t, alerts)
         v.member = s | kept
 
     def _gates(self, v: Vessel, t: float, lon: float, lat: float, sog: float, cog: float,
@@ -922,7 +903,7 @@ class Engine:
                 "gate_in": strait.gates[state[0]].zone.id,
                 "gate_out": strait.gates[c.gate].zone.id,
             }
-            self._alert("transit", v, round(tc, 3), strait.index, _position(yc, xc, sog, cog), details,
+            self.alert("transit", v, round(tc, 3), strait.index, _position(yc, xc, sog, cog), details,
                         round(state[1], 3), alerts)
 
     def _passages(self, moves: list[Move], alerts: list[Alert]) -> None:
@@ -933,65 +914,15 @@ class Engine:
                 for kind, f in (("zone_enter", ps.frac_in), ("zone_exit", ps.frac_out)):
                     tf = round(t0 + (t - t0) * f, 3)
                     p = _position(y0 + (lat - y0) * f, x0 + (lon - x0) * f, sog, cog)
-                    self._alert(kind, v, tf, ps.zone, p, {"interpolated": True}, tf, alerts)
+                    self.alert(kind, v, tf, ps.zone, p, {"interpolated": True}, tf, alerts)
 
     # ---- behaviour on the trusted track ---------------------------------------------------------------
     def _behaviour(self, v: Vessel, t: float, lon: float, lat: float, sog: float, cog: float, s: int,
                    alerts: list[Alert]) -> None:
         det = self.det
         harbour = s & self._harbour_mask
-        # Loitering: slow and within the radius of where the slow spell began, for longer than the limit
-        # of the zone it is in; never in a port or anchorage, where waiting is normal.
-        strait = s & self._strait_mask
-        if harbour or not (strait or s & self._region_mask):
-            v.lo_t0 = None
-        else:
-            slow = sog < det.loiter_max_speed_kn  # NaN (speed not available) is not slow
-            if v.lo_t0 is not None:
-                d = haversine_m(v.lo_x, v.lo_y, lon, lat)
-                if d > det.loiter_radius_m:
-                    v.lo_t0 = None
-                elif not slow:
-                    if v.lo_fast is None:
-                        v.lo_fast = t
-                    elif t - v.lo_fast > det.episode_gap_s:
-                        v.lo_t0 = None
-                else:
-                    v.lo_fast = None
-                    v.lo_r = max(v.lo_r, d)
-            if v.lo_t0 is None and slow:
-                v.lo_t0, v.lo_x, v.lo_y, v.lo_r, v.lo_fast, v.lo_alerted = t, lon, lat, 0.0, None, False
-            if v.lo_t0 is not None and not v.lo_alerted and slow:
-                limits = self.posture.limits
-                limit = limits.loiter_strait_s if strait else limits.loiter_region_s
-                if t - v.lo_t0 >= limit:
-                    v.lo_alerted = True
-                    zone = self._pick_strait(s) if strait else _lowest(s & self._region_mask)
-                    details = {"duration_s": round(t - v.lo_t0, 1), "radius_m": round(v.lo_r, 1),
-                               "since": iso_time(v.lo_t0)}
-                    self._alert("loiter", v, t, zone, _position(lat, lon, sog, cog), details, v.lo_t0, alerts)
-        # Wrong way: in a lane, moving, course far off the lane's bearing, sustained. Crossing a lane at
-        # right angles (COLREG rule 10) is 90 degrees off: not wrong way.
-        lanes = s & self._lane_mask
-        wrong = False
-        lane = -1
-        if lanes and sog > det.wrong_way_min_speed_kn and cog == cog:
-            lane = _lowest(lanes)
-            bearing = self._bearing[lane]
-            wrong = bearing is not None and _angle_off(cog, bearing) > det.wrong_way_angle_deg
-        if wrong:
-            if v.ww_since is None:
-                v.ww_since = t
-            v.ww_last = t
-            if not v.ww_alerted and t - v.ww_since >= det.wrong_way_sustain_s:
-                v.ww_alerted = True
-                details = {"bearing": self._bearing[lane], "cog": round(cog, 1),
-                           "since": iso_time(v.ww_since), "sustained_s": round(t - v.ww_since, 1)}
-                self._alert("wrong_way", v, t, lane, _position(lat, lon, sog, cog), details, v.ww_since, alerts)
-        else:
-            v.ww_since = None
-            if v.ww_alerted and t - v.ww_last > det.episode_gap_s:
-                v.ww_alerted = False
+        for d in self.fix_detectors:
+            d.on_fix(v, t, lon, lat, sog, cog, s, alerts)
         # Encounters: two slow vessels close together outside ports and anchorages.
         if not harbour and sog < det.encounter_max_speed_kn:
             self._encounter(v, t, lon, lat, s, alerts)
@@ -1044,7 +975,7 @@ class Engine:
         if b.watch and not a.watch:
             a, b = b, a
         if s & self._strait_mask:
-            zone: int | None = self._pick_strait(s)
+            zone: int | None = self.pick_strait(s)
         elif s & self._region_mask:
             zone = _lowest(s & self._region_mask)
         else:
@@ -1058,7 +989,7 @@ class Engine:
         }
         pos = _position(a.slow_y, a.slow_x, a.sog, a.cog)
         key = f"{min(a.mmsi, b.mmsi)}-{max(a.mmsi, b.mmsi)}"
-        self._alert("encounter", a, t, zone, pos, details, pair.start, alerts, key=key, watched=bool(b.watch))
+        self.alert("encounter", a, t, zone, pos, details, pair.start, alerts, key=key, watched=bool(b.watch))
 
     def _prune_pairs(self) -> None:
         gap = self.det.episode_gap_s
@@ -1182,9 +1113,7 @@ _FIELDS: tuple[tuple[str, Callable[[Any, str], Any]], ...] = (
     ("cog", S.cog_or_nan), ("heard", S.time_or_never), ("dark", S.boolean), ("dark_strait", S.boolean),
     ("land_start", S.time_or_never), ("land_last", S.time_or_never), ("jump_start", S.time_or_never),
     ("jump_last", S.time_or_never), ("jump_cands", S.fixes),
-    ("lo_t0", S.opt_time), ("lo_x", S.lon), ("lo_y", S.lat), ("lo_r", S.metres), ("lo_fast", S.opt_time),
-    ("lo_alerted", S.boolean),
-    ("ww_since", S.opt_time), ("ww_last", S.time_or_never), ("ww_alerted", S.boolean),
+    *((f.name, f.check) for f in _DETECTOR_FIELDS),
     ("slow_t", S.time_or_never), ("slow_x", S.lon), ("slow_y", S.lat), ("cell", S.cell),
 )
 _ROW = 1 + len(_FIELDS) + 5
@@ -1405,17 +1334,15 @@ class _FastBatch:
         prev_id = np.where(has_prev, self.ids[pvi], st_last[inverse])
         self.prev_t, self.prev_lon, self.prev_lat, self.prev_id = prev_t, prev_lon, prev_lat, prev_id
         ids = self.ids
-        lon, lat, sog, cog = self.lon_a, self.lat_a, self.sog_a, self.cog_a
+        lon, lat, sog = self.lon_a, self.lat_a, self.sog_a
         with np.errstate(invalid="ignore", divide="ignore"):
             d = _haversine_np(prev_lon, prev_lat, lon, lat)
             dt = t - prev_t
             jump = (d > det.jump_min_distance_m) & ((dt <= 0) | (d > dt * det.jump_speed_kn * KNOT))
             gate = e.geofence.may_cross_gates(prev_lon, prev_lat, lon, lat)  # (beside the exact test)
-            harbour = e._set_harbour[ids]
-            slow = (sog < max(det.loiter_max_speed_kn, det.encounter_max_speed_kn)) & ~harbour
-            bearing = e._set_bearing[ids]
-            off = np.abs((cog - bearing + 180.0) % 360.0 - 180.0)
-            wrong = (sog > det.wrong_way_min_speed_kn) & (off > det.wrong_way_angle_deg)
+            slow = (sog < det.encounter_max_speed_kn) & ~e.set_harbour[ids]
+            for detector in e.fix_detectors:
+                slow |= detector.prefilter(self)
             # A silence longer than the shortest dark limit of any level: the fix may follow a `dark`.
             shortest = min(min(lv.dark_strait_s, lv.dark_region_s) for lv in (
                 e.posture.settings.levels.of(name) for name in ("NORMAL", "ELEVATED", "HIGH", "CRITICAL")))
@@ -1428,8 +1355,7 @@ class _FastBatch:
         interesting = (
             (valid & (
                 (t < prev_t) | (tkey[ids] != tkey[prev_id]) | e._set_land[ids]
-                | jump | gate | slow
-                | wrong | np.isnan(prev_t)
+                | jump | gate | slow | np.isnan(prev_t)
             ))
             | gap | untimed | st_hot[inverse]
         )

@@ -1,0 +1,116 @@
+"""What every per-fix detector is made of, and the small helpers they share.
+
+A per-fix detector (`FixDetector`) owns, in its module:
+- its alert kinds (`kinds`);
+- its per-vessel state (`fields`: name, value of a vessel without it, saved-state check), kept on the
+  Vessel object; `open(v)` says whether a vessel has an episode open, so that every later fix of that
+  vessel takes the per-fix step;
+- its vectorized pre-filter (`prefilter`): over a whole batch, which fixes can change its state (the
+  others only move the track);
+- its exact per-fix logic (`on_fix`), on the trusted track, which raises its alerts through the engine.
+
+The engine composes them: the Vessel's slots, the saved-state row, what "open" and "may change" mean for
+the fast path, and the order of the per-fix step (`monitor.detectors.FIX_DETECTORS`). See
+docs/detectors.md for how to add one.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+from numpy.typing import NDArray
+
+if TYPE_CHECKING:
+    from monitor.alerts import Alert
+    from monitor.engine import Engine, Vessel, _FastBatch
+
+KNOT = 1852.0 / 3600.0  # metres per second
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    """One value a detector keeps per vessel: its name (a Vessel slot), the value of a vessel that has
+    none yet, the check of monitor.savedstate that reads it back from saved state, and whether a change
+    of it must be saved at once."""
+
+    name: str
+    default: Any
+    check: Callable[[Any, str], Any]
+    # True: a change of it is saved with the batch that made it (a crash must not lose it, or an alert
+    # could repeat); False: it only moves on with the track, and is saved a little later with it.
+    urgent: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Masks:
+    """Zone bit masks by kind, for the detectors' zone questions (from geofence.kind_mask)."""
+
+    strait: int  # the strait, its TSS lanes and separation zone
+    lane: int
+    separation: int
+    region: int
+    land: int
+    port: int
+    harbour: int  # ports and anchorages
+    tracked: int  # the kinds enter/exit alerts are raised for
+
+
+class FixDetector:
+    """The base of a detector run on each trusted fix of a vessel (see the module docstring)."""
+
+    name: ClassVar[str]
+    kinds: ClassVar[tuple[str, ...]]
+    fields: ClassVar[tuple[Field, ...]] = ()
+
+    def __init__(self, engine: Engine) -> None:
+        self.e = engine
+        self.det = engine.det
+
+    def open(self, v: Vessel) -> bool:
+        """Has the vessel an episode of this detector open (every later fix then takes the per-fix step)?"""
+        return False
+
+    def prefilter(self, fb: _FastBatch) -> NDArray[np.bool_]:
+        """For each fix of the batch: can it change this detector's state of its vessel? (A vessel with an
+        open episode takes the per-fix step for all its fixes anyway.)"""
+        return np.zeros(fb.n, dtype=bool)
+
+    def on_fix(self, v: Vessel, t: float, lon: float, lat: float, sog: float, cog: float, s: int,
+               alerts: list[Alert]) -> None:
+        """One trusted fix of `v` in zones `s` (a bit mask, every kind); raise alerts into `alerts`."""
+        raise NotImplementedError
+
+
+def bits(mask: int) -> Iterable[int]:
+    """The zone indices of a mask, lowest first."""
+    while mask:
+        low = mask & -mask
+        yield low.bit_length() - 1
+        mask ^= low
+
+
+def lowest(mask: int) -> int:
+    """The lowest zone index of a non-empty mask."""
+    return (mask & -mask).bit_length() - 1
+
+
+def position(lat: float, lon: float, sog: float, cog: float) -> dict[str, float | None]:
+    """An alert's `position` object (AIS resolution, nulls for values not available)."""
+    return {
+        "lat": round(lat, 6),
+        "lon": round(lon, 6),
+        "sog": None if sog != sog else round(sog, 1),
+        "cog": None if cog != cog else round(cog, 1),
+    }
+
+
+def angle_off(a: float, b: float) -> float:
+    """The unsigned difference of two bearings, 0..180 degrees."""
+    return abs((a - b + 180.0) % 360.0 - 180.0)
+
+
+NEVER = -math.inf
