@@ -30,7 +30,7 @@ from monitor.alerts import Alert, alert_id, iso_time, severity_max
 from monitor.config import LEVELS, DetectorSettings
 from monitor.decode import DecodedBatch, StaticReport
 from monitor.detectors import FIX_DETECTORS, vessel_fields
-from monitor.detectors.base import Masks
+from monitor.detectors.base import FixDetector, Masks
 from monitor.detectors.base import bits as _bits
 from monitor.detectors.base import lowest as _lowest
 from monitor.detectors.base import position as _position
@@ -41,8 +41,6 @@ from monitor.posture import Posture, PostureChange
 from monitor.savedstate import STATE_VERSION
 
 KNOT = 1852.0 / 3600.0  # metres per second
-_CELL_DEG = 0.01  # encounter grid: about 1 km, so the 3x3 neighbourhood covers the 500 m search
-_SLOW_STALE_S = 600.0  # a neighbour's slow fix older than this is not evidence of being alongside
 
 Move = tuple["Vessel", float, float, float, float, float, float, float, float, int]
 
@@ -60,10 +58,9 @@ class Vessel:
         "time", "lon", "lat", "sog", "cog", "member", "last_s", "pending", "transit", "_info",
         "heard", "dark", "dark_zone", "dark_strait", "timer",
         "land_start", "land_last", "jump_start", "jump_last", "jump_cands",
-        "slow_t", "slow_x", "slow_y", "cell",
         *(f.name for f in _DETECTOR_FIELDS),
     )
-    # (Typed here for the detectors that own them: monitor.detectors.loiter, .wrong_way.)
+    # (Typed here for the detectors that own them: monitor.detectors.loiter, .wrong_way, .encounter.)
     lo_t0: float | None
     lo_x: float
     lo_y: float
@@ -73,6 +70,10 @@ class Vessel:
     ww_since: float | None
     ww_last: float
     ww_alerted: bool
+    slow_t: float
+    slow_x: float
+    slow_y: float
+    cell: tuple[int, int] | None
 
     def __init__(self, mmsi: int, watch: list[str]) -> None:
         self.mmsi = mmsi
@@ -109,11 +110,6 @@ class Vessel:
         self.jump_cands: list[tuple[float, float, float]] = []
         for f in _DETECTOR_FIELDS:
             setattr(self, f.name, f.default)
-        # Encounters: its last slow fix and grid cell.
-        self.slow_t = -math.inf
-        self.slow_x = 0.0
-        self.slow_y = 0.0
-        self.cell: tuple[int, int] | None = None
 
     @property
     def has_fix(self) -> bool:
@@ -135,8 +131,8 @@ class Vessel:
         """Everything but the track itself: if a report leaves this unchanged, losing it to a crash
         repeats no alert, so saving it can wait (Engine.moved)."""
         return (
-            self.member, self.dark, self.dark_zone, _URGENT(self),
-            self.cell, self.land_last, self.jump_last, len(self.jump_cands), tuple(self.pending.items()),
+            self.member, self.dark, self.dark_zone, _URGENT(self), self.land_last, self.jump_last,
+            len(self.jump_cands), tuple(self.pending.items()),
             tuple(self.transit.items()), self.time == -math.inf,
         )
 
@@ -152,17 +148,6 @@ class Vessel:
                 "watch": list(self.watch),
             }
         return self._info
-
-
-class _Pair:
-    __slots__ = ("start", "last", "alerted", "distance")
-
-    def __init__(self, t: float, d: float) -> None:
-        self.start = t
-        self.last = t
-        self.alerted = False
-        self.distance = d
-
 
 
 class Engine:
@@ -201,8 +186,6 @@ class Engine:
         self._listening_since = -math.inf
         self._resumes: list[float] = []  # the batch's lines that end an outage, in order
         self._timers: list[tuple[float, int]] = []
-        self._grid: dict[tuple[int, int], set[int]] = {}
-        self._pairs: dict[tuple[int, int], _Pair] = {}
         km = geofence.kind_mask
         self._strait_mask = km.get("strait", 0) | km.get("tss_lane", 0) | km.get("separation_zone", 0)
         self._lane_mask = km.get("tss_lane", 0)
@@ -304,7 +287,7 @@ class Engine:
         tr.heard[k] = v.heard
         tr.last_id[k] = self._sets.intern(v.last_s)
         tr.hot[k] = (
-            v.time == -math.inf or v.dark or bool(v.pending) or bool(v.jump_cands) or v.cell is not None
+            v.time == -math.inf or v.dark or bool(v.pending) or bool(v.jump_cands)
             or v.member != v.last_s & self._tracked_mask  # kept by the tolerance band
             or any(d.open(v) for d in self.fix_detectors)
         )
@@ -509,8 +492,8 @@ class Engine:
             self._resumes.clear()
         if moves:
             self._passages(moves, alerts)
-        if len(self._pairs) > 4 * len(self.vessels) + 1024:
-            self._prune_pairs()
+        for d in self.fix_detectors:
+            d.after_batch()
         self.forget_silent()
         if self.max_vessels and len(self.vessels) > self.max_vessels:
             self.evict_excess()
@@ -571,21 +554,17 @@ class Engine:
         return len(gone)
 
     def _drop(self, gone: list[int]) -> None:
-        """Forget these vessels everywhere: objects, grid, pairs, timers, table; their saved state goes
+        """Forget these vessels everywhere: objects, detectors' state, timers, table; their saved state goes
         with the next save."""
         tr = self._tracks
+        vessels = [self.vessels.pop(mmsi) for mmsi in gone]
         for mmsi in gone:
-            v = self.vessels.pop(mmsi)
-            if v.cell is not None:
-                members = self._grid[v.cell]
-                members.discard(mmsi)
-                if not members:
-                    del self._grid[v.cell]
             self.moved.discard(mmsi)
             if self.dirty is not None:
                 self.dirty.add(mmsi)  # export_state then deletes its saved state
         dropped = set(gone)
-        self._pairs = {k: p for k, p in self._pairs.items() if k[0] not in dropped and k[1] not in dropped}
+        for d in self.fix_detectors:
+            d.forget(dropped, vessels)
         if any(m in dropped for _, m in self._timers):
             self._timers = [e for e in self._timers if e[1] not in dropped]
             heapq.heapify(self._timers)
@@ -919,82 +898,8 @@ class Engine:
     # ---- behaviour on the trusted track ---------------------------------------------------------------
     def _behaviour(self, v: Vessel, t: float, lon: float, lat: float, sog: float, cog: float, s: int,
                    alerts: list[Alert]) -> None:
-        det = self.det
-        harbour = s & self._harbour_mask
         for d in self.fix_detectors:
             d.on_fix(v, t, lon, lat, sog, cog, s, alerts)
-        # Encounters: two slow vessels close together outside ports and anchorages.
-        if not harbour and sog < det.encounter_max_speed_kn:
-            self._encounter(v, t, lon, lat, s, alerts)
-        elif v.cell is not None:
-            self._grid[v.cell].discard(v.mmsi)
-            v.cell = None
-
-    def _encounter(self, v: Vessel, t: float, lon: float, lat: float, s: int, alerts: list[Alert]) -> None:
-        det = self.det
-        cx, cy = int(math.floor(lon / _CELL_DEG)), int(math.floor(lat / _CELL_DEG))
-        cell = (cx, cy)
-        grid = self._grid
-        if v.cell != cell:
-            if v.cell is not None:
-                grid[v.cell].discard(v.mmsi)
-            grid.setdefault(cell, set()).add(v.mmsi)
-            v.cell = cell
-        v.slow_t, v.slow_x, v.slow_y = t, lon, lat
-        limit = self.posture.limits.encounter_s
-        for dx in (-1, 0, 1):
-            for dy in (-1, 0, 1):
-                members = grid.get((cx + dx, cy + dy))
-                if not members:
-                    continue
-                for other in members:
-                    if other == v.mmsi:
-                        continue
-                    w = self.vessels[other]
-                    if self._tracks.stale[self._tracks.slot[other]]:
-                        self._sync(w)
-                    if t - w.slow_t > _SLOW_STALE_S:
-                        continue
-                    d = haversine_m(lon, lat, w.slow_x, w.slow_y)
-                    if d > det.encounter_distance_m:
-                        continue
-                    key = (v.mmsi, other) if v.mmsi < other else (other, v.mmsi)
-                    pair = self._pairs.get(key)
-                    if pair is None or t - pair.last > det.episode_gap_s:
-                        pair = self._pairs[key] = _Pair(t, d)
-                    pair.last = t
-                    pair.distance = d
-                    if not pair.alerted and t - pair.start >= limit:
-                        pair.alerted = True
-                        self._encounter_alert(v, w, pair, t, lon, lat, s, alerts)
-
-    def _encounter_alert(self, v: Vessel, w: Vessel, pair: _Pair, t: float, lon: float, lat: float, s: int,
-                         alerts: list[Alert]) -> None:
-        # One alert per pair and episode, about the watched vessel if one is, else the lower MMSI.
-        a, b = (v, w) if v.mmsi < w.mmsi else (w, v)
-        if b.watch and not a.watch:
-            a, b = b, a
-        if s & self._strait_mask:
-            zone: int | None = self.pick_strait(s)
-        elif s & self._region_mask:
-            zone = _lowest(s & self._region_mask)
-        else:
-            zone = None
-        details = {
-            "other_mmsi": b.mmsi,
-            "other_vessel": b.info(),
-            "duration_s": round(t - pair.start, 1),
-            "distance_m": round(pair.distance, 1),
-            "since": iso_time(pair.start),
-        }
-        pos = _position(a.slow_y, a.slow_x, a.sog, a.cog)
-        key = f"{min(a.mmsi, b.mmsi)}-{max(a.mmsi, b.mmsi)}"
-        self.alert("encounter", a, t, zone, pos, details, pair.start, alerts, key=key, watched=bool(b.watch))
-
-    def _prune_pairs(self) -> None:
-        gap = self.det.episode_gap_s
-        now = self.now
-        self._pairs = {k: p for k, p in self._pairs.items() if now - p.last <= gap}
 
     # ---- state that survives a restart -------------------------------------------------------------------
     def export_state(self, everything: bool = False, moved: int = 0) -> dict[str, bytes | None]:
@@ -1035,14 +940,15 @@ class Engine:
         """The engine-wide state as one JSON object. Extensible: a key added here is read back in
         _read_global, where a state saved before the key existed (the key missing) must get a default,
         and keys this version does not know are ignored."""
-        pairs = [[a, b, p.start, p.last, p.alerted, p.distance] for (a, b), p in self._pairs.items()]
-        return {
+        g: dict[str, Any] = {
             "version": STATE_VERSION,
             "now": self.now if math.isfinite(self.now) else None,
             "stale": self.stale,
-            "pairs": pairs,
             "posture": _posture_state(self.posture.state()),
         }
+        for d in self.fix_detectors:
+            g.update(d.global_state())
+        return g
 
     def import_state(self, blobs: Mapping[str, bytes]) -> int:
         """Restore what export_state saved; returns how many vessels came back.
@@ -1054,7 +960,8 @@ class Engine:
         """
         index = self.geofence.index_of
         straits = {s.zone.id: i for i, s in enumerate(self.geofence.straits)}
-        g = _read_global(blobs["engine"]) if "engine" in blobs else None  # first: an old format is named as such
+        # First: an old format is named as such.
+        g = _read_global(blobs["engine"], self.fix_detectors) if "engine" in blobs else None
         vessels = [_restore_vessel(key, blob, index, straits) for key, blob in blobs.items() if key.startswith("v:")]
         for v in vessels:
             # Watchlists come from the configuration in force, not the saved state.
@@ -1068,19 +975,16 @@ class Engine:
         if g is not None:
             self.now = g["now"]
             self.stale = g["stale"]
-            self._pairs = {}
-            for a, b, start, last, alerted, distance in g["pairs"]:
-                p = _Pair(start, distance)
-                p.last, p.alerted = last, alerted
-                self._pairs[(a, b)] = p
+            for d, checked in zip(self.fix_detectors, g["detectors"], strict=True):
+                d.restore_global(checked)
             if g["posture"] is not None:
                 self.posture.restore(g["posture"])
-        self._grid = {}
+        everyone = list(self.vessels.values())
+        for d in self.fix_detectors:
+            d.restored(everyone)
         self._timers = []
-        for v in self.vessels.values():
+        for v in everyone:
             v.timer = None
-            if v.cell is not None:
-                self._grid.setdefault(v.cell, set()).add(v.mmsi)
             self._schedule(v)
         return len(self.vessels)
 
@@ -1114,7 +1018,6 @@ _FIELDS: tuple[tuple[str, Callable[[Any, str], Any]], ...] = (
     ("land_start", S.time_or_never), ("land_last", S.time_or_never), ("jump_start", S.time_or_never),
     ("jump_last", S.time_or_never), ("jump_cands", S.fixes),
     *((f.name, f.check) for f in _DETECTOR_FIELDS),
-    ("slow_t", S.time_or_never), ("slow_x", S.lon), ("slow_y", S.lat), ("cell", S.cell),
 )
 _ROW = 1 + len(_FIELDS) + 5
 _get_fields = operator.attrgetter(*(name for name, _ in _FIELDS))
@@ -1222,23 +1125,19 @@ def _read_posture(x: Any) -> dict[str, object] | None:
     }
 
 
-def _read_global(blob: bytes) -> dict[str, Any]:
+def _read_global(blob: bytes, detectors: Sequence[FixDetector]) -> dict[str, Any]:
     """The "engine" row, checked: required `version`; every other key optional (a default when missing,
-    so a key added later still loads an older row), unknown keys ignored."""
+    so a key added later still loads an older row), unknown keys ignored. Each detector checks its own
+    keys (`detectors`: what each `read_global` returned, in detector order)."""
     g = S.loads("engine", blob)
 
     def build() -> dict[str, Any]:
         _version(g, "engine")
         S.mapping(g, "engine")
-        pairs = []
-        for pair in S.items(g.get("pairs", []), "pairs"):
-            a, b, start, last, alerted, distance = S.items(pair, "pairs", 6)
-            pairs.append((S.mmsi(a, "pairs"), S.mmsi(b, "pairs"), S.time(start, "pairs"), S.time(last, "pairs"),
-                          S.boolean(alerted, "pairs"), S.metres(distance, "pairs")))
         return {
             "now": S.time_or_never(g.get("now"), "now"),
             "stale": S.integer(0, 2**62)(g.get("stale", 0), "stale"),
-            "pairs": pairs,
+            "detectors": [d.read_global(g) for d in detectors],
             "posture": _read_posture(g.get("posture")),
         }
 
@@ -1334,15 +1233,16 @@ class _FastBatch:
         prev_id = np.where(has_prev, self.ids[pvi], st_last[inverse])
         self.prev_t, self.prev_lon, self.prev_lat, self.prev_id = prev_t, prev_lon, prev_lat, prev_id
         ids = self.ids
-        lon, lat, sog = self.lon_a, self.lat_a, self.sog_a
+        lon, lat = self.lon_a, self.lat_a
         with np.errstate(invalid="ignore", divide="ignore"):
             d = _haversine_np(prev_lon, prev_lat, lon, lat)
             dt = t - prev_t
             jump = (d > det.jump_min_distance_m) & ((dt <= 0) | (d > dt * det.jump_speed_kn * KNOT))
             gate = e.geofence.may_cross_gates(prev_lon, prev_lat, lon, lat)  # (beside the exact test)
-            slow = (sog < det.encounter_max_speed_kn) & ~e.set_harbour[ids]
+            # What may change a detector's state (monitor.detectors: each one's pre-filter).
+            detectors = np.zeros(n, dtype=bool)
             for detector in e.fix_detectors:
-                slow |= detector.prefilter(self)
+                detectors |= detector.prefilter(self)
             # A silence longer than the shortest dark limit of any level: the fix may follow a `dark`.
             shortest = min(min(lv.dark_strait_s, lv.dark_region_s) for lv in (
                 e.posture.settings.levels.of(name) for name in ("NORMAL", "ELEVATED", "HIGH", "CRITICAL")))
@@ -1355,7 +1255,7 @@ class _FastBatch:
         interesting = (
             (valid & (
                 (t < prev_t) | (tkey[ids] != tkey[prev_id]) | e._set_land[ids]
-                | jump | gate | slow | np.isnan(prev_t)
+                | jump | gate | detectors | np.isnan(prev_t)
             ))
             | gap | untimed | st_hot[inverse]
         )

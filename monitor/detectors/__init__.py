@@ -7,10 +7,11 @@ the order of their fields in the saved state). To add one, see docs/detectors.md
 from __future__ import annotations
 
 from monitor.detectors.base import Field, FixDetector
+from monitor.detectors.encounter import Encounter
 from monitor.detectors.loiter import Loiter
 from monitor.detectors.wrong_way import WrongWay
 
-FIX_DETECTORS: tuple[type[FixDetector], ...] = (Loiter, WrongWay)
+FIX_DETECTORS: tuple[type[FixDetector], ...] = (Loiter, WrongWay, Encounter)
 
 
 def vessel_fields() -> tuple[Field, ...]:

@@ -84,6 +84,30 @@ class FixDetector:
         """One trusted fix of `v` in zones `s` (a bit mask, every kind); raise alerts into `alerts`."""
         raise NotImplementedError
 
+    # ---- engine-wide state (optional) -----------------------------------------------------------------
+    def after_batch(self) -> None:
+        """After each batch: housekeeping of engine-wide state."""
+
+    def forget(self, gone: set[int], vessels: list[Vessel]) -> None:
+        """These vessels are forgotten (silence, the vessel cap): drop what this detector keeps of them."""
+
+    def global_state(self) -> dict[str, Any]:
+        """Engine-wide state to save, as JSON values under keys of the engine's saved row (unique across
+        detectors); read back by `read_global`."""
+        return {}
+
+    @staticmethod
+    def read_global(g: dict[str, Any]) -> Any:
+        """Check this detector's keys of a saved engine row (monitor.savedstate checks; a missing key gets
+        its default) and return them ready for `restore_global`; nothing is changed yet."""
+        return None
+
+    def restore_global(self, checked: Any) -> None:
+        """Take back what `read_global` checked."""
+
+    def restored(self, vessels: list[Vessel]) -> None:
+        """The vessels were restored from saved state: rebuild what derives from their fields."""
+
 
 def bits(mask: int) -> Iterable[int]:
     """The zone indices of a mask, lowest first."""

@@ -1,0 +1,171 @@
+"""`encounter`: two vessels stay close together and slow, outside ports and anchorages, longer than the
+posture's limit (`encounter_s`): the ship-to-ship transfer pattern.
+
+Slow is under `detectors.encounter_max_speed_kn`, close within `encounter_distance_m`. Slow fixes are kept
+in a grid of cells about 1 km wide, so a fix is compared with the vessels of its 3 x 3 neighbourhood only.
+One alert per pair and episode (an episode ends after `episode_gap_s` apart), about the watched vessel if
+one is, else the lower MMSI.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from monitor import savedstate as S
+from monitor.alerts import iso_time
+from monitor.detectors.base import NEVER, Field, FixDetector, lowest, position
+from monitor.geo import haversine_m
+
+if TYPE_CHECKING:
+    from monitor.alerts import Alert
+    from monitor.engine import Engine, Vessel, _FastBatch
+
+CELL_DEG = 0.01  # about 1 km, so the 3x3 neighbourhood covers the 500 m search
+SLOW_STALE_S = 600.0  # a neighbour's slow fix older than this is not evidence of being alongside
+
+
+class _Pair:
+    __slots__ = ("alerted", "distance", "last", "start")
+
+    def __init__(self, t: float, d: float) -> None:
+        self.start = t
+        self.last = t
+        self.alerted = False
+        self.distance = d
+
+
+class Encounter(FixDetector):
+    name = "encounter"
+    kinds = ("encounter",)
+    fields = (
+        Field("slow_t", NEVER, S.time_or_never, urgent=False),  # its last slow fix
+        Field("slow_x", 0.0, S.lon, urgent=False),
+        Field("slow_y", 0.0, S.lat, urgent=False),
+        Field("cell", None, S.cell),  # its grid cell while slow (None: not slow)
+    )
+
+    def __init__(self, engine: Engine) -> None:
+        super().__init__(engine)
+        m = engine.masks
+        self._harbour, self._strait, self._region = m.harbour, m.strait, m.region
+        self.grid: dict[tuple[int, int], set[int]] = {}  # cell -> the slow vessels in it
+        self.pairs: dict[tuple[int, int], _Pair] = {}  # (lower MMSI, higher) -> their episode
+
+    def open(self, v: Vessel) -> bool:
+        return v.cell is not None
+
+    def prefilter(self, fb: _FastBatch) -> NDArray[np.bool_]:
+        result: NDArray[np.bool_] = (fb.sog_a < self.det.encounter_max_speed_kn) & ~self.e.set_harbour[fb.ids]
+        return result
+
+    def on_fix(self, v: Vessel, t: float, lon: float, lat: float, sog: float, cog: float, s: int,
+               alerts: list[Alert]) -> None:
+        det = self.det
+        if s & self._harbour or not sog < det.encounter_max_speed_kn:
+            if v.cell is not None:
+                self.grid[v.cell].discard(v.mmsi)
+                v.cell = None
+            return
+        cx, cy = math.floor(lon / CELL_DEG), math.floor(lat / CELL_DEG)
+        cell = (cx, cy)
+        grid = self.grid
+        if v.cell != cell:
+            if v.cell is not None:
+                grid[v.cell].discard(v.mmsi)
+            grid.setdefault(cell, set()).add(v.mmsi)
+            v.cell = cell
+        v.slow_t, v.slow_x, v.slow_y = t, lon, lat
+        limit = self.e.posture.limits.encounter_s
+        for dx in (-1, 0, 1):
+            for dy in (-1, 0, 1):
+                members = grid.get((cx + dx, cy + dy))
+                if not members:
+                    continue
+                for other in members:
+                    if other == v.mmsi:
+                        continue
+                    w = self.e.get(other)
+                    assert w is not None
+                    if t - w.slow_t > SLOW_STALE_S:
+                        continue
+                    d = haversine_m(lon, lat, w.slow_x, w.slow_y)
+                    if d > det.encounter_distance_m:
+                        continue
+                    key = (v.mmsi, other) if v.mmsi < other else (other, v.mmsi)
+                    pair = self.pairs.get(key)
+                    if pair is None or t - pair.last > det.episode_gap_s:
+                        pair = self.pairs[key] = _Pair(t, d)
+                    pair.last = t
+                    pair.distance = d
+                    if not pair.alerted and t - pair.start >= limit:
+                        pair.alerted = True
+                        self._alert(v, w, pair, t, s, alerts)
+
+    def _alert(self, v: Vessel, w: Vessel, pair: _Pair, t: float, s: int, alerts: list[Alert]) -> None:
+        a, b = (v, w) if v.mmsi < w.mmsi else (w, v)
+        if b.watch and not a.watch:
+            a, b = b, a
+        if s & self._strait:
+            zone: int | None = self.e.pick_strait(s)
+        elif s & self._region:
+            zone = lowest(s & self._region)
+        else:
+            zone = None
+        details = {
+            "other_mmsi": b.mmsi,
+            "other_vessel": b.info(),
+            "duration_s": round(t - pair.start, 1),
+            "distance_m": round(pair.distance, 1),
+            "since": iso_time(pair.start),
+        }
+        pos = position(a.slow_y, a.slow_x, a.sog, a.cog)
+        key = f"{min(a.mmsi, b.mmsi)}-{max(a.mmsi, b.mmsi)}"
+        self.e.alert("encounter", a, t, zone, pos, details, pair.start, alerts, key=key, watched=bool(b.watch))
+
+    # ---- engine-wide state ----------------------------------------------------------------------------
+    def after_batch(self) -> None:
+        """Episodes over for longer than the gap are forgotten (now and then: not every batch)."""
+        if len(self.pairs) > 4 * len(self.e.vessels) + 1024:
+            self.prune(self.e.now)
+
+    def prune(self, now: float) -> None:
+        gap = self.det.episode_gap_s
+        self.pairs = {k: p for k, p in self.pairs.items() if now - p.last <= gap}
+
+    def forget(self, gone: set[int], vessels: list[Vessel]) -> None:
+        for v in vessels:
+            if v.cell is not None:
+                members = self.grid[v.cell]
+                members.discard(v.mmsi)
+                if not members:
+                    del self.grid[v.cell]
+        self.pairs = {k: p for k, p in self.pairs.items() if k[0] not in gone and k[1] not in gone}
+
+    def global_state(self) -> dict[str, Any]:
+        return {"pairs": [[a, b, p.start, p.last, p.alerted, p.distance] for (a, b), p in self.pairs.items()]}
+
+    @staticmethod
+    def read_global(g: dict[str, Any]) -> Any:
+        pairs = []
+        for pair in S.items(g.get("pairs", []), "pairs"):
+            a, b, start, last, alerted, distance = S.items(pair, "pairs", 6)
+            pairs.append((S.mmsi(a, "pairs"), S.mmsi(b, "pairs"), S.time(start, "pairs"), S.time(last, "pairs"),
+                          S.boolean(alerted, "pairs"), S.metres(distance, "pairs")))
+        return pairs
+
+    def restore_global(self, checked: Any) -> None:
+        self.pairs = {}
+        for a, b, start, last, alerted, distance in checked:
+            p = _Pair(start, distance)
+            p.last, p.alerted = last, alerted
+            self.pairs[(a, b)] = p
+
+    def restored(self, vessels: list[Vessel]) -> None:
+        self.grid = {}
+        for v in vessels:
+            if v.cell is not None:
+                self.grid.setdefault(v.cell, set()).add(v.mmsi)
