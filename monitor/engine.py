@@ -29,8 +29,8 @@ from monitor import savedstate
 from monitor.alerts import Alert, alert_id, iso_time, severity_max
 from monitor.config import LEVELS, DetectorSettings
 from monitor.decode import DecodedBatch, StaticReport
-from monitor.detectors import FIX_DETECTORS, vessel_fields
-from monitor.detectors.base import FixDetector, Masks
+from monitor.detectors import DETECTORS, vessel_fields
+from monitor.detectors.base import DISTRUST, REANCHOR, FixDetector, Masks, TrustDetector
 from monitor.detectors.base import bits as _bits
 from monitor.detectors.base import lowest as _lowest
 from monitor.detectors.base import position as _position
@@ -57,10 +57,15 @@ class Vessel:
         "mmsi", "name", "imo", "callsign", "ship_type", "draught", "destination", "flag", "watch",
         "time", "lon", "lat", "sog", "cog", "member", "last_s", "pending", "transit", "_info",
         "heard", "dark", "dark_zone", "dark_strait", "timer",
-        "land_start", "land_last", "jump_start", "jump_last", "jump_cands",
         *(f.name for f in _DETECTOR_FIELDS),
     )
-    # (Typed here for the detectors that own them: monitor.detectors.loiter, .wrong_way, .encounter.)
+    # (Typed here for the detectors that own them: monitor.detectors.on_land, .position_jump, .loiter,
+    # .wrong_way, .encounter.)
+    land_start: float
+    land_last: float
+    jump_start: float
+    jump_last: float
+    jump_cands: tuple[tuple[float, float, float], ...]
     lo_t0: float | None
     lo_x: float
     lo_y: float
@@ -103,11 +108,6 @@ class Vessel:
         self.dark_strait = False  # ... and whether the strait limit (not the region's) applies
         self.timer: float | None = None  # deadline of its entry in the timer heap, if it has one
         # Episodes of untrusted fixes.
-        self.land_start = -math.inf
-        self.land_last = -math.inf
-        self.jump_start = -math.inf
-        self.jump_last = -math.inf
-        self.jump_cands: list[tuple[float, float, float]] = []
         for f in _DETECTOR_FIELDS:
             setattr(self, f.name, f.default)
 
@@ -131,8 +131,7 @@ class Vessel:
         """Everything but the track itself: if a report leaves this unchanged, losing it to a crash
         repeats no alert, so saving it can wait (Engine.moved)."""
         return (
-            self.member, self.dark, self.dark_zone, _URGENT(self), self.land_last, self.jump_last,
-            len(self.jump_cands), tuple(self.pending.items()),
+            self.member, self.dark, self.dark_zone, _URGENT(self), tuple(self.pending.items()),
             tuple(self.transit.items()), self.time == -math.inf,
         )
 
@@ -212,7 +211,7 @@ class Engine:
         # appear: the key of its entered/left/region part, land, port or anchorage, lane bearing.
         self._sets = geofence.sets
         self._set_tkey = np.zeros(0, dtype=np.int64)
-        self._set_land = np.zeros(0, dtype=bool)
+        self.set_land = np.zeros(0, dtype=bool)  # per zone-set id: on land (ports too)
         self.set_harbour = np.zeros(0, dtype=bool)  # per zone-set id: in a port or anchorage
         self._tkeys: dict[int, int] = {}
         self._limits_since = -math.inf  # when the posture (and so the limits) last changed
@@ -221,8 +220,11 @@ class Engine:
         self.fast = True
         self.fast_min_rows = 256
         self._fast: _FastBatch | None = None  # the batch being processed on the fast path
-        # The per-fix detectors after the geofence (monitor.detectors), in order.
-        self.fix_detectors = [cls(self) for cls in FIX_DETECTORS]
+        # The detectors (monitor.detectors), in order: those that judge a fix before the geofence, and
+        # those that run on a trusted fix after it.
+        self.detectors = [cls(self) for cls in DETECTORS]
+        self.trust_detectors = [d for d in self.detectors if isinstance(d, TrustDetector)]
+        self.fix_detectors = [d for d in self.detectors if not isinstance(d, TrustDetector)]
 
     def vessel(self, mmsi: int) -> Vessel:
         v = self.vessels.get(mmsi)
@@ -287,9 +289,9 @@ class Engine:
         tr.heard[k] = v.heard
         tr.last_id[k] = self._sets.intern(v.last_s)
         tr.hot[k] = (
-            v.time == -math.inf or v.dark or bool(v.pending) or bool(v.jump_cands)
+            v.time == -math.inf or v.dark or bool(v.pending)
             or v.member != v.last_s & self._tracked_mask  # kept by the tolerance band
-            or any(d.open(v) for d in self.fix_detectors)
+            or any(d.open(v) for d in self.detectors)
         )
 
     def _set_tables(self) -> None:
@@ -305,7 +307,7 @@ class Engine:
             land.append(bool(mask & self._land_mask))
             harbour.append(bool(mask & self._harbour_mask))
         self._set_tkey = np.r_[self._set_tkey, np.array(tkey, dtype=np.int64)]
-        self._set_land = np.r_[self._set_land, np.array(land, dtype=bool)]
+        self.set_land = np.r_[self.set_land, np.array(land, dtype=bool)]
         self.set_harbour = np.r_[self.set_harbour, np.array(harbour, dtype=bool)]
 
     # ---- alerts ------------------------------------------------------------------------------------------
@@ -492,7 +494,7 @@ class Engine:
             self._resumes.clear()
         if moves:
             self._passages(moves, alerts)
-        for d in self.fix_detectors:
+        for d in self.detectors:
             d.after_batch()
         self.forget_silent()
         if self.max_vessels and len(self.vessels) > self.max_vessels:
@@ -563,7 +565,7 @@ class Engine:
             if self.dirty is not None:
                 self.dirty.add(mmsi)  # export_state then deletes its saved state
         dropped = set(gone)
-        for d in self.fix_detectors:
+        for d in self.detectors:
             d.forget(dropped, vessels)
         if any(m in dropped for _, m in self._timers):
             self._timers = [e for e in self._timers if e[1] not in dropped]
@@ -744,44 +746,13 @@ class Engine:
 
     def _fix(self, v: Vessel, t: float, lon: float, lat: float, sog: float, cog: float, s: int,
              moves: list[Move], alerts: list[Alert]) -> None:
-        det = self.det
-        # ---- trust: on land, or an impossible jump, is reported and goes no further -------------------
-        if s & self._land_mask and not s & self._port_mask:
-            if t - v.land_last > det.episode_gap_s:
-                v.land_start = t
-                self.alert("on_land", v, t, None, _position(lat, lon, sog, cog),
-                            {"land": self.geofence.zones[_lowest(s & self._land_mask)].id}, t, alerts)
-            v.land_last = t
-            return
+        # Trust: a fix on land, or an impossible jump, is reported and goes no further.
         reanchor = False
-        if v.has_fix:
-            d = haversine_m(v.lon, v.lat, lon, lat)
-            dt = t - v.time
-            if d > det.jump_min_distance_m and (dt <= 0 or d / dt > det.jump_speed_kn * KNOT):
-                if t - v.jump_last > det.episode_gap_s:
-                    v.jump_start = t
-                    knots = d / dt / KNOT if dt > 0 else None
-                    details = {
-                        "distance_km": round(d / 1000.0, 3),
-                        "implied_knots": None if knots is None else round(knots, 1),
-                        "from": {"lat": round(v.lat, 6), "lon": round(v.lon, 6)},
-                        "from_time": iso_time(v.time),
-                    }
-                    self.alert("position_jump", v, t, None, _position(lat, lon, sog, cog), details, t, alerts)
-                v.jump_last = t
-                # Fixes that agree with each other, away from the track, re-anchor it: the track was
-                # wrong (a bad first fix), not this run of reports.
-                cands = v.jump_cands
-                if cands:
-                    ct, cx, cy = cands[-1]
-                    cd = haversine_m(cx, cy, lon, lat)
-                    if not (cd <= det.jump_min_distance_m or (t > ct and cd / (t - ct) <= det.jump_speed_kn * KNOT)):
-                        cands.clear()
-                cands.append((t, lon, lat))
-                if len(cands) < det.jump_recover_fixes:
-                    return
-                reanchor = True
-            v.jump_cands.clear()
+        for d in self.trust_detectors:
+            verdict = d.judge(v, t, lon, lat, sog, cog, s, alerts)
+            if verdict == DISTRUST:
+                return
+            reanchor |= verdict == REANCHOR
         if not v.has_fix:
             self._first_fix(v, t, lon, lat, sog, cog, s, alerts)
         else:
@@ -946,7 +917,7 @@ class Engine:
             "stale": self.stale,
             "posture": _posture_state(self.posture.state()),
         }
-        for d in self.fix_detectors:
+        for d in self.detectors:
             g.update(d.global_state())
         return g
 
@@ -961,7 +932,7 @@ class Engine:
         index = self.geofence.index_of
         straits = {s.zone.id: i for i, s in enumerate(self.geofence.straits)}
         # First: an old format is named as such.
-        g = _read_global(blobs["engine"], self.fix_detectors) if "engine" in blobs else None
+        g = _read_global(blobs["engine"], self.detectors) if "engine" in blobs else None
         vessels = [_restore_vessel(key, blob, index, straits) for key, blob in blobs.items() if key.startswith("v:")]
         for v in vessels:
             # Watchlists come from the configuration in force, not the saved state.
@@ -975,12 +946,12 @@ class Engine:
         if g is not None:
             self.now = g["now"]
             self.stale = g["stale"]
-            for d, checked in zip(self.fix_detectors, g["detectors"], strict=True):
+            for d, checked in zip(self.detectors, g["detectors"], strict=True):
                 d.restore_global(checked)
             if g["posture"] is not None:
                 self.posture.restore(g["posture"])
         everyone = list(self.vessels.values())
-        for d in self.fix_detectors:
+        for d in self.detectors:
             d.restored(everyone)
         self._timers = []
         for v in everyone:
@@ -1015,8 +986,6 @@ _FIELDS: tuple[tuple[str, Callable[[Any, str], Any]], ...] = (
     ("destination", S.opt_text),
     ("time", S.time_or_never), ("lon", S.lon_or_nan), ("lat", S.lat_or_nan), ("sog", S.sog_or_nan),
     ("cog", S.cog_or_nan), ("heard", S.time_or_never), ("dark", S.boolean), ("dark_strait", S.boolean),
-    ("land_start", S.time_or_never), ("land_last", S.time_or_never), ("jump_start", S.time_or_never),
-    ("jump_last", S.time_or_never), ("jump_cands", S.fixes),
     *((f.name, f.check) for f in _DETECTOR_FIELDS),
 )
 _ROW = 1 + len(_FIELDS) + 5
@@ -1186,7 +1155,6 @@ class _FastBatch:
 
     def flags(self) -> NDArray[np.bool_]:
         e = self.e
-        det = e.det
         n = self.n
         t = self.t_a
         # Rows grouped by vessel, in input order within each vessel (one stable sort gives the groups,
@@ -1235,13 +1203,11 @@ class _FastBatch:
         ids = self.ids
         lon, lat = self.lon_a, self.lat_a
         with np.errstate(invalid="ignore", divide="ignore"):
-            d = _haversine_np(prev_lon, prev_lat, lon, lat)
-            dt = t - prev_t
-            jump = (d > det.jump_min_distance_m) & ((dt <= 0) | (d > dt * det.jump_speed_kn * KNOT))
+            self.dist = _haversine_np(prev_lon, prev_lat, lon, lat)
             gate = e.geofence.may_cross_gates(prev_lon, prev_lat, lon, lat)  # (beside the exact test)
             # What may change a detector's state (monitor.detectors: each one's pre-filter).
             detectors = np.zeros(n, dtype=bool)
-            for detector in e.fix_detectors:
+            for detector in e.detectors:
                 detectors |= detector.prefilter(self)
             # A silence longer than the shortest dark limit of any level: the fix may follow a `dark`.
             shortest = min(min(lv.dark_strait_s, lv.dark_region_s) for lv in (
@@ -1254,8 +1220,7 @@ class _FastBatch:
         tkey = e._set_tkey
         interesting = (
             (valid & (
-                (t < prev_t) | (tkey[ids] != tkey[prev_id]) | e._set_land[ids]
-                | jump | gate | detectors | np.isnan(prev_t)
+                (t < prev_t) | (tkey[ids] != tkey[prev_id]) | gate | detectors | np.isnan(prev_t)
             ))
             | gap | untimed | st_hot[inverse]
         )
@@ -1267,7 +1232,6 @@ class _FastBatch:
         process = np.empty(n, dtype=bool)
         process[order] = (cs - base) > 0
         self.process = process
-        self.dist = d
         return process
 
     def _apply(self, v: Vessel, j: int, ja: int) -> None:

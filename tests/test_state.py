@@ -89,7 +89,7 @@ def vessels(draw: st.DrawFn, n_zones: int, n_straits: int) -> Vessel:
     v.lon, v.lat = draw(st.one_of(nan, lons)), draw(st.one_of(nan, lats))
     v.sog, v.cog = draw(st.one_of(nan, st.floats(0, 102.2))), draw(st.one_of(nan, st.floats(0, 359.9)))
     v.dark, v.dark_strait, v.lo_alerted, v.ww_alerted = (draw(st.booleans()) for _ in range(4))
-    v.jump_cands = draw(st.lists(st.tuples(times, lons, lats), max_size=3))
+    v.jump_cands = tuple(draw(st.lists(st.tuples(times, lons, lats), max_size=3)))
     v.lo_t0, v.lo_fast, v.ww_since = draw(opt_time), draw(opt_time), draw(opt_time)
     v.lo_x, v.lo_y, v.slow_x, v.slow_y = draw(lons), draw(lats), draw(lons), draw(lats)
     v.lo_r = draw(st.floats(0, 1e6))

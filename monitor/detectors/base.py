@@ -109,6 +109,20 @@ class FixDetector:
         """The vessels were restored from saved state: rebuild what derives from their fields."""
 
 
+TRUST = 0  # a trusted fix: it moves the track
+DISTRUST = 1  # reported, and no evidence for anything else: the track stays where it was
+REANCHOR = 2  # trusted, but the track before it was wrong: the move to it is no path
+
+
+class TrustDetector(FixDetector):
+    """A detector that judges a fix before the geofence: whether it may move the trusted track."""
+
+    def judge(self, v: Vessel, t: float, lon: float, lat: float, sog: float, cog: float, s: int,
+              alerts: list[Alert]) -> int:
+        """TRUST, DISTRUST (the per-fix step ends here) or REANCHOR; raise alerts into `alerts`."""
+        raise NotImplementedError
+
+
 def bits(mask: int) -> Iterable[int]:
     """The zone indices of a mask, lowest first."""
     while mask:

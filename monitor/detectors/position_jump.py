@@ -1,0 +1,82 @@
+"""`position_jump`: consecutive reports imply a speed no ship can make (over `jump_speed_kn`, across more
+than `jump_min_distance_m`); the trusted track.
+
+Such a fix is reported once per episode and does not move the trusted track. But `jump_recover_fixes`
+fixes in a row that agree with each other, away from the track, re-anchor it: then the track was wrong
+(a bad first fix), not this run of reports, and the move to the new track is no path (no gates, no
+passages).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from monitor import savedstate as S
+from monitor.alerts import iso_time
+from monitor.detectors.base import DISTRUST, KNOT, NEVER, REANCHOR, TRUST, Field, TrustDetector, position
+from monitor.geo import haversine_m
+
+if TYPE_CHECKING:
+    from monitor.alerts import Alert
+    from monitor.engine import Vessel, _FastBatch
+
+
+def _candidates(x: Any, what: str) -> tuple[tuple[float, float, float], ...]:
+    return tuple(S.fixes(x, what))
+
+
+class PositionJump(TrustDetector):
+    name = "position_jump"
+    kinds = ("position_jump",)
+    fields = (
+        Field("jump_start", NEVER, S.time_or_never, urgent=False),  # when the episode began
+        Field("jump_last", NEVER, S.time_or_never),  # its last jump
+        Field("jump_cands", (), _candidates),  # (time, lon, lat) of the fixes that agree, away from the track
+    )
+
+    def open(self, v: Vessel) -> bool:
+        return bool(v.jump_cands)
+
+    def prefilter(self, fb: _FastBatch) -> NDArray[np.bool_]:
+        det = self.det
+        d = fb.dist
+        dt = fb.t_a - fb.prev_t
+        result: NDArray[np.bool_] = (d > det.jump_min_distance_m) & ((dt <= 0) | (d > dt * det.jump_speed_kn * KNOT))
+        return result
+
+    def judge(self, v: Vessel, t: float, lon: float, lat: float, sog: float, cog: float, s: int,
+              alerts: list[Alert]) -> int:
+        if not v.has_fix:
+            return TRUST
+        det = self.det
+        d = haversine_m(v.lon, v.lat, lon, lat)
+        dt = t - v.time
+        if not (d > det.jump_min_distance_m and (dt <= 0 or d / dt > det.jump_speed_kn * KNOT)):
+            v.jump_cands = ()
+            return TRUST
+        if t - v.jump_last > det.episode_gap_s:
+            v.jump_start = t
+            knots = d / dt / KNOT if dt > 0 else None
+            details = {
+                "distance_km": round(d / 1000.0, 3),
+                "implied_knots": None if knots is None else round(knots, 1),
+                "from": {"lat": round(v.lat, 6), "lon": round(v.lon, 6)},
+                "from_time": iso_time(v.time),
+            }
+            self.e.alert("position_jump", v, t, None, position(lat, lon, sog, cog), details, t, alerts)
+        v.jump_last = t
+        cands = v.jump_cands
+        if cands:
+            ct, cx, cy = cands[-1]
+            cd = haversine_m(cx, cy, lon, lat)
+            if not (cd <= det.jump_min_distance_m or (t > ct and cd / (t - ct) <= det.jump_speed_kn * KNOT)):
+                cands = ()
+        cands = (*cands, (t, lon, lat))
+        if len(cands) < det.jump_recover_fixes:
+            v.jump_cands = cands
+            return DISTRUST
+        v.jump_cands = ()
+        return REANCHOR
