@@ -16,7 +16,6 @@ Per fix, in order:
 
 from __future__ import annotations
 
-import heapq
 import math
 import operator
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -31,10 +30,10 @@ from monitor.config import LEVELS, DetectorSettings
 from monitor.decode import DecodedBatch, StaticReport
 from monitor.detectors import DETECTORS, vessel_fields
 from monitor.detectors.base import DISTRUST, REANCHOR, FixDetector, Masks, TrustDetector
+from monitor.detectors.dark import Dark
 from monitor.detectors.base import bits as _bits
 from monitor.detectors.base import lowest as _lowest
 from monitor.detectors.base import position as _position
-from monitor.geo import haversine_m
 from monitor.geofence import GateCrossing, Geofence
 from monitor.mid import flag_of, mid_of
 from monitor.posture import Posture, PostureChange
@@ -56,11 +55,13 @@ class Vessel:
     __slots__ = (
         "mmsi", "name", "imo", "callsign", "ship_type", "draught", "destination", "flag", "watch",
         "time", "lon", "lat", "sog", "cog", "member", "last_s", "pending", "transit", "_info",
-        "heard", "dark", "dark_zone", "dark_strait", "timer",
+        "heard", "dark_zone", "timer",
         *(f.name for f in _DETECTOR_FIELDS),
     )
-    # (Typed here for the detectors that own them: monitor.detectors.on_land, .position_jump, .loiter,
-    # .wrong_way, .encounter.)
+    # (Typed here for the detectors that own them: monitor.detectors.dark, .on_land, .position_jump,
+    # .loiter, .wrong_way, .encounter.)
+    dark: bool
+    dark_strait: bool
     land_start: float
     land_last: float
     jump_start: float
@@ -103,9 +104,7 @@ class Vessel:
         self.transit: dict[int, tuple[int, float]] = {}  # strait -> (gate entered by, time)
         # Silence: the last time anything was heard, and where the dark limit applies.
         self.heard = -math.inf
-        self.dark = False
-        self.dark_zone: int | None = None  # zone of the last trusted fix that dark watches, if any
-        self.dark_strait = False  # ... and whether the strait limit (not the region's) applies
+        self.dark_zone: int | None = None  # zone of the last trusted fix that `dark` watches, if any
         self.timer: float | None = None  # deadline of its entry in the timer heap, if it has one
         # Episodes of untrusted fixes.
         for f in _DETECTOR_FIELDS:
@@ -131,7 +130,7 @@ class Vessel:
         """Everything but the track itself: if a report leaves this unchanged, losing it to a crash
         repeats no alert, so saving it can wait (Engine.moved)."""
         return (
-            self.member, self.dark, self.dark_zone, _URGENT(self), tuple(self.pending.items()),
+            self.member, self.dark_zone, _URGENT(self), tuple(self.pending.items()),
             tuple(self.transit.items()), self.time == -math.inf,
         )
 
@@ -182,9 +181,7 @@ class Engine:
         # before an outage counts its silence again from the line that ended it (`_listening_since`).
         self.outage_s = outage_s
         self._line_now = -math.inf  # the newest time of a line (ticks move `now`, not this)
-        self._listening_since = -math.inf
         self._resumes: list[float] = []  # the batch's lines that end an outage, in order
-        self._timers: list[tuple[float, int]] = []
         km = geofence.kind_mask
         self._strait_mask = km.get("strait", 0) | km.get("tss_lane", 0) | km.get("separation_zone", 0)
         self._lane_mask = km.get("tss_lane", 0)
@@ -214,7 +211,6 @@ class Engine:
         self.set_land = np.zeros(0, dtype=bool)  # per zone-set id: on land (ports too)
         self.set_harbour = np.zeros(0, dtype=bool)  # per zone-set id: in a port or anchorage
         self._tkeys: dict[int, int] = {}
-        self._limits_since = -math.inf  # when the posture (and so the limits) last changed
         # The fast path (see _process_fast) skips fixes that cannot change anything; False forces the
         # reference path for every fix (tests compare the two).
         self.fast = True
@@ -223,8 +219,9 @@ class Engine:
         # The detectors (monitor.detectors), in order: those that judge a fix before the geofence, and
         # those that run on a trusted fix after it.
         self.detectors = [cls(self) for cls in DETECTORS]
+        self.dark = next(d for d in self.detectors if isinstance(d, Dark))  # its own hooks: timers, hearing
         self.trust_detectors = [d for d in self.detectors if isinstance(d, TrustDetector)]
-        self.fix_detectors = [d for d in self.detectors if not isinstance(d, TrustDetector)]
+        self.fix_detectors = [d for d in self.detectors if not isinstance(d, (TrustDetector, Dark))]
 
     def vessel(self, mmsi: int) -> Vessel:
         v = self.vessels.get(mmsi)
@@ -270,7 +267,7 @@ class Engine:
         s = self._sets.masks[tr.last_id[k]]
         v.last_s = s
         v.member = s & self._tracked_mask
-        self._set_dark_zone(v, s)
+        self.dark.watch(v, s)
 
     def _sync_all(self) -> None:
         tr = self._tracks
@@ -289,7 +286,7 @@ class Engine:
         tr.heard[k] = v.heard
         tr.last_id[k] = self._sets.intern(v.last_s)
         tr.hot[k] = (
-            v.time == -math.inf or v.dark or bool(v.pending)
+            v.time == -math.inf or bool(v.pending)
             or v.member != v.last_s & self._tracked_mask  # kept by the tolerance band
             or any(d.open(v) for d in self.detectors)
         )
@@ -368,12 +365,8 @@ class Engine:
             )
         )
         # Limits changed: every pending dark deadline is recomputed.
-        self._limits_since = change.time
-        self._timers = []
         self._sync_all()
-        for v in self.vessels.values():
-            v.timer = None
-            self._schedule(v)
+        self.dark.limits_changed(change.time, list(self.vessels.values()))
 
     def set_posture(self, level: str, reason: str, set_by: str, t: float | None = None) -> list[Alert]:
         """The operator sets the posture level; returns the `posture_change` alert, if it changed."""
@@ -388,15 +381,15 @@ class Engine:
     def advance(self, t: float, alerts: list[Alert]) -> None:
         """Move the clock to `t` (never back): fire the dark timers and posture fall-backs due before it,
         in time order (a fall-back changes the dark limits of the timers after it)."""
+        dark = self.dark
         while self._resumes and self._resumes[0] <= t:
-            self._listening_since = self._resumes.pop(0)
+            dark.listening_since = self._resumes.pop(0)
         if t <= self.now:
             return
         self.now = t
-        timers = self._timers
         posture = self.posture
         while True:
-            due = timers[0][0] if timers else math.inf
+            due = dark.next_due()
             fall_back = posture.next_deadline if posture.next_deadline is not None else math.inf
             if fall_back <= t and fall_back <= due:
                 for change in posture.tick(fall_back):
@@ -404,22 +397,7 @@ class Engine:
                 continue
             if due >= t:
                 break
-            _, mmsi = heapq.heappop(timers)
-            v = self.vessels[mmsi]
-            if self._tracks.stale[self._tracks.slot[mmsi]]:
-                self._sync(v)
-            v.timer = None
-            if self._fast is not None:
-                self._fast.catch_up(v)  # reports the fast path skipped so far count as heard
-            deadline = self._dark_deadline(v)
-            if deadline is None:
-                continue
-            if deadline >= t:  # heard since the entry was made: wait again
-                v.timer = deadline
-                heapq.heappush(timers, (deadline, mmsi))
-                continue
-            # A limit that dropped with the posture makes the vessel dark at the change, not before it.
-            self._go_dark(v, max(deadline, self._limits_since), alerts)
+            dark.fire_next(t, alerts)
 
     def refuse_clock_beyond(self, limit: float) -> tuple[float, int] | None:
         """After a restore: a saved clock later than `limit` (the wall clock plus clock.max_ahead_s) is
@@ -439,45 +417,22 @@ class Engine:
         self._line_now = -math.inf
         return refused, len(wild)
 
-    def _dark_deadline(self, v: Vessel) -> float | None:
-        if v.dark or v.dark_zone is None:
-            return None
-        limits = self.posture.limits
-        since = v.heard if v.heard > self._listening_since else self._listening_since
-        return since + (limits.dark_strait_s if v.dark_strait else limits.dark_region_s)
+    # ---- what detectors ask of the engine ------------------------------------------------------------
+    def catch_up(self, v: Vessel) -> None:
+        """On the fast path: apply the vessel's reports skipped so far (before a timer looks at it)."""
+        if self._fast is not None:
+            self._fast.catch_up(v)
 
-    def _schedule(self, v: Vessel) -> None:
-        if v.timer is None:
-            deadline = self._dark_deadline(v)
-            if deadline is not None:
-                v.timer = deadline
-                heapq.heappush(self._timers, (deadline, v.mmsi))
-
-    def _go_dark(self, v: Vessel, t: float, alerts: list[Alert]) -> None:
+    def changed(self, v: Vessel) -> None:
+        """The vessel's state changed outside its per-fix step (a timer): save it with this batch."""
         if self.dirty is not None:
             self.dirty.add(v.mmsi)
-        v.dark = True
-        if self._fast is None:
-            self._table(v)  # on the fast path, the batch's end writes it
-        details = {"last_seen": iso_time(v.heard), "silent_s": round(t - v.heard, 1)}
-        pos = _position(v.lat, v.lon, v.sog, v.cog) if v.has_fix else None
-        self.alert("dark", v, t, v.dark_zone, pos, details, v.heard, alerts)
 
-    def _hear(self, v: Vessel, t: float, lon: float, lat: float, sog: float, cog: float,
-              alerts: list[Alert]) -> None:
-        """Anything from the vessel: a dark one has reappeared."""
-        if v.dark:
-            v.dark = False
-            has_pos = lon == lon and v.has_fix
-            details: dict[str, Any] = {
-                "gap_s": round(t - v.heard, 1),
-                "distance_km": round(haversine_m(v.lon, v.lat, lon, lat) / 1000.0, 3) if has_pos else None,
-                "last_seen": iso_time(v.heard),
-            }
-            pos = _position(lat, lon, sog, cog) if lon == lon else None
-            self.alert("reappeared", v, t, v.dark_zone, pos, details, v.heard, alerts)
-        if t > v.heard:
-            v.heard = t
+    def write_track(self, v: Vessel) -> None:
+        """The vessel's object changed outside the per-fix step: bring its table row up to date (on the
+        fast path, the batch's end does it)."""
+        if self._fast is None:
+            self._table(v)
 
     # ---- the per-fix step --------------------------------------------------------------------------------
     def process(self, batch: DecodedBatch, clock: Callable[[], float]) -> tuple[list[Alert], int]:
@@ -490,7 +445,7 @@ class Engine:
         else:
             alerts, untimed, moves = self._process_slow(batch, clock)
         if self._resumes:  # (only after a line without a time, which advance() was not given)
-            self._listening_since = self._resumes[-1]
+            self.dark.listening_since = self._resumes[-1]
             self._resumes.clear()
         if moves:
             self._passages(moves, alerts)
@@ -567,9 +522,6 @@ class Engine:
         dropped = set(gone)
         for d in self.detectors:
             d.forget(dropped, vessels)
-        if any(m in dropped for _, m in self._timers):
-            self._timers = [e for e in self._timers if e[1] not in dropped]
-            heapq.heapify(self._timers)
         tr.remove(gone)
 
     def _process_slow(self, batch: DecodedBatch, clock: Callable[[], float]
@@ -689,19 +641,6 @@ class Engine:
             self._fast = None
         return alerts, untimed, moves
 
-    def _set_dark_zone(self, v: Vessel, s: int) -> None:
-        """Where `dark` watches the vessel after a trusted fix in zones `s`."""
-        if s & self._port_mask:
-            v.dark_zone = None
-        elif s & self._strait_mask:
-            v.dark_zone = self.pick_strait(s)
-            v.dark_strait = True
-        elif s & self._region_mask:
-            v.dark_zone = _lowest(s & self._region_mask)
-            v.dark_strait = False
-        else:
-            v.dark_zone = None
-
     def _static(self, st: StaticReport, clock: Callable[[], float], alerts: list[Alert]) -> int:
         t = st.time
         untimed = 0
@@ -714,8 +653,8 @@ class Engine:
         v = self.vessels.get(st.mmsi) or self.vessel(st.mmsi)
         changed = v.apply_static(st)
         dark = v.dark
-        self._hear(v, t, math.nan, math.nan, math.nan, math.nan, alerts)
-        self._schedule(v)
+        self.dark.hear(v, t, math.nan, math.nan, math.nan, math.nan, alerts)
+        self.dark.schedule(v)
         if self.dirty is not None:
             (self.dirty if changed or dark != v.dark else self.moved).add(v.mmsi)
         return untimed
@@ -725,13 +664,13 @@ class Engine:
         """The per-fix step for one position report (`s`: its zone mask, None without a position)."""
         before = v.signature() if self.dirty is not None else None
         n_alerts = len(alerts)
-        self._hear(v, t, lon, lat, sog, cog, alerts)
+        self.dark.hear(v, t, lon, lat, sog, cog, alerts)
         if s is not None:
             if t < v.time:
                 self.stale += 1  # an older fix relayed late: the track has moved on
             else:
                 self._fix(v, t, lon, lat, sog, cog, s, moves, alerts)
-        self._schedule(v)
+        self.dark.schedule(v)
         if before is not None:
             self._mark(v, before, n_alerts, alerts)
 
@@ -759,7 +698,7 @@ class Engine:
             self._geofence(v, t, lon, lat, sog, cog, s, moves, alerts, reanchor)
         v.time, v.lon, v.lat, v.sog, v.cog, v.last_s = t, lon, lat, sog, cog, s
         self._behaviour(v, t, lon, lat, sog, cog, s, alerts)
-        self._set_dark_zone(v, s)  # where `dark` watches the vessel from now on
+        self.dark.watch(v, s)  # where `dark` watches the vessel from now on
 
     def pick_strait(self, s: int) -> int:
         """The most specific strait-class zone: a lane, else the separation zone, else the strait."""
@@ -953,10 +892,7 @@ class Engine:
         everyone = list(self.vessels.values())
         for d in self.detectors:
             d.restored(everyone)
-        self._timers = []
-        for v in everyone:
-            v.timer = None
-            self._schedule(v)
+
         return len(self.vessels)
 
 
@@ -985,7 +921,7 @@ _FIELDS: tuple[tuple[str, Callable[[Any, str], Any]], ...] = (
     ("callsign", S.opt_text), ("ship_type", S.integer(0, 255, nullable=True)), ("draught", S.opt_draught),
     ("destination", S.opt_text),
     ("time", S.time_or_never), ("lon", S.lon_or_nan), ("lat", S.lat_or_nan), ("sog", S.sog_or_nan),
-    ("cog", S.cog_or_nan), ("heard", S.time_or_never), ("dark", S.boolean), ("dark_strait", S.boolean),
+    ("cog", S.cog_or_nan), ("heard", S.time_or_never),
     *((f.name, f.check) for f in _DETECTOR_FIELDS),
 )
 _ROW = 1 + len(_FIELDS) + 5
@@ -1183,6 +1119,7 @@ class _FastBatch:
         prev_any_sorted = np.where(first, -1, np.r_[-1, order[:-1]])
         self.prev_any[order] = prev_any_sorted
         prev_heard = np.where(self.prev_any >= 0, t[np.maximum(self.prev_any, 0)], st_heard[inverse])
+        self.prev_heard = prev_heard  # (for the pre-filter of `dark`: a long silence before the fix)
         vorder = order[self.valid[order]]
         vinv = inverse[vorder]
         vfirst = np.ones(len(vorder), dtype=bool)
@@ -1209,10 +1146,6 @@ class _FastBatch:
             detectors = np.zeros(n, dtype=bool)
             for detector in e.detectors:
                 detectors |= detector.prefilter(self)
-            # A silence longer than the shortest dark limit of any level: the fix may follow a `dark`.
-            shortest = min(min(lv.dark_strait_s, lv.dark_region_s) for lv in (
-                e.posture.settings.levels.of(name) for name in ("NORMAL", "ELEVATED", "HIGH", "CRITICAL")))
-            gap = (t - prev_heard) > shortest
         untimed = np.isnan(t)
         valid = self.valid
         # Zones that matter from fix to fix: entering and leaving (tracked kinds), and the regions
@@ -1222,7 +1155,7 @@ class _FastBatch:
             (valid & (
                 (t < prev_t) | (tkey[ids] != tkey[prev_id]) | gate | detectors | np.isnan(prev_t)
             ))
-            | gap | untimed | st_hot[inverse]
+            | untimed | st_hot[inverse]
         )
         # From a vessel's first interesting row on, all its rows take the per-fix step.
         flags_sorted = interesting[order].astype(np.int64)
@@ -1242,7 +1175,7 @@ class _FastBatch:
             v.sog, v.cog = float(self.sog_a[j]), float(self.cog_a[j])
             v.last_s = s
             v.member = s & self.e._tracked_mask
-            self.e._set_dark_zone(v, s)
+            self.e.dark.watch(v, s)
         if ja >= 0:
             t = float(self.t_a[ja])
             if t > v.heard:

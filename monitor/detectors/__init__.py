@@ -8,13 +8,14 @@ their fields in the saved state. To add one, see docs/detectors.md.
 from __future__ import annotations
 
 from monitor.detectors.base import Field, FixDetector, TrustDetector
+from monitor.detectors.dark import Dark
 from monitor.detectors.encounter import Encounter
 from monitor.detectors.loiter import Loiter
 from monitor.detectors.on_land import OnLand
 from monitor.detectors.position_jump import PositionJump
 from monitor.detectors.wrong_way import WrongWay
 
-DETECTORS: tuple[type[FixDetector], ...] = (OnLand, PositionJump, Loiter, WrongWay, Encounter)
+DETECTORS: tuple[type[FixDetector], ...] = (Dark, OnLand, PositionJump, Loiter, WrongWay, Encounter)
 
 
 def vessel_fields() -> tuple[Field, ...]:
