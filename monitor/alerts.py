@@ -6,6 +6,7 @@ feed clock, so replaying the same feed twice yields the same ids and subscribers
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -14,21 +15,10 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from monitor.levels import SEVERITIES
+
 SCHEMA = 1
-SEVERITIES = ("info", "warning", "critical")
-KINDS = (
-    "zone_enter",
-    "zone_exit",
-    "transit",
-    "loiter",
-    "dark",
-    "reappeared",
-    "position_jump",
-    "on_land",
-    "wrong_way",
-    "encounter",
-    "posture_change",
-)
+# (Every alert kind, with its severities, is declared by the detector that raises it: monitor.detectors.)
 
 # A fixed namespace so ids are stable across versions, machines and runs.
 _ID_NAMESPACE = uuid.UUID("5b0c2a1e-7d0e-4b7a-9c52-1f0d3e6a8b41")
@@ -67,6 +57,14 @@ def alert_id(kind: str, *parts: object) -> str:
     return f"{x[:8]}-{x[8:12]}-{x[12:16]}-{x[16:20]}-{x[20:]}"
 
 
+@functools.cache
+def _known_kinds() -> frozenset[str]:
+    """Every alert kind (looked up on first use: the detectors that declare them import this module)."""
+    from monitor.detectors import KINDS
+
+    return frozenset(KINDS)
+
+
 def severity_max(a: str, b: str) -> str:
     """The higher of two severities."""
     return a if SEVERITIES.index(a) >= SEVERITIES.index(b) else b
@@ -88,7 +86,7 @@ class Alert:
     details: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.kind not in KINDS:
+        if self.kind not in _known_kinds():
             raise ValueError(f"unknown alert kind {self.kind!r}")
         if self.severity not in SEVERITIES:
             raise ValueError(f"unknown severity {self.severity!r}")

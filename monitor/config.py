@@ -43,25 +43,27 @@ from pydantic_settings import (
 )
 from pydantic_settings.sources.utils import parse_env_vars
 
+from monitor.detectors import DETECTOR_KINDS, KINDS, severities
 from monitor.errors import ConfigError
+from monitor.levels import LEVELS, Level, Severity
 
 __all__ = [
+    "ENV_PREFIX",
+    "LEVELS",
     "DecodeSettings",
     "DetectorSettings",
     "EscalationRule",
-    "LEVELS",
     "FeedSettings",
+    "GeofenceSettings",
     "HttpSettings",
     "LevelSettings",
+    "LoggingSettings",
     "MqttSettings",
     "OutboxSettings",
-    "ServiceSettings",
-    "StateSettings",
     "PostureSettings",
-    "ENV_PREFIX",
-    "GeofenceSettings",
-    "LoggingSettings",
+    "ServiceSettings",
     "Settings",
+    "StateSettings",
     "Watchlist",
     "ZonesSettings",
     "load_settings",
@@ -159,25 +161,14 @@ class LoggingSettings(_Section):
         return value.lower() if isinstance(value, str) else value
 
 
-LEVELS = ("NORMAL", "ELEVATED", "HIGH", "CRITICAL")
-Level = Literal["NORMAL", "ELEVATED", "HIGH", "CRITICAL"]
-Severity = Literal["info", "warning", "critical"]
-
-
-class SeverityTable(_Section):
-    """The severity of each alert kind at one posture level."""
-
-    zone_enter: Severity = "info"
-    zone_exit: Severity = "info"
-    transit: Severity = "info"
-    loiter: Severity = "warning"
-    dark: Severity = "warning"
-    reappeared: Severity = "info"
-    position_jump: Severity = "info"
-    on_land: Severity = "warning"
-    wrong_way: Severity = "warning"
-    encounter: Severity = "warning"
-    posture_change: Severity = "warning"
+def _severity_table(value: object) -> object:
+    """[posture.levels.LEVEL.severity]: a severity for alert kinds (monitor.detectors.KINDS); an unknown
+    kind is refused, naming the known ones."""
+    if isinstance(value, dict):
+        unknown = sorted(str(k) for k in value if k not in KINDS)
+        if unknown:
+            raise ValueError(f"unknown alert kind {unknown[0]!r} (kinds: {', '.join(KINDS)})")
+    return value
 
 
 class LevelSettings(_Section):
@@ -193,27 +184,28 @@ class LevelSettings(_Section):
     loiter_strait_s: _Seconds = Field(default=3600.0, gt=0)  # slow and within the radius, strait/lanes
     loiter_region_s: _Seconds = Field(default=14400.0, gt=0)  # the same in a region
     encounter_s: _Seconds = Field(default=3600.0, gt=0)  # two slow vessels close together
-    severity: SeverityTable = SeverityTable()
+    # The severity of each alert kind at this level: every kind, the defaults each detector declares
+    # (monitor.detectors) laid under what the file gives.
+    severity: dict[str, Severity] = Field(default_factory=lambda: severities("NORMAL"))
+
+    @field_validator("severity", mode="before")
+    @classmethod
+    def _known_kinds(cls, value: object) -> object:
+        return _severity_table(value)
 
 
 def _level_defaults() -> dict[str, dict[str, Any]]:
-    """The default table (issue 3): limits per level, and severities rising with the posture."""
-    escalate = {"loiter": "critical", "dark": "critical", "on_land": "critical", "wrong_way": "critical",
-                "encounter": "critical"}
+    """The default table (issue 3): limits per level, and severities rising with the posture (each
+    detector declares its kinds' severities: monitor.detectors)."""
     return {
         "NORMAL": {"dark_strait_s": 2700, "dark_region_s": 7200, "loiter_strait_s": 3600,
-                   "loiter_region_s": 14400, "encounter_s": 3600, "severity": {"posture_change": "info"}},
+                   "loiter_region_s": 14400, "encounter_s": 3600, "severity": severities("NORMAL")},
         "ELEVATED": {"dark_strait_s": 1800, "dark_region_s": 5400, "loiter_strait_s": 2700,
-                     "loiter_region_s": 10800, "encounter_s": 2700,
-                     "severity": {"position_jump": "warning"}},
+                     "loiter_region_s": 10800, "encounter_s": 2700, "severity": severities("ELEVATED")},
         "HIGH": {"dark_strait_s": 1200, "dark_region_s": 3600, "loiter_strait_s": 1800,
-                 "loiter_region_s": 7200, "encounter_s": 1800,
-                 "severity": {**escalate, "position_jump": "warning", "reappeared": "warning",
-                              "posture_change": "critical"}},
+                 "loiter_region_s": 7200, "encounter_s": 1800, "severity": severities("HIGH")},
         "CRITICAL": {"dark_strait_s": 600, "dark_region_s": 1800, "loiter_strait_s": 1200,
-                     "loiter_region_s": 3600, "encounter_s": 900,
-                     "severity": {**escalate, "position_jump": "critical", "reappeared": "warning",
-                                  "transit": "warning", "posture_change": "critical"}},
+                     "loiter_region_s": 3600, "encounter_s": 900, "severity": severities("CRITICAL")},
     }
 
 
@@ -253,20 +245,31 @@ class LevelsTable(_Section):
         return result
 
 
+def _default_rule_kinds() -> list[str]:
+    return ["on_land", "position_jump"]
+
+
 class EscalationRule(_Section):
     """[[posture.rules]]: raise the posture when alerts of `kinds` come from at least `min_vessels`
     distinct vessels within `window_s` and `radius_km` of each other; fall back to the operator's
     level after `quiet_s` without such a cluster."""
 
     name: str = Field(default="gnss-interference", pattern=r"^[a-z0-9][a-z0-9_-]*$")
-    kinds: list[Literal["on_land", "position_jump", "dark", "encounter", "wrong_way", "loiter"]] = Field(
-        default_factory=lambda: ["on_land", "position_jump"], min_length=1
-    )
+    kinds: list[str] = Field(default_factory=_default_rule_kinds, min_length=1)
     min_vessels: int = Field(default=5, ge=1)
     window_s: _Seconds = Field(default=1800.0, gt=0)
     radius_km: _Seconds = Field(default=50.0, gt=0)
     raise_to: Level = "ELEVATED"
     quiet_s: _Seconds = Field(default=7200.0, gt=0)
+
+    @field_validator("kinds")
+    @classmethod
+    def _detector_kinds(cls, value: list[str]) -> list[str]:
+        # The kinds of the detectors (monitor.detectors): alerts about one vessel, with a position.
+        for kind in value:
+            if kind not in DETECTOR_KINDS:
+                raise ValueError(f"unknown kind {kind!r} (a rule counts: {', '.join(DETECTOR_KINDS)})")
+        return value
 
 
 class PostureSettings(_Section):

@@ -30,10 +30,10 @@ from monitor.config import LEVELS, DetectorSettings
 from monitor.decode import DecodedBatch, StaticReport
 from monitor.detectors import DETECTORS, vessel_fields
 from monitor.detectors.base import DISTRUST, REANCHOR, FixDetector, Masks, TrustDetector
-from monitor.detectors.dark import Dark
 from monitor.detectors.base import bits as _bits
 from monitor.detectors.base import lowest as _lowest
 from monitor.detectors.base import position as _position
+from monitor.detectors.dark import Dark
 from monitor.geofence import GateCrossing, Geofence
 from monitor.mid import flag_of, mid_of
 from monitor.posture import Posture, PostureChange
@@ -322,7 +322,7 @@ class Engine:
         key: object = None,
         watched: bool = False,
     ) -> None:
-        severity: str = getattr(self.posture.limits.severity, kind)
+        severity: str = self.posture.limits.severity[kind]
         if v.watch or watched:
             severity = severity_max(severity, "warning")
         zone_dict = None if zone is None else self.geofence.zone_dicts[zone]
@@ -353,7 +353,7 @@ class Engine:
             Alert(
                 id=alert_id("posture_change", change.to_level, None, iso_time(change.time)),
                 kind="posture_change",
-                severity=self.posture.settings.levels.of(change.to_level).severity.posture_change,
+                severity=self.posture.settings.levels.of(change.to_level).severity["posture_change"],
                 posture=change.to_level,
                 time=change.time,
                 mmsi=None,

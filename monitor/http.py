@@ -40,8 +40,8 @@ from aiohttp import WSCloseCode, web
 from aiohttp.abc import AbstractAccessLogger
 from aiohttp.web_request import BaseRequest
 
-from monitor.alerts import KINDS
 from monitor.config import HttpSettings
+from monitor.detectors import KINDS
 from monitor.errors import StartupError
 
 __all__ = ["ApiError", "HttpApi", "ServiceView"]
@@ -137,7 +137,7 @@ async def _error_middleware(
         return _error_response(exc.status, message, headers=headers)
     except asyncio.CancelledError:
         raise  # the client went away or the server is stopping: never swallowed
-    except Exception:
+    except Exception:  # noqa: BLE001 - logged with its traceback below
         # A bug or a failing service call: log it with its traceback (the token is in no local of the
         # frames involved), answer with no detail at all.
         _log.exception("http_handler_failed", method=request.method, path=request.path)

@@ -33,8 +33,9 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from monitor import __version__
-from monitor.alerts import KINDS, Alert, iso_time
+from monitor.alerts import Alert, iso_time
 from monitor.config import LEVELS, Settings, load_settings
+from monitor.detectors import KINDS
 from monitor.errors import EXIT_FAILURE, EXIT_OK, StartupError
 from monitor.http import HttpApi
 from monitor.livefeeds import FeedStats, run_feed
@@ -335,7 +336,8 @@ class Service:
                 self._held = _Held(error=exc.problem, since=time.time())
                 self._last_retry = time.monotonic()
                 log.error("state_write_failed", file=str(exc.path), error=exc.problem,
-                          retry_s=self.settings.outbox.retry_s, max_held_alerts=self.settings.outbox.max_held_alerts)
+                          retry_s=self.settings.outbox.retry_s,
+                          max_held_alerts=self.settings.outbox.max_held_alerts)
                 self._hold(rows, state)
                 self.notifier.notify(f"STATUS={self._status()}")
         if not alerts:
@@ -670,15 +672,19 @@ class _ServiceCollector(Collector):
         g = GaugeMetricFamily("chokepoint_vessels", "Vessels tracked")
         g.add_metric([], len(p.engine.vessels))
         yield g
-        c = CounterMetricFamily("chokepoint_vessels_forgotten", "Vessels forgotten after state.forget_after_s of silence")
+        c = CounterMetricFamily("chokepoint_vessels_forgotten",
+                                "Vessels forgotten after state.forget_after_s of silence")
         c.add_metric([], p.engine.forgotten)
         yield c
-        c = CounterMetricFamily("chokepoint_vessels_evicted", "Vessels dropped to keep under state.max_vessels")
+        c = CounterMetricFamily("chokepoint_vessels_evicted",
+                                "Vessels dropped to keep under state.max_vessels")
         c.add_metric([], p.engine.evicted)
         yield c
-        offset = GaugeMetricFamily("chokepoint_feed_clock_offset_seconds",
-                                   "Feed clock minus wall clock at the feed's newest line (a lagging receiver < 0)",
-                                   labels=["feed"])
+        offset = GaugeMetricFamily(
+            "chokepoint_feed_clock_offset_seconds",
+            "Feed clock minus wall clock at the feed's newest line (a lagging receiver < 0)",
+            labels=["feed"],
+        )
         jumps = CounterMetricFamily("chokepoint_feed_clock_jumps", "Confirmed jumps of a feed's clock",
                                     labels=["feed"])
         for source, clock in p.assembler.clocks.items():
@@ -710,11 +716,14 @@ class _ServiceCollector(Collector):
         g = GaugeMetricFamily("chokepoint_state_writable", "0 while the state database cannot be written")
         g.add_metric([], 1 if s._held is None else 0)
         yield g
-        g = GaugeMetricFamily("chokepoint_alerts_held", "Alerts held in memory while the state cannot be written")
+        g = GaugeMetricFamily("chokepoint_alerts_held",
+                              "Alerts held in memory while the state cannot be written")
         g.add_metric([], 0 if s._held is None else len(s._held.rows))
         yield g
-        c = CounterMetricFamily("chokepoint_alerts_held_dropped",
-                                "Held alerts dropped (beyond outbox.max_held_alerts) while the state could not be written")
+        c = CounterMetricFamily(
+            "chokepoint_alerts_held_dropped",
+            "Held alerts dropped (beyond outbox.max_held_alerts) while the state could not be written",
+        )
         c.add_metric([], s.held_dropped)
         yield c
         if s.publisher is not None:
@@ -753,8 +762,10 @@ class _ServiceCollector(Collector):
                 skipped.add_metric([*lv, reason], n)
         yield from (up, stalled, lines, rec, last, skipped)
         if s.http is not None:
-            c = CounterMetricFamily("chokepoint_http_connections_refused",
-                                    "HTTP connections answered 503 and closed: http.max_connections were open")
+            c = CounterMetricFamily(
+                "chokepoint_http_connections_refused",
+                "HTTP connections answered 503 and closed: http.max_connections were open",
+            )
             c.add_metric([], s.http.connections_refused)
             yield c
 

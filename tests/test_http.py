@@ -17,8 +17,8 @@ import pytest_asyncio
 from prometheus_client.parser import text_string_to_metric_families
 from structlog.testing import capture_logs
 
-from monitor.alerts import KINDS
 from monitor.config import HttpSettings
+from monitor.detectors import KINDS
 from monitor.errors import StartupError
 from monitor.http import HttpApi, ServiceView
 

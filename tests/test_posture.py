@@ -49,7 +49,7 @@ def test_starts_at_the_configured_level_or_the_operators() -> None:
     assert p.limits.dark_strait_s == 2700
     high = Posture(defaults(), "HIGH")
     assert (
-        high.level == "HIGH" and high.limits.dark_strait_s == 1200 and high.limits.severity.dark == "critical"
+        high.level == "HIGH" and high.limits.dark_strait_s == 1200 and high.limits.severity["dark"] == "critical"
     )
 
 
@@ -70,7 +70,7 @@ def test_operator_changes_are_reported_once_each() -> None:
 def test_unknown_level_is_refused_and_changes_nothing() -> None:
     """An unknown level is a ValueError naming the levels; the level in force stays."""
     p = Posture(defaults())
-    with pytest.raises(ValueError, match="SEVERE.*NORMAL, ELEVATED, HIGH, CRITICAL"):
+    with pytest.raises(ValueError, match=r"SEVERE.*NORMAL, ELEVATED, HIGH, CRITICAL"):
         p.set_operator("SEVERE", "typo", "operator:mqtt", 10.0)
     assert p.level == "NORMAL" and p.operator_level == "NORMAL"
 
@@ -79,7 +79,7 @@ def test_operator_level_at_start_is_checked_like_set_operator() -> None:
     """The operator level given at start follows set_operator's rules: case-insensitive, and an unknown
     level is a ValueError."""
     assert Posture(defaults(), "high").level == "HIGH"
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="SEVERE"):
         Posture(defaults(), "SEVERE")
 
 
@@ -227,7 +227,9 @@ def test_rules_can_be_turned_off() -> None:
 @settings(max_examples=200, deadline=None)
 @given(
     events=st.lists(
-        st.tuples(st.integers(1, 12), st.floats(-179.9, 179.9), st.floats(-89.9, 89.9)), min_size=1, max_size=40
+        st.tuples(st.integers(1, 12), st.floats(-179.9, 179.9), st.floats(-89.9, 89.9)),
+        min_size=1,
+        max_size=40,
     ),
     near=st.tuples(st.floats(-179.9, 179.9), st.floats(-89.9, 89.9)),
     radius_km=st.sampled_from([0.5, 50.0, 800.0]),

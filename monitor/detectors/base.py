@@ -1,7 +1,7 @@
 """What every per-fix detector is made of, and the small helpers they share.
 
 A per-fix detector (`FixDetector`) owns, in its module:
-- its alert kinds (`kinds`);
+- its alert kinds and their default severity at each posture level (`severity`);
 - its per-vessel state (`fields`: name, value of a vessel without it, saved-state check), kept on the
   Vessel object; `open(v)` says whether a vessel has an episode open, so that every later fix of that
   vessel takes the per-fix step;
@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 from numpy.typing import NDArray
+
+from monitor.levels import PerLevel
 
 if TYPE_CHECKING:
     from monitor.alerts import Alert
@@ -63,7 +65,9 @@ class FixDetector:
     """The base of a detector run on each trusted fix of a vessel (see the module docstring)."""
 
     name: ClassVar[str]
-    kinds: ClassVar[tuple[str, ...]]
+    # Its alert kinds, each with its default severity at each posture level (NORMAL, ELEVATED, HIGH,
+    # CRITICAL); `[posture.levels.LEVEL.severity]` in the configuration overrides them.
+    severity: ClassVar[dict[str, PerLevel]]
     fields: ClassVar[tuple[Field, ...]] = ()
 
     def __init__(self, engine: Engine) -> None:

@@ -18,9 +18,9 @@ from numpy.typing import NDArray
 
 from monitor import savedstate as S
 from monitor.alerts import iso_time
-from monitor.config import LEVELS
 from monitor.detectors.base import Field, FixDetector, lowest, position
 from monitor.geo import haversine_m
+from monitor.levels import LEVELS
 
 if TYPE_CHECKING:
     from monitor.alerts import Alert
@@ -29,7 +29,10 @@ if TYPE_CHECKING:
 
 class Dark(FixDetector):
     name = "dark"
-    kinds = ("dark", "reappeared")
+    severity = {
+        "dark": ("warning", "warning", "critical", "critical"),
+        "reappeared": ("info", "info", "warning", "warning"),
+    }
     fields = (
         Field("dark", False, S.boolean),  # reported dark, not heard since
         Field("dark_strait", False, S.boolean),  # the strait's limit applies to it (else the region's)

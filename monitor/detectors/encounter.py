@@ -40,7 +40,7 @@ class _Pair:
 
 class Encounter(FixDetector):
     name = "encounter"
-    kinds = ("encounter",)
+    severity = {"encounter": ("warning", "warning", "critical", "critical")}
     fields = (
         Field("slow_t", NEVER, S.time_or_never, urgent=False),  # its last slow fix
         Field("slow_x", 0.0, S.lon, urgent=False),

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 class Loiter(FixDetector):
     name = "loiter"
-    kinds = ("loiter",)
+    severity = {"loiter": ("warning", "warning", "critical", "critical")}
     fields = (
         Field("lo_t0", None, S.opt_time),  # when the slow spell began (None: no spell)
         Field("lo_x", 0.0, S.lon, urgent=False),  # where it began

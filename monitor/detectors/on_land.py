@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 class OnLand(TrustDetector):
     name = "on_land"
-    kinds = ("on_land",)
+    severity = {"on_land": ("warning", "warning", "critical", "critical")}
     fields = (
         Field("land_start", NEVER, S.time_or_never, urgent=False),  # when the episode began
         Field("land_last", NEVER, S.time_or_never),  # its last fix on land

@@ -30,7 +30,7 @@ def _candidates(x: Any, what: str) -> tuple[tuple[float, float, float], ...]:
 
 class PositionJump(TrustDetector):
     name = "position_jump"
-    kinds = ("position_jump",)
+    severity = {"position_jump": ("info", "warning", "warning", "critical")}
     fields = (
         Field("jump_start", NEVER, S.time_or_never, urgent=False),  # when the episode began
         Field("jump_last", NEVER, S.time_or_never),  # its last jump

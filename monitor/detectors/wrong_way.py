@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 class WrongWay(FixDetector):
     name = "wrong_way"
-    kinds = ("wrong_way",)
+    severity = {"wrong_way": ("warning", "warning", "critical", "critical")}
     fields = (
         Field("ww_since", None, S.opt_time),  # since when the condition holds (None: it does not)
         Field("ww_last", NEVER, S.time_or_never, urgent=False),  # when it last held

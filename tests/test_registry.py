@@ -1,0 +1,56 @@
+"""The detector registry (monitor.detectors): the alert kinds, their severities per posture level and the
+kinds escalation rules may count are declared by the detectors and built in one place."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from monitor.config import load_settings
+from monitor.detectors import DETECTOR_KINDS, DETECTORS, KINDS, SEVERITY, severities
+from monitor.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[1]
+CONTRACT_KINDS = (  # CONTRACT.md's alert kinds that the engine raises today
+    "zone_enter", "zone_exit", "transit", "loiter", "dark", "reappeared", "position_jump", "on_land",
+    "wrong_way", "encounter", "posture_change",
+)
+
+
+def test_every_kind_is_declared_once_with_a_severity_at_every_level() -> None:
+    assert sorted(KINDS) == sorted(CONTRACT_KINDS)
+    declared = [kind for d in DETECTORS for kind in d.severity]
+    assert len(declared) == len(set(declared))
+    assert all(len(per_level) == 4 for per_level in SEVERITY.values())
+
+
+def test_the_default_severities_are_the_documented_table() -> None:
+    """README's posture table: severities rise with the level (truth: the table as documented)."""
+    assert severities("NORMAL")["dark"] == "warning" and severities("NORMAL")["posture_change"] == "info"
+    assert severities("ELEVATED")["position_jump"] == "warning"
+    for kind in ("dark", "loiter", "on_land", "wrong_way", "encounter"):
+        assert [severities(level)[kind] for level in ("NORMAL", "ELEVATED", "HIGH", "CRITICAL")] == [
+            "warning", "warning", "critical", "critical"]
+    assert severities("CRITICAL")["transit"] == "warning" and severities("HIGH")["transit"] == "info"
+    settings = load_settings(None, env={})
+    for level in ("NORMAL", "ELEVATED", "HIGH", "CRITICAL"):
+        assert settings.posture.levels.of(level).severity == severities(level)
+
+
+def test_a_severity_for_an_unknown_kind_is_refused_naming_it(tmp_path: Path) -> None:
+    config = tmp_path / "monitor.toml"
+    config.write_text('[posture.levels.HIGH.severity]\ndarkk = "critical"\n')
+    with pytest.raises(ConfigError, match="darkk"):
+        load_settings(config, env={})
+    config.write_text('[posture.levels.HIGH.severity]\ndark = "info"\n')
+    levels = load_settings(config, env={}).posture.levels
+    assert levels.HIGH.severity["dark"] == "info" and levels.HIGH.severity["loiter"] == "critical"
+
+
+def test_escalation_rules_count_only_detector_kinds(tmp_path: Path) -> None:
+    config = tmp_path / "monitor.toml"
+    config.write_text('[[posture.rules]]\nname = "r"\nkinds = ["zone_enter"]\n')
+    with pytest.raises(ConfigError, match="zone_enter"):
+        load_settings(config, env={})
+    assert "zone_enter" not in DETECTOR_KINDS and "on_land" in DETECTOR_KINDS
