@@ -32,9 +32,9 @@ from monitor.detectors import DETECTORS, vessel_fields
 from monitor.detectors.base import DISTRUST, REANCHOR, FixDetector, Masks, TrustDetector
 from monitor.detectors.base import bits as _bits
 from monitor.detectors.base import lowest as _lowest
-from monitor.detectors.base import position as _position
 from monitor.detectors.dark import Dark
-from monitor.geofence import GateCrossing, Geofence
+from monitor.detectors.zones import Zones
+from monitor.geofence import Geofence
 from monitor.mid import flag_of, mid_of
 from monitor.posture import Posture, PostureChange
 from monitor.savedstate import STATE_VERSION
@@ -207,10 +207,8 @@ class Engine:
         # What the fast path asks of a fix's zone set, per zone-set id (geofence.sets), grown as new sets
         # appear: the key of its entered/left/region part, land, port or anchorage, lane bearing.
         self._sets = geofence.sets
-        self._set_tkey = np.zeros(0, dtype=np.int64)
         self.set_land = np.zeros(0, dtype=bool)  # per zone-set id: on land (ports too)
         self.set_harbour = np.zeros(0, dtype=bool)  # per zone-set id: in a port or anchorage
-        self._tkeys: dict[int, int] = {}
         # The fast path (see _process_fast) skips fixes that cannot change anything; False forces the
         # reference path for every fix (tests compare the two).
         self.fast = True
@@ -219,9 +217,12 @@ class Engine:
         # The detectors (monitor.detectors), in order: those that judge a fix before the geofence, and
         # those that run on a trusted fix after it.
         self.detectors = [cls(self) for cls in DETECTORS]
-        self.dark = next(d for d in self.detectors if isinstance(d, Dark))  # its own hooks: timers, hearing
+        # Two with hooks of their own: the geofence's events (before the track moves) and `dark` (timers,
+        # anything heard).
+        self.zones = next(d for d in self.detectors if isinstance(d, Zones))
+        self.dark = next(d for d in self.detectors if isinstance(d, Dark))
         self.trust_detectors = [d for d in self.detectors if isinstance(d, TrustDetector)]
-        self.fix_detectors = [d for d in self.detectors if not isinstance(d, (TrustDetector, Dark))]
+        self.fix_detectors = [d for d in self.detectors if not isinstance(d, (TrustDetector, Dark, Zones))]
 
     def vessel(self, mmsi: int) -> Vessel:
         v = self.vessels.get(mmsi)
@@ -286,24 +287,19 @@ class Engine:
         tr.heard[k] = v.heard
         tr.last_id[k] = self._sets.intern(v.last_s)
         tr.hot[k] = (
-            v.time == -math.inf or bool(v.pending)
-            or v.member != v.last_s & self._tracked_mask  # kept by the tolerance band
-            or any(d.open(v) for d in self.detectors)
+            v.time == -math.inf or any(d.open(v) for d in self.detectors)
         )
 
     def _set_tables(self) -> None:
         """Bring the per-zone-set lookup tables up to the zone sets seen so far."""
         sets = self._sets
-        have = len(self._set_tkey)
+        have = len(self.set_land)
         if have == len(sets):
             return
-        selected = self._tracked_mask | self._region_mask
-        tkey, land, harbour = [], [], []
+        land, harbour = [], []
         for mask in sets.masks[have:]:
-            tkey.append(self._tkeys.setdefault(mask & selected, len(self._tkeys)))
             land.append(bool(mask & self._land_mask))
             harbour.append(bool(mask & self._harbour_mask))
-        self._set_tkey = np.r_[self._set_tkey, np.array(tkey, dtype=np.int64)]
         self.set_land = np.r_[self.set_land, np.array(land, dtype=bool)]
         self.set_harbour = np.r_[self.set_harbour, np.array(harbour, dtype=bool)]
 
@@ -448,7 +444,7 @@ class Engine:
             self.dark.listening_since = self._resumes[-1]
             self._resumes.clear()
         if moves:
-            self._passages(moves, alerts)
+            self.zones.passages(moves, alerts)
         for d in self.detectors:
             d.after_batch()
         self.forget_silent()
@@ -693,9 +689,9 @@ class Engine:
                 return
             reanchor |= verdict == REANCHOR
         if not v.has_fix:
-            self._first_fix(v, t, lon, lat, sog, cog, s, alerts)
+            self.zones.first_fix(v, t, lon, lat, sog, cog, s, alerts)
         else:
-            self._geofence(v, t, lon, lat, sog, cog, s, moves, alerts, reanchor)
+            self.zones.on_move(v, t, lon, lat, sog, cog, s, moves, alerts, reanchor)
         v.time, v.lon, v.lat, v.sog, v.cog, v.last_s = t, lon, lat, sog, cog, s
         self._behaviour(v, t, lon, lat, sog, cog, s, alerts)
         self.dark.watch(v, s)  # where `dark` watches the vessel from now on
@@ -708,103 +704,6 @@ class Engine:
         raise AssertionError("no strait-class zone in the mask")
 
     # ---- geofence ----------------------------------------------------------------------------------------
-    def _first_fix(self, v: Vessel, t: float, lon: float, lat: float, sog: float, cog: float, s: int,
-                   alerts: list[Alert]) -> None:
-        s &= self._tracked_mask
-        v.member = s
-        p = _position(lat, lon, sog, cog)
-        for z in _bits(s):
-            self.alert("zone_enter", v, t, z, p, {"first_seen": True}, t, alerts)
-
-    def _geofence(self, v: Vessel, t: float, lon: float, lat: float, sog: float, cog: float, s_all: int,
-                  moves: list[Move], alerts: list[Alert], reanchor: bool) -> None:
-        s = s_all & self._tracked_mask
-        geofence = self.geofence
-        band = geofence.hysteresis_m
-        member = v.member
-        if s != member or v.pending:
-            self._zone_changes(v, t, lon, lat, sog, cog, s, band, alerts)
-        if reanchor:
-            # The move from a wrong track to the right one is no path: no gates, no passages, and a
-            # transit begun on the wrong track is forgotten.
-            v.transit.clear()
-            return
-        if geofence.straits:
-            crossings = geofence.gate_crossings(v.lon, v.lat, lon, lat)
-            if crossings:
-                self._gates(v, t, lon, lat, sog, cog, crossings, alerts)
-        if (abs(lon - v.lon) + abs(lat - v.lat)) * 111_320.0 > band:
-            # A move long enough to pass through a zone: checked for the whole batch at once
-            # (passages change no membership, so they need not be found in order).
-            moves.append((v, v.time, t, v.lon, v.lat, lon, lat, sog, cog, member | s | v.last_s))
-
-    def _zone_changes(self, v: Vessel, t: float, lon: float, lat: float, sog: float, cog: float, s: int,
-                      band: float, alerts: list[Alert]) -> None:
-        member = v.member
-        geofence = self.geofence
-        p = _position(lat, lon, sog, cog)
-        # Leaving: only once outside the tolerance band, so boundary jitter makes no alert storm.
-        kept = 0
-        for z in _bits(member & ~s):
-            if band > 0 and geofence.in_band(z, lon, lat):
-                kept |= 1 << z
-            else:
-                self.alert("zone_exit", v, t, z, p, {}, t, alerts)
-        entered = s & ~member
-        if self.min_dwell_s > 0:
-            # Still waiting: a pending zone confirms after min_dwell_s inside, or is forgotten once the
-            # vessel is outside the band again.
-            for z, since in list(v.pending.items()):
-                if s >> z & 1:
-                    if t - since >= self.min_dwell_s:
-                        del v.pending[z]
-                        kept |= 1 << z
-                        self.alert("zone_enter", v, since, z, p, {}, since, alerts)
-                elif not (band > 0 and geofence.in_band(z, lon, lat)):
-                    del v.pending[z]
-                entered &= ~(1 << z)
-            for z in _bits(entered):
-                v.pending[z] = t
-            v.member = (s & member) | kept
-            return
-        for z in _bits(entered):
-            self.alert("zone_enter", v, t, z, p, {}, t, alerts)
-        v.member = s | kept
-
-    def _gates(self, v: Vessel, t: float, lon: float, lat: float, sog: float, cog: float,
-               crossings: Sequence[GateCrossing], alerts: list[Alert]) -> None:
-        t0, x0, y0 = v.time, v.lon, v.lat
-        for c in crossings:
-            tc = t0 + (t - t0) * c.frac
-            state = v.transit.get(c.strait)
-            if c.into_strait:
-                v.transit[c.strait] = (c.gate, tc)
-                continue
-            v.transit.pop(c.strait, None)
-            if state is None or state[0] == c.gate:
-                continue  # left by the gate it came in by: turned back, no transit
-            strait = self.geofence.straits[c.strait]
-            xc, yc = x0 + (lon - x0) * c.frac, y0 + (lat - y0) * c.frac
-            details = {
-                "direction": "inbound" if state[0] == 0 else "outbound",
-                "duration_s": round(tc - state[1], 1),
-                "entered": iso_time(round(state[1], 3)),
-                "gate_in": strait.gates[state[0]].zone.id,
-                "gate_out": strait.gates[c.gate].zone.id,
-            }
-            self.alert("transit", v, round(tc, 3), strait.index, _position(yc, xc, sog, cog), details,
-                        round(state[1], 3), alerts)
-
-    def _passages(self, moves: list[Move], alerts: list[Alert]) -> None:
-        band = self.geofence.hysteresis_m
-        found = self.geofence.passages([m[3:7] for m in moves], [m[9] for m in moves], band)
-        for (v, t0, t, x0, y0, lon, lat, sog, cog, _), passages in zip(moves, found):
-            for ps in passages:
-                for kind, f in (("zone_enter", ps.frac_in), ("zone_exit", ps.frac_out)):
-                    tf = round(t0 + (t - t0) * f, 3)
-                    p = _position(y0 + (lat - y0) * f, x0 + (lon - x0) * f, sog, cog)
-                    self.alert(kind, v, tf, ps.zone, p, {"interpolated": True}, tf, alerts)
-
     # ---- behaviour on the trusted track ---------------------------------------------------------------
     def _behaviour(self, v: Vessel, t: float, lon: float, lat: float, sog: float, cog: float, s: int,
                    alerts: list[Alert]) -> None:
@@ -1137,24 +1036,18 @@ class _FastBatch:
         prev_lat = np.where(has_prev, self.lat_a[pvi], st_lat[inverse])
         prev_id = np.where(has_prev, self.ids[pvi], st_last[inverse])
         self.prev_t, self.prev_lon, self.prev_lat, self.prev_id = prev_t, prev_lon, prev_lat, prev_id
-        ids = self.ids
-        lon, lat = self.lon_a, self.lat_a
         with np.errstate(invalid="ignore", divide="ignore"):
-            self.dist = _haversine_np(prev_lon, prev_lat, lon, lat)
-            gate = e.geofence.may_cross_gates(prev_lon, prev_lat, lon, lat)  # (beside the exact test)
-            # What may change a detector's state (monitor.detectors: each one's pre-filter).
+            self.dist = _haversine_np(prev_lon, prev_lat, self.lon_a, self.lat_a)
+            # What may change a detector's state (monitor.detectors: each one's pre-filter; the zones' one
+            # also sees a change of the regions, which set where `dark` watches the vessel).
             detectors = np.zeros(n, dtype=bool)
             for detector in e.detectors:
                 detectors |= detector.prefilter(self)
         untimed = np.isnan(t)
         valid = self.valid
-        # Zones that matter from fix to fix: entering and leaving (tracked kinds), and the regions
-        # that set where `dark` watches the vessel.
-        tkey = e._set_tkey
+        # A fix older than the track (relayed late), or a vessel's first: the per-fix step decides.
         interesting = (
-            (valid & (
-                (t < prev_t) | (tkey[ids] != tkey[prev_id]) | gate | detectors | np.isnan(prev_t)
-            ))
+            (valid & ((t < prev_t) | detectors | np.isnan(prev_t)))
             | untimed | st_hot[inverse]
         )
         # From a vessel's first interesting row on, all its rows take the per-fix step.

@@ -14,30 +14,25 @@ from monitor.detectors.loiter import Loiter
 from monitor.detectors.on_land import OnLand
 from monitor.detectors.position_jump import PositionJump
 from monitor.detectors.wrong_way import WrongWay
+from monitor.detectors.zones import Zones
 from monitor.levels import LEVELS, PerLevel, Severity
 
-DETECTORS: tuple[type[FixDetector], ...] = (Dark, OnLand, PositionJump, Loiter, WrongWay, Encounter)
+DETECTORS: tuple[type[FixDetector], ...] = (Zones, Dark, OnLand, PositionJump, Loiter, WrongWay, Encounter)
 
 
-# The kinds the engine raises itself, with their default severities: the geofence's (until it is a module
-# of its own) and the posture's.
-CORE_SEVERITY: dict[str, PerLevel] = {
-    "zone_enter": ("info", "info", "info", "info"),
-    "zone_exit": ("info", "info", "info", "info"),
-    "transit": ("info", "info", "info", "warning"),
-    "posture_change": ("info", "warning", "critical", "critical"),
-}
+# The kind the engine raises itself, with its default severities: the posture's.
+CORE_SEVERITY: dict[str, PerLevel] = {"posture_change": ("info", "warning", "critical", "critical")}
 
 # Every alert kind with its default severity at each level: the core's and the detectors', built here and
 # nowhere else (the configuration's severity tables, the escalation rules' kinds, the HTTP API's and the
 # metrics' list of kinds all come from it).
 SEVERITY: dict[str, PerLevel] = {
-    **{k: CORE_SEVERITY[k] for k in ("zone_enter", "zone_exit", "transit")},
     **{kind: per_level for d in DETECTORS for kind, per_level in d.severity.items()},
-    "posture_change": CORE_SEVERITY["posture_change"],
+    **CORE_SEVERITY,
 }
 KINDS: tuple[str, ...] = tuple(SEVERITY)
-DETECTOR_KINDS: tuple[str, ...] = tuple(kind for d in DETECTORS for kind in d.severity)  # about one vessel
+# The kinds an escalation rule may count: behaviour of one vessel, with a position.
+DETECTOR_KINDS: tuple[str, ...] = tuple(kind for d in DETECTORS if d.rule_kinds for kind in d.severity)
 
 
 def severities(level: str) -> dict[str, Severity]:

@@ -69,6 +69,8 @@ class FixDetector:
     # CRITICAL); `[posture.levels.LEVEL.severity]` in the configuration overrides them.
     severity: ClassVar[dict[str, PerLevel]]
     fields: ClassVar[tuple[Field, ...]] = ()
+    # Whether its kinds are behaviour an escalation rule may count (the geofence's events are not).
+    rule_kinds: ClassVar[bool] = True
 
     def __init__(self, engine: Engine) -> None:
         self.e = engine
