@@ -339,8 +339,8 @@ class Engine:
                 details=details,
             )
         )
-        if position is not None and position["lon"] is not None:
-            change = self.posture.observe(kind, t, v.mmsi, float(position["lon"]), float(position["lat"]))
+        if position is not None and position["lon"] is not None and position["lat"] is not None:
+            change = self.posture.observe(kind, t, v.mmsi, position["lon"], position["lat"])
             if change is not None:
                 self._posture_changed(change, alerts)
 
@@ -724,7 +724,7 @@ class Engine:
             mmsis: Iterable[int] = self.vessels.keys()
             self.moved.clear()
         elif moved:
-            some = set()
+            some: set[int] = set()
             while self.moved and len(some) < moved:
                 some.add(self.moved.pop())
             mmsis = self.dirty | some
@@ -1143,6 +1143,19 @@ class _Tracks:
     Where `stale[slot]` is set, the table is newer than the Vessel object (the fast path moved the track
     on); Engine._sync brings the object up to date before anything reads it.
     """
+
+    # The columns (made by _alloc from _FIELDS).
+    time: NDArray[np.float64]
+    lon: NDArray[np.float64]
+    lat: NDArray[np.float64]
+    sog: NDArray[np.float64]
+    cog: NDArray[np.float64]
+    heard: NDArray[np.float64]
+    last_id: NDArray[np.int32]
+    hot: NDArray[np.bool_]
+    stale: NDArray[np.bool_]
+    mmsi: NDArray[np.int64]
+    born: NDArray[np.float64]
 
     def __init__(self) -> None:
         self.n = 0
