@@ -26,7 +26,6 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
-    ConfigDict,
     Field,
     SecretStr,
     ValidationError,
@@ -43,9 +42,10 @@ from pydantic_settings import (
 )
 from pydantic_settings.sources.utils import parse_env_vars
 
-from monitor.detectors import DETECTOR_KINDS, KINDS, severities
+from monitor.detectors import DETECTOR_KINDS, KINDS, DetectorSettings, severities
 from monitor.errors import ConfigError
 from monitor.levels import LEVELS, Level, Severity
+from monitor.settings_base import Seconds, Section
 
 __all__ = [
     "ENV_PREFIX",
@@ -74,14 +74,8 @@ ENV_NESTED_DELIMITER = "__"
 _ENV_ORIGIN = "environment"  # ConfigError.path for problems that come from a variable, not a file
 
 
-class _Section(BaseModel):
-    """Base of every settings section: immutable once built, unknown keys refused."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-# A finite float: TOML accepts `inf` and `nan`, and a NaN passes no comparison, so refuse them outright.
-_Seconds = Annotated[float, Field(allow_inf_nan=False)]
+_Section = Section
+_Seconds = Seconds
 _Mid = Annotated[int, Field(ge=200, le=799)]
 _Mmsi = Annotated[int, Field(ge=100_000_000, le=999_999_999)]
 # Watchlist names appear in alerts (`vessel.watch`) and in variable names, where case is folded.
@@ -285,22 +279,7 @@ class PostureSettings(_Section):
         return value.upper() if isinstance(value, str) else value
 
 
-class DetectorSettings(_Section):
-    """[detectors]: thresholds that hold at every posture level."""
-
-    loiter_max_speed_kn: _Seconds = Field(default=2.0, gt=0)  # slower than this counts as loitering
-    loiter_radius_m: _Seconds = Field(default=2000.0, gt=0)  # ... staying within this of where it began
-    encounter_max_speed_kn: _Seconds = Field(default=2.0, gt=0)  # both vessels slower than this
-    encounter_distance_m: _Seconds = Field(default=500.0, gt=0)  # ... and this close together
-    jump_speed_kn: _Seconds = Field(default=50.0, gt=0)  # implied speed no ship makes
-    jump_min_distance_m: _Seconds = Field(default=2000.0, ge=0)  # ... over more than this distance
-    jump_recover_fixes: int = Field(default=3, ge=1)  # consistent fixes away from the track re-anchor it
-    wrong_way_angle_deg: _Seconds = Field(default=120.0, gt=90, le=180)  # course off the lane bearing
-    wrong_way_min_speed_kn: _Seconds = Field(default=3.0, ge=0)  # moving faster than this
-    wrong_way_sustain_s: _Seconds = Field(default=120.0, ge=0)  # ... for at least this long
-    # One alert per episode: a condition absent for this long ends its episode; a later one is new.
-    episode_gap_s: _Seconds = Field(default=900.0, gt=0)
-
+# [detectors]: DetectorSettings, composed of the detectors' own sections (monitor.detectors).
 
 class MqttSettings(_Section):
     """[mqtt]: the broker alerts are published to (`run`, `replay --publish`)."""

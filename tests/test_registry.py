@@ -54,3 +54,19 @@ def test_escalation_rules_count_only_detector_kinds(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="zone_enter"):
         load_settings(config, env={})
     assert "zone_enter" not in DETECTOR_KINDS and "on_land" in DETECTOR_KINDS
+
+
+def test_every_detectors_settings_are_keys_of_the_detectors_section() -> None:
+    """[detectors] is composed of each detector's own section: none is left out, no key is declared twice,
+    and the section keeps the keys (and defaults) it had."""
+    from monitor.detectors import DetectorSettings
+    from monitor.detectors.base import EpisodeSettings
+
+    owned = [d.settings for d in DETECTORS if d.settings is not None]
+    assert all(issubclass(DetectorSettings, s) for s in owned)
+    keys = [k for s in [*owned, EpisodeSettings] for k in s.model_fields]
+    assert len(keys) == len(set(keys))
+    assert set(DetectorSettings.model_fields) == set(keys)
+    d = load_settings(None, env={}).detectors
+    assert (d.loiter_max_speed_kn, d.encounter_distance_m, d.jump_speed_kn, d.wrong_way_angle_deg,
+            d.episode_gap_s) == (2.0, 500.0, 50.0, 120.0, 900.0)

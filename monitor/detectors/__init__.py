@@ -7,17 +7,24 @@ their fields in the saved state. To add one, see docs/detectors.md.
 
 from __future__ import annotations
 
-from monitor.detectors.base import Field, FixDetector, TrustDetector
+from monitor.detectors.base import EpisodeSettings, Field, FixDetector, TrustDetector
 from monitor.detectors.dark import Dark
-from monitor.detectors.encounter import Encounter
-from monitor.detectors.loiter import Loiter
+from monitor.detectors.encounter import Encounter, EncounterSettings
+from monitor.detectors.loiter import Loiter, LoiterSettings
 from monitor.detectors.on_land import OnLand
-from monitor.detectors.position_jump import PositionJump
-from monitor.detectors.wrong_way import WrongWay
+from monitor.detectors.position_jump import PositionJump, PositionJumpSettings
+from monitor.detectors.wrong_way import WrongWay, WrongWaySettings
 from monitor.detectors.zones import Zones
 from monitor.levels import LEVELS, PerLevel, Severity
 
 DETECTORS: tuple[type[FixDetector], ...] = (Zones, Dark, OnLand, PositionJump, Loiter, WrongWay, Encounter)
+
+
+
+
+class DetectorSettings(PositionJumpSettings, LoiterSettings, WrongWaySettings, EncounterSettings, EpisodeSettings):
+    """[detectors]: thresholds that hold at every posture level, each key owned by its detector's section
+    (`settings` of each class in DETECTORS; tests/test_registry.py checks that none is missing)."""
 
 
 # The kind the engine raises itself, with its default severities: the posture's.
@@ -46,4 +53,4 @@ def vessel_fields() -> tuple[Field, ...]:
     return tuple(f for d in DETECTORS for f in d.fields)
 
 
-__all__ = ["DETECTORS", "DETECTOR_KINDS", "KINDS", "SEVERITY", "Field", "FixDetector", "TrustDetector", "severities", "vessel_fields"]
+__all__ = ["DETECTORS", "DETECTOR_KINDS", "KINDS", "DetectorSettings", "SEVERITY", "Field", "FixDetector", "TrustDetector", "severities", "vessel_fields"]

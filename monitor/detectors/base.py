@@ -23,8 +23,10 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 from numpy.typing import NDArray
+from pydantic import Field as Setting
 
 from monitor.levels import PerLevel
+from monitor.settings_base import Seconds, Section
 
 if TYPE_CHECKING:
     from monitor.alerts import Alert
@@ -61,6 +63,13 @@ class Masks:
     tracked: int  # the kinds enter/exit alerts are raised for
 
 
+class EpisodeSettings(Section):
+    """[detectors] key every detector shares."""
+
+    # One alert per episode: a condition absent for this long ends its episode; a later one is new.
+    episode_gap_s: Seconds = Setting(default=900.0, gt=0)
+
+
 class FixDetector:
     """The base of a detector run on each trusted fix of a vessel (see the module docstring)."""
 
@@ -69,6 +78,8 @@ class FixDetector:
     # CRITICAL); `[posture.levels.LEVEL.severity]` in the configuration overrides them.
     severity: ClassVar[dict[str, PerLevel]]
     fields: ClassVar[tuple[Field, ...]] = ()
+    # Its keys of the [detectors] section (thresholds that hold at every posture level), if any.
+    settings: ClassVar[type[Section] | None] = None
     # Whether its kinds are behaviour an escalation rule may count (the geofence's events are not).
     rule_kinds: ClassVar[bool] = True
 

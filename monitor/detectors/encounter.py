@@ -14,11 +14,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
+from pydantic import Field as Setting
 
 from monitor import savedstate as S
 from monitor.alerts import iso_time
 from monitor.detectors.base import NEVER, Field, FixDetector, lowest, position
 from monitor.geo import haversine_m
+from monitor.settings_base import Seconds, Section
 
 if TYPE_CHECKING:
     from monitor.alerts import Alert
@@ -38,8 +40,16 @@ class _Pair:
         self.distance = d
 
 
+class EncounterSettings(Section):
+    """[detectors] keys of `encounter`."""
+
+    encounter_max_speed_kn: Seconds = Setting(default=2.0, gt=0)  # both vessels slower than this
+    encounter_distance_m: Seconds = Setting(default=500.0, gt=0)  # ... and this close together
+
+
 class Encounter(FixDetector):
     name = "encounter"
+    settings = EncounterSettings
     severity = {"encounter": ("warning", "warning", "critical", "critical")}
     fields = (
         Field("slow_t", NEVER, S.time_or_never, urgent=False),  # its last slow fix

@@ -12,19 +12,29 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
+from pydantic import Field as Setting
 
 from monitor import savedstate as S
 from monitor.alerts import iso_time
 from monitor.detectors.base import Field, FixDetector, lowest, position
 from monitor.geo import haversine_m
+from monitor.settings_base import Seconds, Section
 
 if TYPE_CHECKING:
     from monitor.alerts import Alert
     from monitor.engine import Engine, Vessel, _FastBatch
 
 
+class LoiterSettings(Section):
+    """[detectors] keys of `loiter`."""
+
+    loiter_max_speed_kn: Seconds = Setting(default=2.0, gt=0)  # slower than this counts as loitering
+    loiter_radius_m: Seconds = Setting(default=2000.0, gt=0)  # ... staying within this of where it began
+
+
 class Loiter(FixDetector):
     name = "loiter"
+    settings = LoiterSettings
     severity = {"loiter": ("warning", "warning", "critical", "critical")}
     fields = (
         Field("lo_t0", None, S.opt_time),  # when the slow spell began (None: no spell)

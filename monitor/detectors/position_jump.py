@@ -13,11 +13,22 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
+from pydantic import Field as Setting
 
 from monitor import savedstate as S
 from monitor.alerts import iso_time
-from monitor.detectors.base import DISTRUST, KNOT, NEVER, REANCHOR, TRUST, Field, TrustDetector, position
+from monitor.detectors.base import (
+    DISTRUST,
+    KNOT,
+    NEVER,
+    REANCHOR,
+    TRUST,
+    Field,
+    TrustDetector,
+    position,
+)
 from monitor.geo import haversine_m
+from monitor.settings_base import Seconds, Section
 
 if TYPE_CHECKING:
     from monitor.alerts import Alert
@@ -28,8 +39,17 @@ def _candidates(x: Any, what: str) -> tuple[tuple[float, float, float], ...]:
     return tuple(S.fixes(x, what))
 
 
+class PositionJumpSettings(Section):
+    """[detectors] keys of `position_jump`."""
+
+    jump_speed_kn: Seconds = Setting(default=50.0, gt=0)  # implied speed no ship makes
+    jump_min_distance_m: Seconds = Setting(default=2000.0, ge=0)  # ... over more than this distance
+    jump_recover_fixes: int = Setting(default=3, ge=1)  # consistent fixes away from the track re-anchor it
+
+
 class PositionJump(TrustDetector):
     name = "position_jump"
+    settings = PositionJumpSettings
     severity = {"position_jump": ("info", "warning", "warning", "critical")}
     fields = (
         Field("jump_start", NEVER, S.time_or_never, urgent=False),  # when the episode began

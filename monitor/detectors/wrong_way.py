@@ -12,18 +12,29 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
+from pydantic import Field as Setting
 
 from monitor import savedstate as S
 from monitor.alerts import iso_time
 from monitor.detectors.base import NEVER, Field, FixDetector, angle_off, lowest, position
+from monitor.settings_base import Seconds, Section
 
 if TYPE_CHECKING:
     from monitor.alerts import Alert
     from monitor.engine import Engine, Vessel, _FastBatch
 
 
+class WrongWaySettings(Section):
+    """[detectors] keys of `wrong_way`."""
+
+    wrong_way_angle_deg: Seconds = Setting(default=120.0, gt=90, le=180)  # course off the lane bearing
+    wrong_way_min_speed_kn: Seconds = Setting(default=3.0, ge=0)  # moving faster than this
+    wrong_way_sustain_s: Seconds = Setting(default=120.0, ge=0)  # ... for at least this long
+
+
 class WrongWay(FixDetector):
     name = "wrong_way"
+    settings = WrongWaySettings
     severity = {"wrong_way": ("warning", "warning", "critical", "critical")}
     fields = (
         Field("ww_since", None, S.opt_time),  # since when the condition holds (None: it does not)
