@@ -138,8 +138,8 @@ class GeofenceSettings(_Section):
 class Watchlist(_Section):
     """[watchlists.NAME]: vessels whose alerts are raised to at least `warning` and tagged NAME."""
 
-    mids: list[_Mid] = []  # every vessel whose MMSI carries one of these MIDs (flag states)
-    mmsis: list[_Mmsi] = []  # individual vessels
+    mids: list[_Mid] = Field(default_factory=list)  # every vessel whose MMSI carries one of these MIDs
+    mmsis: list[_Mmsi] = Field(default_factory=list)  # individual vessels
 
 
 class LoggingSettings(_Section):

@@ -192,8 +192,9 @@ class Engine:
         self._harbour_mask = km.get("port", 0) | km.get("anchorage", 0)
         self._tracked_mask = geofence.tracked_mask
         self.masks = Masks(
-            strait=self._strait_mask, lane=self._lane_mask, separation=self._sep_mask, region=self._region_mask,
-            land=self._land_mask, port=self._port_mask, harbour=self._harbour_mask, tracked=self._tracked_mask,
+            strait=self._strait_mask, lane=self._lane_mask, separation=self._sep_mask,
+            region=self._region_mask, land=self._land_mask, port=self._port_mask,
+            harbour=self._harbour_mask, tracked=self._tracked_mask,
         )
         # MMSIs whose state changed since the last export_state(); None: not tracked (replay). `moved`
         # holds those whose only change is the track moving on (fast-path fixes): saved less often, as
@@ -538,7 +539,7 @@ class Engine:
         for j, i in enumerate(np.flatnonzero(has_pos).tolist()):
             masks[i] = masks_valid[j]
         moves: list[Move] = []
-        for i, (seq, t, mmsi, lat, lon, sog, cog) in enumerate(
+        for i, (seq, line_t, mmsi, lat, lon, sog, cog) in enumerate(
             zip(
                 pos["seq"].tolist(),
                 pos["time"].tolist(),
@@ -552,6 +553,7 @@ class Engine:
             while si < n_statics and statics[si].seq < seq:
                 untimed += self._static(statics[si], clock, alerts)
                 si += 1
+            t = line_t
             if t != t:
                 t = clock()
                 untimed += 1
@@ -600,7 +602,9 @@ class Engine:
             # Where each static report falls among the positions: the rows before it count as heard by
             # then (a timer may look).
             static_at: list[int] = (
-                np.searchsorted(pos["seq"], np.fromiter((st.seq for st in statics), np.int64, n_statics)).tolist()
+                np.searchsorted(
+                    pos["seq"], np.fromiter((st.seq for st in statics), np.int64, n_statics)
+                ).tolist()
                 if n_statics else []
             )
             for j, i in enumerate(rows.tolist()):
@@ -771,7 +775,9 @@ class Engine:
         straits = {s.zone.id: i for i, s in enumerate(self.geofence.straits)}
         # First: an old format is named as such.
         g = _read_global(blobs["engine"], self.detectors) if "engine" in blobs else None
-        vessels = [_restore_vessel(key, blob, index, straits) for key, blob in blobs.items() if key.startswith("v:")]
+        vessels = [
+            _restore_vessel(key, blob, index, straits) for key, blob in blobs.items() if key.startswith("v:")
+        ]
         for v in vessels:
             # Watchlists come from the configuration in force, not the saved state.
             mid = mid_of(v.mmsi)
@@ -832,7 +838,9 @@ _NULLABLE = tuple(
 )
 
 
-def _vessel_state(v: Vessel, zones: Sequence[Any], straits: Sequence[str], ids: dict[int, list[str]]) -> bytes:
+def _vessel_state(
+    v: Vessel, zones: Sequence[Any], straits: Sequence[str], ids: dict[int, list[str]]
+) -> bytes:
     """One vessel's state as a compact JSON array (plain values only), zones named by id."""
     def zone_ids(mask: int) -> list[str]:
         found = ids.get(mask)
@@ -915,10 +923,11 @@ def _read_posture(x: Any) -> dict[str, object] | None:
     rules: dict[str, tuple[list[tuple[float, int, float, float]], float | None, str]] = {}
     for name, saved in S.mapping(p.get("rules", {}), "posture.rules").items():
         events, until, why = S.items(saved, "posture.rules", 3)
+        what = "posture event"
+        saved_events = (S.items(e, what, 4) for e in S.items(events, "posture events"))
         rules[name] = (
-            [(S.time(t, "posture event"), S.mmsi(m, "posture event"), S.lon(lon, "posture event"),
-              S.lat(lat, "posture event")) for t, m, lon, lat in (S.items(e, "posture event", 4)
-                                                                   for e in S.items(events, "posture events"))],
+            [(S.time(t, what), S.mmsi(m, what), S.lon(lon, what), S.lat(lat, what))
+             for t, m, lon, lat in saved_events],
             S.opt_time(until, "posture.rules until"),
             S.text(why, "posture.rules reason"),
         )
@@ -977,7 +986,8 @@ class _FastBatch:
         self.valid = ~(np.isnan(self.lat_a) | np.isnan(self.lon_a))
         self.ids = np.zeros(n, dtype=np.int32)  # zone-set ids (geofence.sets); 0 without a position
         if self.valid.any():
-            self.ids[self.valid] = engine.geofence.membership_ids(self.lon_a[self.valid], self.lat_a[self.valid])
+            valid = self.valid
+            self.ids[valid] = engine.geofence.membership_ids(self.lon_a[valid], self.lat_a[valid])
         engine._set_tables()
         self.masks = engine._sets.masks
         finite = self.t_a[~np.isnan(self.t_a)]
@@ -1106,7 +1116,8 @@ class _FastBatch:
                 self.mmsi_a[long_move].tolist(), self.prev_t[long_move].tolist(),
                 self.t_a[long_move].tolist(), self.prev_lon[long_move].tolist(),
                 self.prev_lat[long_move].tolist(), self.lon_a[long_move].tolist(),
-                self.lat_a[long_move].tolist(), self.sog_a[long_move].tolist(), self.cog_a[long_move].tolist(),
+                self.lat_a[long_move].tolist(), self.sog_a[long_move].tolist(),
+                self.cog_a[long_move].tolist(),
                 self.ids[long_move].tolist(), self.prev_id[long_move].tolist(),
             ):
                 moves.append((e.vessels[mmsi], t0, t1, x0, y0, x1, y1, sog, cog, masks[w] | masks[pw]))

@@ -71,7 +71,8 @@ class _RuleState:
         if (x1 - x0 + 1) * (y1 - y0 + 1) > len(self.cells):
             groups: list[deque[_Event]] = list(self.cells.values())  # (near a pole: fewer cells than that)
         else:
-            groups = [c for x in range(x0, x1 + 1) for y in range(y0, y1 + 1) if (c := self.cells.get((x, y)))]
+            near = ((x, y) for x in range(x0, x1 + 1) for y in range(y0, y1 + 1))
+            groups = [c for key in near if (c := self.cells.get(key))]
         found: set[int] = set()
         for cell in groups:
             for _, m, x, y in cell:
@@ -99,7 +100,9 @@ class Posture:
         self.operator_set_by = "config"
         self.since: float | None = None
         self._rules = [_RuleState(r, deque()) for r in settings.rules]
-        self._kinds = {k: [s for s in self._rules if k in s.rule.kinds] for r in settings.rules for k in r.kinds}
+        self._kinds = {
+            k: [s for s in self._rules if k in s.rule.kinds] for r in settings.rules for k in r.kinds
+        }
         self.level = self.operator_level
         self.reason = self.operator_reason
         self.set_by = self.operator_set_by

@@ -22,7 +22,9 @@ DETECTORS: tuple[type[FixDetector], ...] = (Zones, Dark, OnLand, PositionJump, L
 
 
 
-class DetectorSettings(PositionJumpSettings, LoiterSettings, WrongWaySettings, EncounterSettings, EpisodeSettings):
+class DetectorSettings(
+    PositionJumpSettings, LoiterSettings, WrongWaySettings, EncounterSettings, EpisodeSettings
+):
     """[detectors]: thresholds that hold at every posture level, each key owned by its detector's section
     (`settings` of each class in DETECTORS; tests/test_registry.py checks that none is missing)."""
 
@@ -53,4 +55,15 @@ def vessel_fields() -> tuple[Field, ...]:
     return tuple(f for d in DETECTORS for f in d.fields)
 
 
-__all__ = ["DETECTORS", "DETECTOR_KINDS", "KINDS", "DetectorSettings", "SEVERITY", "Field", "FixDetector", "TrustDetector", "severities", "vessel_fields"]
+__all__ = [
+    "DETECTORS",
+    "DETECTOR_KINDS",
+    "KINDS",
+    "SEVERITY",
+    "DetectorSettings",
+    "Field",
+    "FixDetector",
+    "TrustDetector",
+    "severities",
+    "vessel_fields",
+]

@@ -98,7 +98,7 @@ class Dark(FixDetector):
         if v.dark or v.dark_zone is None:
             return None
         limits = self.e.posture.limits
-        since = v.heard if v.heard > self.listening_since else self.listening_since
+        since = max(self.listening_since, v.heard)
         return since + (limits.dark_strait_s if v.dark_strait else limits.dark_region_s)
 
     def schedule(self, v: Vessel) -> None:

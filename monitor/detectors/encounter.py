@@ -134,7 +134,8 @@ class Encounter(FixDetector):
         }
         pos = position(a.slow_y, a.slow_x, a.sog, a.cog)
         key = f"{min(a.mmsi, b.mmsi)}-{max(a.mmsi, b.mmsi)}"
-        self.e.alert("encounter", a, t, zone, pos, details, pair.start, alerts, key=key, watched=bool(b.watch))
+        self.e.alert("encounter", a, t, zone, pos, details, pair.start, alerts, key=key,
+                     watched=bool(b.watch))
 
     # ---- engine-wide state ----------------------------------------------------------------------------
     def after_batch(self) -> None:
@@ -163,8 +164,8 @@ class Encounter(FixDetector):
         pairs = []
         for pair in S.items(g.get("pairs", []), "pairs"):
             a, b, start, last, alerted, distance = S.items(pair, "pairs", 6)
-            pairs.append((S.mmsi(a, "pairs"), S.mmsi(b, "pairs"), S.time(start, "pairs"), S.time(last, "pairs"),
-                          S.boolean(alerted, "pairs"), S.metres(distance, "pairs")))
+            pairs.append((S.mmsi(a, "pairs"), S.mmsi(b, "pairs"), S.time(start, "pairs"),
+                          S.time(last, "pairs"), S.boolean(alerted, "pairs"), S.metres(distance, "pairs")))
         return pairs
 
     def restore_global(self, checked: Any) -> None:

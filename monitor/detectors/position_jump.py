@@ -64,7 +64,8 @@ class PositionJump(TrustDetector):
         det = self.det
         d = fb.dist
         dt = fb.t_a - fb.prev_t
-        result: NDArray[np.bool_] = (d > det.jump_min_distance_m) & ((dt <= 0) | (d > dt * det.jump_speed_kn * KNOT))
+        too_fast = (dt <= 0) | (d > dt * det.jump_speed_kn * KNOT)
+        result: NDArray[np.bool_] = (d > det.jump_min_distance_m) & too_fast
         return result
 
     def judge(self, v: Vessel, t: float, lon: float, lat: float, sog: float, cog: float, s: int,

@@ -94,7 +94,8 @@ class WrongWay(FixDetector):
                 v.ww_alerted = True
                 details = {"bearing": self.bearing[lane], "cog": round(cog, 1),
                            "since": iso_time(v.ww_since), "sustained_s": round(t - v.ww_since, 1)}
-                self.e.alert("wrong_way", v, t, lane, position(lat, lon, sog, cog), details, v.ww_since, alerts)
+                self.e.alert("wrong_way", v, t, lane, position(lat, lon, sog, cog), details, v.ww_since,
+                             alerts)
         else:
             v.ww_since = None
             if v.ww_alerted and t - v.ww_last > det.episode_gap_s:

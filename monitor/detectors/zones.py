@@ -54,7 +54,8 @@ class Zones(FixDetector):
 
     def prefilter(self, fb: _FastBatch) -> NDArray[np.bool_]:
         keys = self._zone_keys()
-        gate = self.geofence.may_cross_gates(fb.prev_lon, fb.prev_lat, fb.lon_a, fb.lat_a)  # (beside the exact test)
+        # (The gate test sits beside the exact one in the geofence.)
+        gate = self.geofence.may_cross_gates(fb.prev_lon, fb.prev_lat, fb.lon_a, fb.lat_a)
         result: NDArray[np.bool_] = (keys[fb.ids] != keys[fb.prev_id]) | gate
         return result
 
@@ -62,7 +63,8 @@ class Zones(FixDetector):
         sets = self.geofence.sets
         have = len(self._set_key)
         if have < len(sets):
-            new = [self._keys.setdefault(mask & self._selected, len(self._keys)) for mask in sets.masks[have:]]
+            keys, selected = self._keys, self._selected
+            new = [keys.setdefault(mask & selected, len(keys)) for mask in sets.masks[have:]]
             self._set_key = np.r_[self._set_key, np.array(new, dtype=np.int64)]
         return self._set_key
 
