@@ -55,8 +55,14 @@ class WrongWay(FixDetector):
 
     def prefilter(self, fb: _FastBatch) -> NDArray[np.bool_]:
         det = self.det
-        off = np.abs((fb.cog_a - self._bearings()[fb.ids] + 180.0) % 360.0 - 180.0)  # NaN off any lane
-        result: NDArray[np.bool_] = (fb.sog_a > det.wrong_way_min_speed_kn) & (off > det.wrong_way_angle_deg)
+        bearing = self._bearings()[fb.ids]
+        result = np.zeros(fb.n, dtype=bool)
+        # Only the fixes in a lane with a bearing (most are in none: NaN, and numpy's remainder is about
+        # ten times slower on NaN than on a number).
+        lane = np.flatnonzero(~np.isnan(bearing))
+        if len(lane):
+            off = np.abs((fb.cog_a[lane] - bearing[lane] + 180.0) % 360.0 - 180.0)
+            result[lane] = (fb.sog_a[lane] > det.wrong_way_min_speed_kn) & (off > det.wrong_way_angle_deg)
         return result
 
     def _bearings(self) -> NDArray[np.float64]:
