@@ -1,6 +1,6 @@
 # Two commands do all the set-up on a fresh Debian machine with Python 3.11:
 #   make demo   creates .venv, replays the bundled Hormuz sample feed and prints the alerts
-#   make test   creates .venv, installs the test dependencies and runs every test
+#   make test   creates .venv, installs the test and type dependencies, runs ruff, mypy and every test
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import venv, ensurepip' 2>/dev/null || { apt-get update -qq && apt-get install -y -qq python3-venv; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q -e '.[test,types]'
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -28,7 +28,13 @@ demo: $(STAMP)
 
 test: $(STAMP) debs
 	$(BIN)/ruff check monitor tests tools bench
-	$(BIN)/python -m pytest
+	$(BIN)/mypy
+	@# Branch coverage of the package, daemon and CLI subprocesses included (see [tool.coverage] in
+	@# pyproject.toml): erase leftovers of an interrupted run, merge the per-process files, fail below the floor.
+	$(BIN)/python -m coverage erase
+	$(BIN)/python -m coverage run -m pytest
+	$(BIN)/python -m coverage combine -q
+	$(BIN)/python -m coverage report
 
 bench: $(STAMP) debs
 	$(BIN)/python bench/run.py
@@ -38,11 +44,11 @@ zones: $(STAMP)
 	$(BIN)/python tools/build_zones.py
 
 sample: $(STAMP)
-	$(BIN)/python -m monitor.simulate --sample examples/hormuz-sample.nmea.gz
+	$(BIN)/python tools/simulate.py --sample examples/hormuz-sample.nmea.gz
 
 # After a change meant to alter alerts: rewrite the golden replay and review its diff.
 golden: $(STAMP)
 	$(BIN)/python tools/regen_golden.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .coverage .coverage.*

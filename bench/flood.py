@@ -22,10 +22,11 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from monitor.config import load_settings  # noqa: E402
-from monitor.pipeline import Pipeline  # noqa: E402
-from monitor.simulate import encode_position, nmea_checksum  # noqa: E402
-from monitor.zones import default_zone_path, load_zone_file  # noqa: E402
+from monitor.config import load_settings
+from monitor.nmea import nmea_checksum
+from monitor.pipeline import Pipeline
+from monitor.zones import default_zone_path, load_zone_file
+from tools.simulate import encode_position
 
 
 def vm_hwm_mb() -> float:
@@ -60,8 +61,10 @@ def main() -> int:
         t = t0 + second
         lines = []
         # A sixtieth of the fleet reports each second (each ship once a minute) ...
-        for k in range(second % 60, args.fleet, 60):
-            lines.append(line(fleet[k], 56.0 + (k % 100) * 0.01, 26.0 + (k // 100) * 0.01, t))
+        lines.extend(
+            line(fleet[k], 56.0 + (k % 100) * 0.01, 26.0 + (k // 100) * 0.01, t)
+            for k in range(second % 60, args.fleet, 60)
+        )
         # ... and 60 junk MMSIs, each never heard again.
         for _ in range(60):
             if junk_next >= args.junk:

@@ -54,9 +54,10 @@ from aiohttp.test_utils import make_mocked_request
 
 from monitor.config import Settings
 from monitor.http import HttpApi, _dumps
+from monitor.nmea import nmea_checksum
 from monitor.service import Service, _MmsiOrder
-from monitor.simulate import encode_position, nmea_checksum
 from monitor.zones import load_zone_file
+from tools.simulate import encode_position
 
 ZONE_FILE = ROOT / "zones" / "hormuz.geojson"
 KOREAN_SHARE = 0.01  # MID 440: the default `korea` watchlist, for a filter that matches rarely
@@ -128,8 +129,8 @@ def part_handler(n: int) -> list[dict[str, Any]]:
     t = time.perf_counter()
     for k in range(0, len(lines), 5000):
         service.pipeline.process_lines(lines[k : k + 5000], source=b"flood")
-    print(f"handler: {len(service.pipeline.engine.vessels):,} vessels heard in {time.perf_counter() - t:.1f} s",
-          file=sys.stderr)
+    heard = len(service.pipeline.engine.vessels)
+    print(f"handler: {heard:,} vessels heard in {time.perf_counter() - t:.1f} s", file=sys.stderr)
     api = HttpApi(settings.http, service)
     rows: list[dict[str, Any]] = []
 
@@ -141,8 +142,8 @@ def part_handler(n: int) -> list[dict[str, Any]]:
                 best = (size, total, longest, extra)
         assert best is not None
         size, total, longest, extra = best
-        rows.append({"case": name, "query": query, "total_ms": total * 1000, "longest_step_ms": longest * 1000,
-                     "body_bytes": size, **extra})
+        rows.append({"case": name, "query": query, "total_ms": total * 1000,
+                     "longest_step_ms": longest * 1000, "body_bytes": size, **extra})
 
     def paged(query: str) -> Callable[[], tuple[int, float, float, Any]]:
         def run() -> tuple[int, float, float, Any]:
@@ -179,7 +180,7 @@ def part_handler(n: int) -> list[dict[str, Any]]:
               f"{r['longest_step_ms']:7.2f} ms  body {r['body_bytes'] / 1e6:6.2f} MB  count {r['count']}",
               file=sys.stderr)
     print(f"handler: full rebuild of the MMSI order: {rebuild_ms:.1f} ms", file=sys.stderr)
-    return rows + [{"case": "mmsi order rebuild", "total_ms": rebuild_ms}]
+    return [*rows, {"case": "mmsi order rebuild", "total_ms": rebuild_ms}]
 
 
 # ---- part 2: the daemon ----------------------------------------------------------------------------
@@ -336,12 +337,12 @@ def part_daemon(n: int, clients: int, duration: float, limit: int | None, tmp: P
         vessels = metric(http_port, "chokepoint_vessels")
         heard_s = time.monotonic() - t
         _, text = get(http_port, "/metrics")
-        lost = [ln for ln in text.decode().splitlines()
-                if ln.startswith(("chokepoint_rejected_total", "chokepoint_input_dropped_total", "chokepoint_lines_total"))]
+        counters = ("chokepoint_rejected_total", "chokepoint_input_dropped_total", "chokepoint_lines_total")
+        lost = [ln for ln in text.decode().splitlines() if ln.startswith(counters)]
         print(f"daemon: {'; '.join(lost)}", file=sys.stderr)
         print(f"daemon: {vessels:,.0f} vessels tracked after {heard_s:.1f} s; RSS {rss_kb(daemon.pid)}",
               file=sys.stderr)
-        _, quiet = get(http_port, "/healthz")
+        get(http_port, "/healthz")
         idle = []
         for _ in range(20):
             t = time.perf_counter()
@@ -364,18 +365,22 @@ def part_daemon(n: int, clients: int, duration: float, limit: int | None, tmp: P
         lat.sort()
         result = {
             "vessels": vessels, "clients": clients, "duration_s": duration, "requests": requests,
-            "requests_per_s": requests / duration, "mb_served": body_bytes / 1e6, "client_errors": len(errors),
-            "healthz_idle_p50_ms": statistics.median(idle), "healthz_polls": len(lat),
-            "healthz_p50_ms": statistics.median(lat), "healthz_p99_ms": lat[max(0, round(0.99 * len(lat)) - 1)],
+            "requests_per_s": requests / duration, "mb_served": body_bytes / 1e6,
+            "client_errors": len(errors), "healthz_idle_p50_ms": statistics.median(idle),
+            "healthz_polls": len(lat), "healthz_p50_ms": statistics.median(lat),
+            "healthz_p99_ms": lat[max(0, round(0.99 * len(lat)) - 1)],
             "healthz_max_ms": lat[-1], "healthz_over_100ms": sum(x > 100 for x in lat),
             "healthz_slowest_ms": lat[-5:], "rss_peak_sampled_mib": peak_rss / 1024,
             "vm_hwm_mib": mem.get("VmHWM", 0) / 1024,
         }
-        print(f"daemon: {clients} clients for {duration:.0f} s: {requests:,} pages ({requests / duration:.0f}/s, "
-              f"{body_bytes / 1e6:.0f} MB, {len(errors)} errors); /healthz over {len(lat)} polls p50 "
-              f"{result['healthz_p50_ms']:.1f} ms, p99 {result['healthz_p99_ms']:.1f} ms, max "
-              f"{result['healthz_max_ms']:.1f} ms, {result['healthz_over_100ms']} over 100 ms (idle p50 {result['healthz_idle_p50_ms']:.1f} ms); RSS peak "
-              f"{result['rss_peak_sampled_mib']:.0f} MiB sampled, VmHWM {result['vm_hwm_mib']:.0f} MiB", file=sys.stderr)
+        print(f"daemon: {clients} clients for {duration:.0f} s: {requests:,} pages "
+              f"({requests / duration:.0f}/s, {body_bytes / 1e6:.0f} MB, {len(errors)} errors); "
+              f"/healthz over {len(lat)} polls p50 {result['healthz_p50_ms']:.1f} ms, "
+              f"p99 {result['healthz_p99_ms']:.1f} ms, max {result['healthz_max_ms']:.1f} ms, "
+              f"{result['healthz_over_100ms']} over 100 ms "
+              f"(idle p50 {result['healthz_idle_p50_ms']:.1f} ms); "
+              f"RSS peak {result['rss_peak_sampled_mib']:.0f} MiB sampled, "
+              f"VmHWM {result['vm_hwm_mib']:.0f} MiB", file=sys.stderr)
         settings_idle = Settings().http.idle_timeout_s
         closed = _slow_headers(http_port, 50, settings_idle + 15.0)
         result.update({"slow_header_sockets": len(closed), "slow_header_closed_min_s": min(closed),

@@ -51,9 +51,10 @@ if str(ROOT) not in sys.path:
 import aiomqtt
 import shapely
 
-from monitor.simulate import encode_position, nmea_checksum
+from monitor.nmea import nmea_checksum
 from monitor.zones import load_zone_file
 from tests.mqtt_helpers import Broker, find_mosquitto, free_port
+from tools.simulate import encode_position
 
 ZONE_FILE = ROOT / "zones" / "hormuz.geojson"
 # Zone kinds that raise zone_enter (CONTRACT: not region, gate, land).
@@ -121,7 +122,9 @@ def _sentence(payload: str, channel: str) -> bytes:
     return f"!{body}*{nmea_checksum(body.encode('ascii')):02X}\n".encode("ascii")
 
 
-def _sample_points(rng: random.Random, area: Any, n: int, avoid: Any | None = None) -> list[tuple[float, float]]:
+def _sample_points(
+    rng: random.Random, area: Any, n: int, avoid: Any | None = None
+) -> list[tuple[float, float]]:
     """n random points of `area` (prepared) outside `avoid` (prepared), by rejection in batches."""
     x0, y0, x1, y1 = area.bounds
     out: list[tuple[float, float]] = []
@@ -186,8 +189,8 @@ def make_plan(rate: int, warmup_s: float, duration_s: float, new_per_s: int, see
         lon, lat = points[k % len(harbours)][k // len(harbours)]
         mmsi = 636_000_000 + k
         slot = first + int((k + 0.5) * span / n_probes)
-        sentences[slot] = _sentence(encode_position(1, mmsi, lon, lat, 0.0, 0.0, 0, (epoch + int(slot / rate)) % 60,
-                                                    status=1), "A")
+        second = (epoch + int(slot / rate)) % 60
+        sentences[slot] = _sentence(encode_position(1, mmsi, lon, lat, 0.0, 0.0, 0, second, status=1), "A")
         probes.append((slot, mmsi))
         expected += sum(bool(shapely.contains_xy(g, lon, lat)) for g in tracked)
     return Plan(sentences, probes, expected)
@@ -339,7 +342,9 @@ def _wait_ready(daemon: subprocess.Popen[bytes], http_port: int, timeout: float 
     deadline = time.monotonic() + timeout
     while True:
         if daemon.poll() is not None:
-            raise RuntimeError(f"the daemon exited with code {daemon.returncode} (bench/out/latency-daemon.log)")
+            raise RuntimeError(
+                f"the daemon exited with code {daemon.returncode} (bench/out/latency-daemon.log)"
+            )
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/readyz", timeout=2) as r:
                 if r.status == 200:
@@ -374,7 +379,8 @@ async def _run(args: argparse.Namespace, broker: Broker, daemon: subprocess.Pope
         while not done.done():
             m = await asyncio.to_thread(_metrics, http_port)
             samples.append((time.monotonic() - t0, m.get("chokepoint_processing_lag_seconds", math.nan),
-                            m.get("chokepoint_input_queue_lines", math.nan), m.get("chokepoint_lines_total", 0.0)))
+                            m.get("chokepoint_input_queue_lines", math.nan),
+                            m.get("chokepoint_lines_total", 0.0)))
             await asyncio.wait([done], timeout=0.5)
             if time.monotonic() - t0 > args.warmup + args.duration + 60:
                 raise RuntimeError("the sender did not finish in time")
@@ -473,7 +479,8 @@ def describe(r: LatencyResult) -> str:
         (f"lag s: start {r.lag_start_s:.3f}  end {r.lag_end_s:.3f}  max {r.lag_max_s:.3f}; queue at end "
          f"{r.queue_end_lines:.0f} lines; processed {r.processed_at_end:,.0f} at end of send, "
          f"{r.processed_final:,.0f} after drain; dropped {r.dropped:.0f}"),
-        f"daemon: peak RSS {r.daemon_peak_rss_mib:.0f} MiB, CPU {r.daemon_cpu_s:.1f} s; keeps up: {r.keeps_up}",
+        (f"daemon: peak RSS {r.daemon_peak_rss_mib:.0f} MiB, CPU {r.daemon_cpu_s:.1f} s; "
+         f"keeps up: {r.keeps_up}"),
     ]
     return "\n".join(lines)
 

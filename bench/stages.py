@@ -45,10 +45,8 @@ def time_assemble(batches: list[list[bytes]]) -> tuple[float, list[list[RawMessa
 
     decode = load_settings(None, env={}).decode
     asm = NmeaAssembler(fragment_timeout_s=decode.fragment_timeout_s, dedup_window_s=decode.dedup_window_s)
-    out: list[list[RawMessage]] = []
     t0 = time.perf_counter()
-    for lines in batches:
-        out.append(asm.push_lines(lines))
+    out: list[list[RawMessage]] = [asm.push_lines(lines) for lines in batches]
     asm.flush()
     return time.perf_counter() - t0, out
 
@@ -103,7 +101,8 @@ def main() -> int:
             best["engine"] = min(best.get("engine", s), s)
     n_msgs = sum(map(len, messages))
     print(
-        f"feed: {args.feed.name}: {n} lines, {n_msgs} messages, batches of {args.batch}, best of {args.repeat}"
+        f"feed: {args.feed.name}: {n} lines, {n_msgs} messages, batches of {args.batch}, "
+        f"best of {args.repeat}"
     )
     for stage, s in best.items():
         print(f"  {stage:18} {s * 1e6 / n:7.3f} µs/line  ({s:.3f} s)")

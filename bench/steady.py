@@ -4,8 +4,8 @@
 
 Runs what `chokepoint-monitor replay --format jsonl` runs (8192-line batches through the whole pipeline,
 every alert serialized to JSON) in this process, with the default configuration and, as the command,
-any `MONITOR_*` overrides (`MONITOR_DECODE__DEDUP_WINDOW_S=0` turns de-duplication off, say). The first half of
-the feed brings the fleet in (first sightings, lazily classified zone-grid cells); the second half is
+any `MONITOR_*` overrides (`MONITOR_DECODE__DEDUP_WINDOW_S=0` turns de-duplication off, say). The first
+half of the feed brings the fleet in (first sightings, lazily classified zone-grid cells); the second half is
 timed alone with the process's CPU clock, which is far steadier on a shared machine than the
 difference of two whole replays. Prints one JSON line: messages, cpu_s, us_per_msg, alerts.
 """

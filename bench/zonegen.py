@@ -42,7 +42,9 @@ def _blob(rng: random.Random, lon: float, lat: float, radius_km: float) -> Polyg
 def synthetic_features(base: dict[str, Any], count: int, seed: int = 7) -> list[dict[str, Any]]:
     """`count` extra GeoJSON features placed on open water of `base`'s regions (see module doc)."""
     features = base["features"]
-    regions = shapely.union_all([shape(f["geometry"]) for f in features if f["properties"]["kind"] == "region"])
+    regions = shapely.union_all(
+        [shape(f["geometry"]) for f in features if f["properties"]["kind"] == "region"]
+    )
     # 1 km of clearance from what the extra zones must not touch.
     avoid = shapely.union_all(
         [shape(f["geometry"]).buffer(0.01) for f in features if f["properties"]["kind"] in _AVOID]

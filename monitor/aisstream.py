@@ -34,7 +34,7 @@ from typing import Any, Final
 from pyais.encode import encode_dict
 
 from monitor.errors import MonitorError
-from monitor.simulate import nmea_checksum
+from monitor.nmea import nmea_checksum
 
 __all__ = [
     "MESSAGE_TYPES",
@@ -218,7 +218,7 @@ def _class_a(inner: Mapping[str, Any], mmsi: int) -> list[tuple[int, int]]:
     # aisstream passes the raw ROT_AIS byte; anything else cannot be re-encoded faithfully, and the
     # pipeline does not use it, so it becomes -128 (not available) instead of rejecting the fix.
     raw_rot = rot if isinstance(rot, int) and not isinstance(rot, bool) and -128 <= rot <= 127 else -128
-    fields = [
+    return [
         (msg_type, 6),
         (_int(inner, "RepeatIndicator", 0, 3, 0), 2),
         (mmsi, 30),
@@ -236,14 +236,13 @@ def _class_a(inner: Mapping[str, Any], mmsi: int) -> list[tuple[int, int]]:
         (_flag(inner, "Raim"), 1),
         (_int(inner, "CommunicationState", 0, (1 << 19) - 1, 0), 19),
     ]
-    return fields
 
 
 def _class_b(inner: Mapping[str, Any], mmsi: int) -> list[tuple[int, int]]:
     """ITU-R M.1371 message 18: 168 bits."""
     _int(inner, "MessageID", 18, 18, 18)  # a PositionReport body under the class B key is malformed
     sog, lon, lat, cog, heading, second = _kinematics(inner)
-    fields = [
+    return [
         (18, 6),
         (_int(inner, "RepeatIndicator", 0, 3, 0), 2),
         (mmsi, 30),
@@ -266,7 +265,6 @@ def _class_b(inner: Mapping[str, Any], mmsi: int) -> list[tuple[int, int]]:
         (_flag(inner, "CommunicationStateIsItdma"), 1),
         (_int(inner, "CommunicationState", 0, (1 << 19) - 1, 0), 19),
     ]
-    return fields
 
 
 def _text(obj: Mapping[str, Any], key: str, width: int) -> str:

@@ -13,10 +13,16 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from monitor import __version__
 from monitor.errors import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, StartupError
+
+if TYPE_CHECKING:  # imported inside the commands at run time: `--help` and `--version` start fast
+    from monitor.alerts import Alert
+    from monitor.config import Settings
+    from monitor.pipeline import Pipeline
+    from monitor.zones import ZoneFile
 
 POSTURE_CHOICES = ("NORMAL", "ELEVATED", "HIGH", "CRITICAL")
 
@@ -120,7 +126,7 @@ def _lat(value: float) -> str:
     return f"{abs(value):.2f}°{'N' if value >= 0 else 'S'}"
 
 
-def _load(args: argparse.Namespace) -> tuple[Settings, ZoneFile]:  # noqa: F821
+def _load(args: argparse.Namespace) -> tuple[Settings, ZoneFile]:
     from monitor.config import load_settings
     from monitor.log import configure_logging
     from monitor.zones import default_zone_path, load_zone_file
@@ -169,7 +175,7 @@ class UsageError(StartupError):
     exit_code = EXIT_USAGE
 
 
-def _write_alerts(args: argparse.Namespace, alerts: Sequence[Alert]) -> None:  # noqa: F821
+def _write_alerts(args: argparse.Namespace, alerts: Sequence[Alert]) -> None:
     if alerts:
         text = args.format == "text"
         sys.stdout.write("".join((a.to_text() if text else a.to_json()) + "\n" for a in alerts))
@@ -177,7 +183,7 @@ def _write_alerts(args: argparse.Namespace, alerts: Sequence[Alert]) -> None:  #
             sys.stdout.flush()
 
 
-def _replay_alerts(args: argparse.Namespace, pipeline: Pipeline) -> Iterator[list[Alert]]:  # noqa: F821
+def _replay_alerts(args: argparse.Namespace, pipeline: Pipeline) -> Iterator[list[Alert]]:
     """The replay loop: batches of alerts, paced by --speed on the feed clock."""
     from monitor.feeds import iter_batches
 
@@ -203,7 +209,7 @@ def _replay_alerts(args: argparse.Namespace, pipeline: Pipeline) -> Iterator[lis
             pace.wait(pipeline.first_time, pipeline.feed_time)
 
 
-async def _replay_publish(args: argparse.Namespace, settings: Settings, pipeline: Pipeline) -> int:  # noqa: F821
+async def _replay_publish(args: argparse.Namespace, settings: Settings, pipeline: Pipeline) -> int:
     """--publish: every alert goes through a durable outbox to the broker; exit only when the broker has
     acknowledged all of them, or non-zero naming how many are still queued."""
     import asyncio
@@ -296,7 +302,9 @@ def _decode(args: argparse.Namespace) -> int:
     out = sys.stdout
     for lines in iter_batches(args.feeds):
         messages = assembler.push_lines(lines)
-        records = [json.dumps(r, separators=(",", ":")) for r in decode_records(messages, rejects=decode_rejects)]
+        records = [
+            json.dumps(r, separators=(",", ":")) for r in decode_records(messages, rejects=decode_rejects)
+        ]
         count += len(records)
         if records:
             out.write("\n".join(records) + "\n")

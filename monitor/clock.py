@@ -142,13 +142,15 @@ class FeedClock:
     def _suspect(self, t: float, wall: float | None, reason: str) -> int:
         """A line off the clock: one more of the held run if it agrees with it, else the first of a new
         run (the old one refused); the run's `confirm_lines`-th line moves the clock."""
-        if self.held:
-            if reason != self.run_reason or (
+        if self.held and (
+            reason != self.run_reason
+            or (
                 t < self.run_t - self.max_behind_s
                 if reason == "future_time"
                 else abs(t - self.run_t) > self.max_ahead_s
-            ):
-                self._drop()
+            )
+        ):
+            self._drop()
         self.run_reason = reason
         self.run_t = t
         if len(self.held) + 1 < self.confirm_lines:

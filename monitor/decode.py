@@ -22,12 +22,21 @@ import math
 import operator
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, cast
 
 import numpy as np
 from pyais.bit_vector import bit_vector
 from pyais.constants import ShipType
-from pyais.messages import MSG_CLASS
+from pyais.messages import (
+    MSG_CLASS,
+    MessageType4,
+    MessageType5,
+    MessageType9,
+    MessageType19,
+    MessageType21,
+    MessageType24PartA,
+    MessageType27,
+)
 
 from monitor.nmea import RawMessage
 
@@ -130,7 +139,7 @@ def _clean(text: str | None) -> str | None:
 
 def _nonzero(value: int | float | None) -> Any:
     """AIS uses 0 for 'not available' in IMO number, ship type and draught."""
-    return value if value else None
+    return value or None
 
 
 # -- vectorized types 1, 2, 3, 18 ------------------------------------------------------------------
@@ -140,7 +149,7 @@ def _field(six: np.ndarray, offset: int, width: int, signed: bool = False) -> np
     """Bits [offset, offset+width) of every row; `six` holds one row of six-bit values per character."""
     first = offset // 6
     last = (offset + width - 1) // 6
-    acc = six[first].astype(np.int64)
+    acc: np.ndarray = six[first].astype(np.int64)
     for c in range(first + 1, last + 1):
         acc <<= 6
         acc |= six[c]
@@ -236,6 +245,16 @@ def _na(value: float | None, na: float) -> float | None:
     return None if value is None or value == na else float(value)
 
 
+class _Type24PartB(Protocol):
+    """The fields read from a type 24 part B. pyais gives a MessageType24PartB, or (since 3.3.1, for an
+    auxiliary craft's 98XXXYYYY MMSI) a MessageType24PartBAuxiliaryCraft, a class of its own outside
+    pyais's message union; both have these."""
+
+    partno: int
+    callsign: str | None
+    ship_type: int
+
+
 def _decode_rare(msg_type: int, payload: bytes, fill: int) -> dict[str, Any] | str:
     """Decode one message of a type not handled by the vectorized path.
 
@@ -267,14 +286,17 @@ def _decode_rare(msg_type: int, payload: bytes, fill: int) -> dict[str, Any] | s
     if mmsi == 0 or mmsi > 999_999_999:
         return "out_of_range"
     rec: dict[str, Any] = {"type": msg_type, "mmsi": mmsi}
-    if msg_type in (4, 9, 11, 19, 21, 27):  # 17's position is a DGNSS reference, not a vessel
+    # Each branch narrows pyais's message union by its class (MSG_CLASS[msg_type] decided it above), so
+    # every field read is one that class has. Type 11 is a MessageType4; type 17's position is a DGNSS
+    # reference, not a vessel, and is not read.
+    if isinstance(msg, (MessageType4, MessageType9, MessageType19, MessageType21, MessageType27)):
         lat = float(msg.lat)
         lon = float(msg.lon)
         if (abs(lat) > 90 and lat != 91) or (abs(lon) > 180 and lon != 181):
             return "out_of_range"
         rec["lat"] = None if lat == 91 else lat
         rec["lon"] = None if lon == 181 else lon
-    if msg_type == 19:
+    if isinstance(msg, MessageType19):
         cog = float(msg.course)
         heading = int(msg.heading)
         if cog > 360 or (360 <= heading < 511):
@@ -284,34 +306,35 @@ def _decode_rare(msg_type: int, payload: bytes, fill: int) -> dict[str, Any] | s
         rec["heading"] = None if heading == 511 else float(heading)
         rec["name"] = _clean(msg.shipname)
         rec["ship_type"] = _nonzero(int(msg.ship_type))
-    elif msg_type == 9:
+    elif isinstance(msg, MessageType9):
         cog = float(msg.course)
         if cog > 360:
             return "out_of_range"
         rec["sog"] = _na(msg.speed, 1023.0)
         rec["cog"] = _na(cog, 360.0)
-    elif msg_type == 27:
+    elif isinstance(msg, MessageType27):
         cog = float(msg.course)
         if 360 <= cog < 511:
             return "out_of_range"
         rec["sog"] = _na(msg.speed, 63.0)
         rec["cog"] = _na(cog, 511.0)
         rec["status"] = int(msg.status)
-    elif msg_type == 5:
+    elif isinstance(msg, MessageType5):
         rec["name"] = _clean(msg.shipname)
         rec["callsign"] = _clean(msg.callsign)
         rec["imo"] = _nonzero(msg.imo)
         rec["ship_type"] = _nonzero(int(msg.ship_type))
         rec["draught"] = _nonzero(msg.draught)
         rec["destination"] = _clean(msg.destination)
-    elif msg_type == 24:
+    elif isinstance(msg, MessageType24PartA):
         rec["part"] = int(msg.partno)
-        if msg.partno == 0:
-            rec["name"] = _clean(msg.shipname)
-        else:
-            rec["callsign"] = _clean(msg.callsign)
-            rec["ship_type"] = _nonzero(int(msg.ship_type))
-    elif msg_type == 21:
+        rec["name"] = _clean(msg.shipname)
+    elif msg_type == 24:  # part B: part > 1 was refused above
+        part_b = cast(_Type24PartB, msg)
+        rec["part"] = int(part_b.partno)
+        rec["callsign"] = _clean(part_b.callsign)
+        rec["ship_type"] = _nonzero(int(part_b.ship_type))
+    elif isinstance(msg, MessageType21):
         rec["name"] = _clean((msg.name or "") + (msg.name_ext or ""))
     return rec
 
@@ -402,8 +425,8 @@ def _bulk_statics(
         ship = [v or None for v in _field(six, 40, 8).tolist()]
         callsign = _text(six, 90, 7)
         statics.extend(
-            map(StaticReport, seqs, times, mmsis, itertools.repeat(24), none, callsign, none, ship, none, none,
-                itertools.repeat(1))
+            map(StaticReport, seqs, times, mmsis, itertools.repeat(24), none, callsign, none, ship, none,
+                none, itertools.repeat(1))
         )  # fmt: skip
 
 

@@ -11,7 +11,7 @@ import os
 import sys
 import zlib
 from collections.abc import Iterator, Sequence
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 from monitor.errors import FeedError
 
@@ -31,20 +31,43 @@ def check_feeds(paths: Sequence[str]) -> None:
             raise FeedError(f"{path}: permission denied")
 
 
-def _open(path: str) -> BinaryIO:
+class _LineSource(Protocol):
+    """What a feed is read through: bytes lines, then close (a file, stdin, or a GzipFile over either)."""
+
+    def __iter__(self) -> Iterator[bytes]: ...
+
+    def close(self) -> None: ...
+
+
+def _open(path: str) -> _LineSource:
     if path == "-":
         raw: BinaryIO = sys.stdin.buffer
         head = raw.peek(2)[:2] if isinstance(raw, io.BufferedReader) else b""
         if head == b"\x1f\x8b":
-            return gzip.GzipFile(fileobj=raw)  # type: ignore[return-value]
+            return gzip.GzipFile(fileobj=raw)
         return raw
     try:
         f = open(path, "rb")  # noqa: SIM115 - closed by the caller's context
     except OSError as exc:
         raise FeedError(f"{path}: {exc.strerror or exc}") from exc
     if path.endswith(".gz") or f.peek(2)[:2] == b"\x1f\x8b":
-        return gzip.GzipFile(fileobj=f, mode="rb")  # type: ignore[return-value]
+        return _GzipFeed(f)
     return f
+
+
+class _GzipFeed(gzip.GzipFile):
+    """A gzip file that closes the file under it too (GzipFile(fileobj=f).close() leaves f open, and a
+    replay of many rotated files would hold a descriptor for each until garbage collection)."""
+
+    def __init__(self, raw: BinaryIO) -> None:
+        super().__init__(fileobj=raw, mode="rb")
+        self._raw = raw
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self._raw.close()
 
 
 def iter_batches(paths: Sequence[str], batch_lines: int = BATCH_LINES) -> Iterator[list[bytes]]:

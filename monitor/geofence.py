@@ -9,6 +9,7 @@ consecutive fixes, never sampling: a ship reporting every 3 minutes at 20 knots 
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -280,7 +281,7 @@ def _prepare_gate(gate: Zone, strait: Geometry, other: Geometry) -> _Gate:
     other_c = shapely.centroid(other)
     edges: list[tuple[float, float, float, float, int]] = []
     eps = 20.0 / M_PER_DEG_LAT  # 20 m off the edge
-    for (ax, ay), (bx, by) in zip(coords, coords[1:]):
+    for (ax, ay), (bx, by) in itertools.pairwise(coords):
         ex, ey = bx - ax, by - ay
         norm = math.hypot(ex, ey)
         if norm == 0:
@@ -334,8 +335,8 @@ class _ZoneGrid:
         x1, y1, x2, y2 = shapely.total_bounds(geoms)
         self.x0, self.y0 = float(x1), float(y1)
         r = self.CELL_DEG
-        self.nx = max(1, int(math.ceil((float(x2) - self.x0) / r)) + 1)
-        self.ny = max(1, int(math.ceil((float(y2) - self.y0) / r)) + 1)
+        self.nx = max(1, math.ceil((float(x2) - self.x0) / r) + 1)
+        self.ny = max(1, math.ceil((float(y2) - self.y0) / r) + 1)
         cells = self.nx * self.ny
         self.inside = np.zeros((cells, words), dtype=np.uint64)
         self.edge = np.zeros((cells, words), dtype=np.uint64)
@@ -347,7 +348,9 @@ class _ZoneGrid:
         r = self.CELL_DEG
         cx = cells % self.nx
         cy = cells // self.nx
-        boxes = shapely.box(self.x0 + cx * r, self.y0 + cy * r, self.x0 + (cx + 1) * r, self.y0 + (cy + 1) * r)
+        west, south = self.x0 + cx * r, self.y0 + cy * r
+        east, north = self.x0 + (cx + 1) * r, self.y0 + (cy + 1) * r
+        boxes = shapely.box(west, south, east, north)
         bi, zi = self.tree.query(boxes)
         if len(bi):
             g = self.geoms[zi]
@@ -368,7 +371,8 @@ class _ZoneGrid:
         r = self.CELL_DEG
         ix = np.floor((coords[:, :, 0] - self.x0) / r).astype(np.int64)
         iy = np.floor((coords[:, :, 1] - self.y0) / r).astype(np.int64)
-        within = ((ix >= 0) & (ix < self.nx) & (iy >= 0) & (iy < self.ny)).all(axis=1)
+        inside_grid = (ix >= 0) & (ix < self.nx) & (iy >= 0) & (iy < self.ny)
+        within = inside_grid[:, 0] & inside_grid[:, 1]  # both ends (not .all(axis=1): typed as an array)
         near = (np.abs(ix[:, 0] - ix[:, 1]) + np.abs(iy[:, 0] - iy[:, 1])) <= 1
         cells = np.where(within[:, None], iy * self.nx + ix, 0)
         known = self.known[cells].all(axis=1)
@@ -400,7 +404,8 @@ class _ZoneGrid:
         er, wi = np.nonzero(edge)
         # The set bits of each non-zero word (little-endian bytes, bits in little order: bit b of the
         # word is column b).
-        bits = np.unpackbits(edge[er, wi].astype("<u8").view(np.uint8).reshape(-1, 8), axis=1, bitorder="little")
+        edge_bytes = edge[er, wi].astype("<u8").view(np.uint8).reshape(-1, 8)
+        bits = np.unpackbits(edge_bytes, axis=1, bitorder="little")
         k, b = np.nonzero(bits)
         pr = er[k]
         pz = wi[k] * 64 + b

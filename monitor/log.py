@@ -21,7 +21,7 @@ import structlog
 from structlog.tracebacks import ExceptionDictTransformer
 from structlog.typing import EventDict, Processor
 
-__all__ = ["LEVELS", "FORMATS", "configure_logging"]
+__all__ = ["FORMATS", "LEVELS", "configure_logging"]
 
 LEVELS: Final[dict[str, int]] = {
     "debug": logging.DEBUG,

@@ -118,7 +118,7 @@ class Pipeline:
         counted as `internal_error` and logged with its traceback, and the run goes on."""
         try:
             return self._process_lines(lines, source)
-        except Exception:  # noqa: BLE001 (the per-batch boundary: nothing may stop the run)
+        except Exception:
             if self.raise_internal_errors:
                 raise
             self._decode_rejects["internal_error"] += len(lines)

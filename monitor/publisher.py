@@ -182,7 +182,8 @@ class Publisher:
         self._wake.set()
 
     async def flush(self, timeout: float) -> bool:
-        """Wait until every queued alert was acknowledged, or `timeout` seconds; True if the outbox is empty."""
+        """Wait until every queued alert was acknowledged, or `timeout` seconds; True if the outbox is
+        empty."""
         self._wake.set()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout

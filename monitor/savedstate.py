@@ -23,10 +23,10 @@ from monitor.errors import MonitorError
 
 __all__ = [
     "OLD_FORMAT",
-    "BadValue",
     "STATE_VERSION",
     "T_MAX",
     "T_MIN",
+    "BadValue",
     "StateError",
     "dumps",
     "loads",
@@ -40,7 +40,9 @@ T_MAX: Final = 4_102_444_800.0  # 2100-01-01T00:00:00Z
 MMSI_MAX: Final = 999_999_999
 MAX_TEXT: Final = 1000  # the longest string any field may hold (names, reasons, zone ids)
 MAX_ITEMS: Final = 100_000  # the longest list any field may hold
-OLD_FORMAT: Final = "saved by an older version in the pickle/marshal format (state version 1), which is not loaded"
+OLD_FORMAT: Final = (
+    "saved by an older version in the pickle/marshal format (state version 1), which is not loaded"
+)
 
 
 class StateError(MonitorError):
@@ -209,7 +211,8 @@ def cell(x: Any, what: str) -> tuple[int, int] | None:
 
 def fixes(x: Any, what: str) -> list[tuple[float, float, float]]:
     """[[time, lon, lat], ...]: position-jump candidates."""
-    return [(time(t, what), lon(x_, what), lat(y, what)) for t, x_, y in (items(f, what, 3) for f in items(x, what))]
+    triples = (items(f, what, 3) for f in items(x, what))
+    return [(time(t, what), lon(x_, what), lat(y, what)) for t, x_, y in triples]
 
 
 def checked(key: str, check: Callable[[], Any]) -> Any:

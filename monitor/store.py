@@ -201,7 +201,8 @@ class Store:
         return fresh
 
     def _copy_outbox(self, other: Path) -> int:
-        """Queue the alerts of another store file (a moved-aside one), oldest first; 0 if it cannot be read."""
+        """Queue the alerts of another store file (a moved-aside one), oldest first; 0 if it cannot be
+        read."""
         db = self._db
         try:
             db.execute("ATTACH DATABASE ? AS old", (str(other),))
@@ -237,7 +238,9 @@ class Store:
         version = db.execute("PRAGMA user_version").fetchone()[0]
         if version > _SCHEMA_VERSION:
             raise _NewerSchema(f"schema version {version} is newer than this program's ({_SCHEMA_VERSION})")
-        tables = db.execute("SELECT COUNT(*) FROM sqlite_master WHERE name IN ('outbox', 'state')").fetchone()[0]
+        tables = db.execute(
+            "SELECT COUNT(*) FROM sqlite_master WHERE name IN ('outbox', 'state')"
+        ).fetchone()[0]
         if version != _SCHEMA_VERSION or tables != 2:
             # Written only when needed: a daemon restarted on a full disk opens its database read-only
             # in effect, and its first write (not the start) meets the fault.
@@ -379,11 +382,16 @@ class Store:
     def load_state(self) -> dict[str, bytes]:
         """Every state key and its value."""
         try:
-            return {str(k): bytes(v) for k, v in self._db.execute("SELECT key, value FROM state")}
+            rows = self._db.execute("SELECT key, value FROM state").fetchall()
         except sqlite3.Error as exc:
             raise _error(self.path, exc, "cannot read the state") from exc
-        except TypeError as exc:  # a value of another type than BLOB/TEXT (bytes() of an int)
-            raise StoreCorrupt(self.path, f"cannot read the state: {exc}") from exc
+        for key, value in rows:
+            # Saved state is BLOBs under TEXT keys; anything else (bytes() of an INTEGER would read that
+            # many zero bytes, or allocate them) is not state this program wrote.
+            if not isinstance(value, bytes) or not isinstance(key, str):
+                what = f"row {key!r:.40} holds {type(value).__name__}, not bytes"
+                raise StoreCorrupt(self.path, f"cannot read the state: {what}")
+        return dict(rows)
 
     def close(self) -> None:
         """Close the database (idempotent). The last connection's close checkpoints the WAL; on a full
@@ -417,5 +425,6 @@ def _move_aside(path: Path) -> Path:
             try:
                 os.replace(src, f"{target}{suffix}")
             except OSError as exc:
-                raise StoreError(src, f"cannot move the unusable database aside: {exc.strerror or exc}") from exc
+                problem = f"cannot move the unusable database aside: {exc.strerror or exc}"
+                raise StoreError(src, problem) from exc
     return target

@@ -73,7 +73,7 @@ class Zone:
     id: str
     name: str
     kind: str
-    geometry: shapely.Geometry  # Polygon/MultiPolygon, or LineString for kind "gate"
+    geometry: BaseGeometry  # Polygon/MultiPolygon, or LineString for kind "gate"
     bearing: float | None = None  # tss_lane only, degrees true
     gates: tuple[str, str] | None = None  # strait only: (outer_gate_id, inner_gate_id)
     country: str | None = None
@@ -258,7 +258,7 @@ def _read_feature(index: int, feature: Any, problems: list[str]) -> _Draft:
         return draft
     try:
         geometry = shape(raw_geometry)
-    except Exception as exc:  # shapely raises many exception types for malformed GeoJSON geometry
+    except Exception as exc:  # noqa: BLE001 - shapely raises many exception types for malformed GeoJSON
         problems.append(f"{label}: unreadable geometry: {exc}")
         return draft
     if geometry.is_empty:
@@ -418,7 +418,8 @@ def _gap_km(box: _Boxes, boxes: _Boxes) -> _Boxes:
     p1 = np.radians(lat_a)
     p2 = np.radians(lat_b)
     a = np.sin((p2 - p1) / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(np.radians(lon_gap) / 2) ** 2
-    return 2 * EARTH_RADIUS_M / 1000.0 * np.arcsin(np.minimum(1.0, np.sqrt(a)))
+    km: _Boxes = 2 * EARTH_RADIUS_M / 1000.0 * np.arcsin(np.minimum(1.0, np.sqrt(a)))
+    return km
 
 
 def _swapped(boxes: _Boxes) -> _Boxes:
@@ -556,13 +557,13 @@ def _check_placement(drafts: list[_Draft], problems: list[str]) -> None:
             "lies there (GeoJSON is [lon, lat])"
         )
     if named_swapped and not named_ok and len(groups) == 1:
-        places = ", ".join(dict.fromkeys(f"the {place.name}" for place, _ in named_swapped.values()))
+        names = ", ".join(dict.fromkeys(f"the {place.name}" for place, _ in named_swapped.values()))
         lo = boxes.min(axis=0)
         hi = boxes.max(axis=0)
         extent = (float(lo[0]), float(lo[1]), float(hi[2]), float(hi[3]))
         problems.append(
             f"whole file: coordinates look written [lat, lon] throughout (GeoJSON is [lon, lat]): the file "
-            f"lies at {_describe_box(extent)}, but its features are named after {places}; with lon and lat "
+            f"lies at {_describe_box(extent)}, but its features are named after {names}; with lon and lat "
             f"exchanged it would lie at {_describe_box(_swapped(np.array([extent]))[0])}"
         )
 

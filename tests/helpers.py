@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from collections.abc import Iterable
@@ -36,7 +37,7 @@ def position_lines(
         "lat": lat,
         "speed": sog,
         "course": cog,
-        "heading": int(round(cog)) % 360,
+        "heading": round(cog) % 360,
         "second": int(t) % 60,
         "status": 0,
     }
@@ -88,7 +89,7 @@ def track(
     out: list[bytes] = []
     t = t0
     step_m = speed_kn * 1852 / 3600 * interval_s
-    for (x1, y1), (x2, y2) in zip(points, points[1:]):
+    for (x1, y1), (x2, y2) in itertools.pairwise(points):
         kx = 111_320 * math.cos(math.radians((y1 + y2) / 2))
         dist = math.hypot((x2 - x1) * kx, (y2 - y1) * 111_320)
         n = max(1, int(dist // step_m))

@@ -25,8 +25,8 @@ from pyais import decode
 from monitor.alerts import iso_time
 from monitor.config import load_settings
 from monitor.pipeline import Pipeline
-from monitor.simulate import Scenario, VesselPlan, generate, write_feed
 from monitor.zones import ZoneFile, default_zone_path, load_zone_file
+from tools.simulate import Scenario, VesselPlan, generate, write_feed
 
 ROOT = Path(__file__).resolve().parents[1]
 

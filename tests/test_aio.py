@@ -1,4 +1,5 @@
-"""monitor.aio.honour_cancel: a cancellation that asyncio.wait_for swallowed (Python 3.11) still ends the task."""
+"""monitor.aio.honour_cancel: a cancellation that asyncio.wait_for swallowed (Python 3.11) still ends the
+task."""
 
 from __future__ import annotations
 

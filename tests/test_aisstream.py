@@ -549,7 +549,8 @@ async def test_missing_api_key_is_logged_and_retried_without_crashing(
 
 @pytest.mark.asyncio
 async def test_server_error_message_is_logged() -> None:
-    """aisstream's {"error": ...} reply (a refused key) is logged as aisstream_error and kept as last_error."""
+    """aisstream's {"error": ...} reply (a refused key) is logged as aisstream_error and kept as
+    last_error."""
     sink = Sink()
     stats = FeedStats("ais", "aisstream")
     with capture_logs() as logs:

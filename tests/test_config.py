@@ -80,7 +80,8 @@ format = "json"
 
 
 def test_env_overrides_toml(tmp_path: Path) -> None:
-    """A MONITOR_SECTION__KEY variable wins over the file; other keys of that section keep the file's value."""
+    """A MONITOR_SECTION__KEY variable wins over the file; other keys of that section keep the file's
+    value."""
     path = _write(tmp_path, "[geofence]\nhysteresis_m = 80.0\nmin_dwell_s = 30.0\n")
     settings = load_settings(path, env={"MONITOR_GEOFENCE__HYSTERESIS_M": "50"})
     assert settings.geofence == GeofenceSettings(hysteresis_m=50.0, min_dwell_s=30.0)
@@ -105,7 +106,8 @@ def test_env_without_file_and_case_insensitive_names() -> None:
 
 def test_only_monitor_variables_are_read() -> None:
     """Variables without the MONITOR_ prefix are ignored, even when they look like settings."""
-    settings = load_settings(None, env={"GEOFENCE__HYSTERESIS_M": "1", "HOME": "/home/operator", "PATH": "/bin"})
+    env = {"GEOFENCE__HYSTERESIS_M": "1", "HOME": "/home/operator", "PATH": "/bin"}
+    settings = load_settings(None, env=env)
     assert settings == load_settings(None, env={})
 
 
@@ -263,11 +265,19 @@ def test_several_errors_summarised_on_one_line(tmp_path: Path) -> None:
     ("env", "variable", "phrase"),
     [
         ({"MONITOR_GEOFENCE__HYSTERESIS_M": "-5"}, "MONITOR_GEOFENCE__HYSTERESIS_M", "greater than or equal"),
-        ({"monitor_decode__fragment_timeout_s": "soon"}, "monitor_decode__fragment_timeout_s", "valid number"),
+        (
+            {"monitor_decode__fragment_timeout_s": "soon"},
+            "monitor_decode__fragment_timeout_s",
+            "valid number",
+        ),
         ({"MONITOR_GEOFENCE__BOGUS": "1"}, "MONITOR_GEOFENCE__BOGUS", "unknown key"),
         ({"MONITOR_BOGUS": "1"}, "MONITOR_BOGUS", "unknown setting"),
         ({"MONITOR_GEOFENCE_HYSTERESIS_M": "5"}, "MONITOR_GEOFENCE_HYSTERESIS_M", "unknown setting"),
-        ({"MONITOR_WATCHLISTS__X__MIDS": "[1]"}, "MONITOR_WATCHLISTS__X__MIDS", "greater than or equal to 200"),
+        (
+            {"MONITOR_WATCHLISTS__X__MIDS": "[1]"},
+            "MONITOR_WATCHLISTS__X__MIDS",
+            "greater than or equal to 200",
+        ),
         ({"MONITOR_WATCHLISTS__X__MIDS": "[440"}, "MONITOR_WATCHLISTS__X__MIDS", "JSON"),
         ({"MONITOR_DECODE": '{"fragment_timeout_s": 0}'}, "MONITOR_DECODE", "greater than 0"),
         ({"MONITOR_LOGGING__LEVEL": "loud"}, "MONITOR_LOGGING__LEVEL", "'debug'"),

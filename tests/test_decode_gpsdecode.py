@@ -132,7 +132,8 @@ def compare(path: Path) -> tuple[collections.Counter[str], list[str]]:
                 continue
             if rec["mmsi"] not in names:
                 continue  # gpsdecode prints nothing for a part B without a part A
-            rec = {**rec, "name": names.pop(rec["mmsi"])}
+            folded.append({**rec, "name": names.pop(rec["mmsi"])})
+            continue
         folded.append(rec)
     a = [(r["type"], r["mmsi"]) for r in folded]
     b = [(g["type"], g["mmsi"]) for g in theirs]

@@ -21,7 +21,6 @@ import shapely
 
 from monitor.config import load_settings
 from monitor.pipeline import Pipeline
-from monitor.simulate import ROUTES, Scenario, VesselPlan, plan_reports, state_at
 from tests.scenarios import (
     ANCHORAGE,
     BERTH,
@@ -54,6 +53,7 @@ from tests.scenarios import (
     zonefile,
     zones_at,
 )
+from tools.simulate import ROUTES, Scenario, VesselPlan, plan_reports, state_at
 
 KNOT_MS = 1852.0 / 3600.0
 ANCHOR_RATE_S = 180.0  # ITU-R M.1371: class A at anchor reports every 3 minutes

@@ -45,7 +45,8 @@ class SmallDisk:
         if self.kind == "rlimit":
             assert self.pid is not None
             wal = max(self.path.rglob("*-wal"), key=lambda p: p.stat().st_size)
-            resource.prlimit(self.pid, resource.RLIMIT_FSIZE, (max(1, wal.stat().st_size), resource.RLIM_INFINITY))
+            limit = (max(1, wal.stat().st_size), resource.RLIM_INFINITY)
+            resource.prlimit(self.pid, resource.RLIMIT_FSIZE, limit)
             return
         chunk = b"\0" * 4096
         with open(self.filler, "ab", buffering=0) as f:
@@ -53,13 +54,15 @@ class SmallDisk:
                 try:
                     f.write(chunk)
                 except OSError as exc:
-                    assert exc.errno == errno.ENOSPC, exc
+                    if exc.errno != errno.ENOSPC:
+                        raise
                     break
 
     def free(self) -> None:
         if self.kind == "rlimit":
             assert self.pid is not None
-            resource.prlimit(self.pid, resource.RLIMIT_FSIZE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+            unlimited = (resource.RLIM_INFINITY, resource.RLIM_INFINITY)
+            resource.prlimit(self.pid, resource.RLIMIT_FSIZE, unlimited)
             return
         self.filler.unlink()
 
@@ -111,8 +114,7 @@ class PipedDaemon(Daemon):
 
         def copy() -> None:
             with pipe, open(self.log, "ab", buffering=0) as log:
-                for line in pipe:
-                    log.write(line)
+                log.writelines(pipe)
 
         self.copier = threading.Thread(target=copy, daemon=True)
         self.copier.start()
@@ -149,7 +151,10 @@ def test_a_full_disk_fails_a_commit_cleanly_and_the_store_recovers(small_disk: S
     reopen. (A read-only remount is refused by Linux while the database is open for writing, so the
     read-only case is tested at start, below.)"""
     if small_disk.kind != "tmpfs":
-        pytest.skip("needs the tmpfs (mounting not allowed here, or CHOKEPOINT_TEST_DISK=rlimit): the daemon test covers the fault")
+        pytest.skip(
+            "needs the tmpfs (mounting not allowed here, or CHOKEPOINT_TEST_DISK=rlimit): "
+            "the daemon test covers the fault"
+        )
     store = Store(small_disk.path / "state")
     store.commit(rows("a", "b"), {"engine": b"1"})
     (a, _, _), (b, _, _) = store.pending()
@@ -167,7 +172,7 @@ def test_a_full_disk_fails_a_commit_cleanly_and_the_store_recovers(small_disk: S
     assert store.depth == 41
     store.close()
     with Store(small_disk.path / "state") as again:
-        assert [r for r, _, _ in again.pending()][0] == b and again.depth == 41
+        assert next(r for r, _, _ in again.pending()) == b and again.depth == 41
         assert again.load_state() == {"engine": b"2", "v:1": b"x"}
 
 
@@ -240,14 +245,16 @@ async def test_a_full_disk_while_running_holds_the_alerts_and_catches_up(
             assert held > 0
             assert {a["id"] for a in d.get("/api/alerts?limit=1000")[1]["alerts"]} == want  # shared live
             failed = [e for e in d.events() if e["event"] == "state_write_failed"]
-            assert len(failed) == 1 and failed[0]["level"] == "error" and small_disk.full_error in failed[0]["error"]
+            assert len(failed) == 1 and failed[0]["level"] == "error"
+            assert small_disk.full_error in failed[0]["error"]
             await asyncio.sleep(2.5)  # retries fail quietly: still one event, still not ready
             assert [e["event"] for e in d.events()].count("state_write_failed") == 1
             assert set(alert_ids(sub.messages)) < want  # the held ones are not published yet
             small_disk.free()
             wait_for(lambda: d.get("/readyz")[0] == 200, 15, "readyz true again", d)
             resumed = [e for e in d.events() if e["event"] == "state_write_resumed"]
-            assert len(resumed) == 1 and resumed[0]["alerts_written"] == held and resumed[0]["alerts_dropped"] == 0
+            assert len(resumed) == 1
+            assert resumed[0]["alerts_written"] == held and resumed[0]["alerts_dropped"] == 0
             await sub.wait_until(lambda ms: set(alert_ids(ms)) >= want, 30)
         assert d.metric("chokepoint_state_writable") == 1 and d.metric("chokepoint_alerts_held") == 0
         assert "Traceback" not in d.log_text()

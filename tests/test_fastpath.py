@@ -16,9 +16,9 @@ from hypothesis import strategies as st
 from monitor.config import load_settings
 from monitor.geofence import Geofence
 from monitor.pipeline import Pipeline
-from monitor.simulate import benchmark_lines
 from monitor.zones import default_zone_path, load_zone_file
 from tests.helpers import track_lines, write_zones
+from tools.simulate import benchmark_lines
 
 ROOT = Path(__file__).resolve().parents[1]
 HORMUZ = load_zone_file(default_zone_path())
@@ -89,13 +89,15 @@ fixes = st.lists(
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(track=fixes, batch=st.integers(1, 9))
-def test_fast_path_equals_reference_on_random_tracks(tmp_path: Path, track: list[tuple[int, float, float, int, float, float]],
-                                                     batch: int) -> None:
+def test_fast_path_equals_reference_on_random_tracks(
+    tmp_path: Path, track: list[tuple[int, float, float, int, float, float]], batch: int
+) -> None:
     """Random reports of four vessels in the toy strait (jumps, land, gates, slow and wrong-way fixes,
     silences) give identical alerts on both paths, whatever the batch size."""
     zones = load_zone_file(write_zones(tmp_path / "z.geojson"))
     lines = track_lines(track)
-    assert replay(lines, fast=True, batch=batch, zones=zones) == replay(lines, fast=False, batch=batch, zones=zones)
+    fast = replay(lines, fast=True, batch=batch, zones=zones)
+    assert fast == replay(lines, fast=False, batch=batch, zones=zones)
 
 
 def many_zones(tmp_path: Path) -> Any:
@@ -120,7 +122,8 @@ def test_fast_path_equals_reference_with_more_than_64_zones(
     zones = many_zones(tmp_path)
     assert len(zones.zones) > 100  # two 64-bit words per mask
     lines = track_lines(track)
-    assert replay(lines, fast=True, batch=batch, zones=zones) == replay(lines, fast=False, batch=batch, zones=zones)
+    fast = replay(lines, fast=True, batch=batch, zones=zones)
+    assert fast == replay(lines, fast=False, batch=batch, zones=zones)
 
 
 @pytest.mark.parametrize("collide", [False, True])
@@ -180,5 +183,6 @@ def test_fast_path_equals_reference_across_a_reload_that_renumbers_zones(tmp_pat
     before, after = reference = run(False)
     assert len(before) > 50 and len(after) > 50
     # Vessels inside a zone at the reload are not announced again (their membership came across by id).
-    assert not [a for a in after if a["details"].get("first_seen") and a["mmsi"] in {b["mmsi"] for b in before}]
+    heard_before = {b["mmsi"] for b in before}
+    assert not [a for a in after if a["details"].get("first_seen") and a["mmsi"] in heard_before]
     assert run(True) == reference

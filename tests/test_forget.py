@@ -116,7 +116,7 @@ def test_a_reload_keeps_a_pending_deletion(tmp_path: Path) -> None:
     assert p.engine.export_state()[f"v:{A}"] is None
 
 
-# ---- the cap on vessels (state.max_vessels) ------------------------------------------------------------------
+# ---- the cap on vessels (state.max_vessels) ----------------------------------------------------------------
 
 
 @pytest.mark.parametrize("fast", [True, False])
@@ -134,7 +134,8 @@ def test_a_flood_of_junk_mmsis_is_evicted_first_and_the_fleet_kept(tmp_path: Pat
         p.process_lines([ln for j, m in enumerate(fleet) for ln in position_lines(m, 55.0 + 0.01 * j, 26.5,
                                                                                    T0 + 60 * minute)])
     for minute in range(10, 30):
-        lines = [ln for j, m in enumerate(fleet) for ln in position_lines(m, 55.0 + 0.01 * j, 26.5, T0 + 60 * minute)]
+        t = T0 + 60 * minute
+        lines = [ln for j, m in enumerate(fleet) for ln in position_lines(m, 55.0 + 0.01 * j, 26.5, t)]
         lines += [ln for m in junk[60 * (minute - 10): 60 * (minute - 9)]
                   for ln in position_lines(m, 55.5, 26.6, T0 + 60 * minute + 1)]
         p.process_lines(lines)
@@ -146,11 +147,13 @@ def test_a_flood_of_junk_mmsis_is_evicted_first_and_the_fleet_kept(tmp_path: Pat
 
 
 def test_without_junk_the_longest_silent_go_first(tmp_path: Path) -> None:
-    """Every vessel heard more than once: past the cap, those silent longest are dropped (a tenth below it)."""
+    """Every vessel heard more than once: past the cap, those silent longest are dropped (a tenth below
+    it)."""
     zones = load_zone_file(write_zones(tmp_path / "z.geojson"))
     p = Pipeline(load_settings(None, env={"MONITOR_STATE__MAX_VESSELS": "20"}), zones)
     for k in range(21):  # vessel k reports twice, at minute k and k + 0.5
         m = 538_400_000 + k
-        p.process_lines(position_lines(m, 55.0, 26.5, T0 + 60 * k) + position_lines(m, 55.0, 26.5, T0 + 60 * k + 30))
+        t = T0 + 60 * k
+        p.process_lines(position_lines(m, 55.0, 26.5, t) + position_lines(m, 55.0, 26.5, t + 30))
     assert len(p.engine.vessels) == 18 and p.engine.evicted == 3
     assert set(p.engine.vessels) == {538_400_000 + k for k in range(3, 21)}

@@ -56,7 +56,8 @@ def test_outbound_passage_direction(tmp_path: Path) -> None:
 
 
 def test_sparse_reports_still_cross_the_gates(tmp_path: Path) -> None:
-    """A ship reporting every 3 minutes at 20 knots still crosses both gates: segment crossing, not sampling."""
+    """A ship reporting every 3 minutes at 20 knots still crosses both gates: segment crossing, not
+    sampling."""
     lines = track(538000003, [(57.2, 26.3), (55.8, 26.3)], T0, interval_s=180, speed_kn=20)
     transits = [a for a in run(tmp_path, lines) if a["kind"] == "transit"]
     assert len(transits) == 1 and transits[0]["details"]["direction"] == "inbound"
@@ -155,6 +156,6 @@ def test_min_dwell_holds_back_a_brief_visit(tmp_path: Path) -> None:
     brief += position_lines(470000004, 55.65, 25.95, T0 + 1200)
     assert kinds(run(tmp_path, brief, env), 470000004) == []
     stay = position_lines(470000005, 55.65, 25.95, T0)
-    stay += [ln for k in range(0, 12) for ln in position_lines(470000005, 55.59, 25.95, T0 + 600 + 120 * k)]
+    stay += [ln for k in range(12) for ln in position_lines(470000005, 55.59, 25.95, T0 + 600 + 120 * k)]
     got = [a for a in run(tmp_path, stay, env) if a["mmsi"] == 470000005]
     assert [(a["kind"], a["time"]) for a in got] == [("zone_enter", "2025-06-15T15:16:40Z")]

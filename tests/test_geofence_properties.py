@@ -64,7 +64,11 @@ def test_enters_and_exits_alternate_and_end_consistent(
         f["properties"]["id"]: shapely.geometry.shape(f["geometry"]) for f in synthetic_zones()["features"]
     }
     for zid in ("strait", "lane-in", "port-a", "anch"):
-        seq = [a["kind"] for a in alerts if a["zone"] and a["zone"]["id"] == zid and a["kind"] in ("zone_enter", "zone_exit")]
+        seq = [
+            a["kind"]
+            for a in alerts
+            if a["zone"] and a["zone"]["id"] == zid and a["kind"] in ("zone_enter", "zone_exit")
+        ]
         assert all(k == ("zone_enter" if i % 2 == 0 else "zone_exit") for i, k in enumerate(seq)), (zid, seq)
         inside_at_end = shapely.intersects_xy(zones[zid], *pts[-1])
         assert (len(seq) % 2 == 1) == bool(inside_at_end), (zid, seq, pts[-1])

@@ -59,7 +59,7 @@ def test_json_output_shape(capsys: pytest.CaptureFixture[str]) -> None:
     assert record["zone"] == "hormuz_tss"
     assert record["logger"] == "monitor.test"
     assert record["timestamp"].endswith("Z")
-    stamp = datetime.fromisoformat(record["timestamp"].replace("Z", "+00:00"))
+    stamp = datetime.fromisoformat(record["timestamp"])
     assert stamp.utcoffset() == timedelta(0)
     assert list(record)[:4] == ["timestamp", "level", "logger", "event"]
 

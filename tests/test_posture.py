@@ -48,9 +48,8 @@ def test_starts_at_the_configured_level_or_the_operators() -> None:
     assert (p.level, p.set_by, p.next_deadline) == ("NORMAL", "config", None)
     assert p.limits.dark_strait_s == 2700
     high = Posture(defaults(), "HIGH")
-    assert (
-        high.level == "HIGH" and high.limits.dark_strait_s == 1200 and high.limits.severity["dark"] == "critical"
-    )
+    assert high.level == "HIGH" and high.limits.dark_strait_s == 1200
+    assert high.limits.severity["dark"] == "critical"
 
 
 def test_operator_changes_are_reported_once_each() -> None:

@@ -139,7 +139,8 @@ def broker_sockets(port: int) -> list[socket.socket]:
             if not os.readlink(f"/proc/self/fd/{fd}").startswith("socket:"):
                 continue
             sock = socket.socket(fileno=os.dup(int(fd)))
-            if sock.type == socket.SOCK_STREAM and sock.family == socket.AF_INET and sock.getpeername()[1] == port:
+            is_tcp = sock.type == socket.SOCK_STREAM and sock.family == socket.AF_INET
+            if is_tcp and sock.getpeername()[1] == port:
                 found.append(sock)
                 continue
             sock.close()
@@ -519,7 +520,7 @@ def test_an_unreadable_ca_file_is_a_config_error(tmp_path: Path, store: Store) -
     """A CA file that cannot be loaded stops start-up with a ConfigError naming it, not a retry loop."""
     missing = tmp_path / "no-such-ca.pem"
     config = MqttSettings(url="mqtts://broker.example:8883", ca_file=missing)
-    with pytest.raises(ConfigError, match="no-such-ca.pem"):
+    with pytest.raises(ConfigError, match=r"no-such-ca\.pem"):
         Publisher(config, store, version=VERSION, started=STARTED)
 
 

@@ -1,4 +1,5 @@
-"""The bundled sample feed through the whole pipeline: golden alerts, and agreement with the simulator's truth.
+"""The bundled sample feed through the whole pipeline: golden alerts, and agreement with the simulator's
+truth.
 
 The golden file pins every field of every alert; regenerate it deliberately with
 `.venv/bin/python tools/regen_golden.py` after a change that is meant to alter alerts, and review the diff.
@@ -17,8 +18,8 @@ import numpy as np
 import pytest
 import shapely
 
-from monitor.simulate import SAMPLE_START, SAMPLE_TRANSITS, sample_scenario, state_at
 from monitor.zones import default_zone_path, load_zone_file
+from tools.simulate import SAMPLE_START, SAMPLE_TRANSITS, sample_scenario, state_at
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "examples" / "hormuz-sample.nmea.gz"
@@ -55,7 +56,9 @@ def test_sample_summary_counts_junk_and_duplicates(sample_run: tuple[list[dict[s
     assert "vessels           38" in err
 
 
-def test_sample_transits_are_one_per_passage_with_the_right_direction(sample_run: tuple[list[dict[str, Any]], str]) -> None:
+def test_sample_transits_are_one_per_passage_with_the_right_direction(
+    sample_run: tuple[list[dict[str, Any]], str],
+) -> None:
     """Every vessel the simulator sends through the strait gets exactly one transit, direction right."""
     alerts, _ = sample_run
     got = {a["mmsi"]: a["details"]["direction"] for a in alerts if a["kind"] == "transit"}

@@ -25,8 +25,8 @@ from pyais import decode
 from pyais.encode import encode_dict
 from shapely.geometry import LineString, Point, shape
 
-from monitor import simulate
-from monitor.simulate import (
+from tools import simulate
+from tools.simulate import (
     MALFORMED_KINDS,
     SAMPLE_EVENTS,
     SAMPLE_NEGATIVES,
@@ -526,10 +526,10 @@ def test_spoof_window_reports_the_fixed_point_with_the_real_speed_and_course() -
     lines = list(generate(spoofed))
     plan = next(p for p in spoofed.vessels if p.mmsi == mmsi)
     inside = 0
-    for t, msg in reports(lines):
+    for heard, msg in reports(lines):
         if msg.mmsi != mmsi or msg.msg_type not in (1, 3):
             continue
-        t -= EPOCH
+        t = heard - EPOCH
         state = state_at(plan, t)
         assert state is not None
         where = spot if start <= t < end else (state.lon, state.lat)
@@ -899,7 +899,7 @@ def test_sample_replay_raises_each_staged_event_once_and_nothing_for_the_negativ
 
 
 def test_committed_sample_is_fresh(tmp_path: Path, sample_lines: list[bytes]) -> None:
-    """examples/hormuz-sample.nmea.gz holds exactly what `python -m monitor.simulate --sample` writes.
+    """examples/hormuz-sample.nmea.gz holds exactly what `make sample` (tools/simulate.py --sample) writes.
 
     The decompressed lines are compared, not the gzip bytes: another zlib build may pack the same
     lines differently."""

@@ -124,7 +124,8 @@ def test_any_vessel_state_survives_the_round_trip(data: st.DataObject) -> None:
     blob = engine_module._vessel_state(v, zones, straits, {})
     w = engine_module._restore_vessel(f"v:{v.mmsi}", blob, e.geofence.index_of,
                                       {sid: i for i, sid in enumerate(straits)})
-    for name in (*(n for n, _ in engine_module._FIELDS), "member", "last_s", "pending", "transit", "dark_zone"):
+    more = ("member", "last_s", "pending", "transit", "dark_zone")
+    for name in (*(n for n, _ in engine_module._FIELDS), *more):
         assert same(getattr(w, name), getattr(v, name)), name
 
 
@@ -265,7 +266,8 @@ def test_a_corrupt_state_database_is_moved_aside_and_the_daemon_starts_fresh(
             assert "pickle" in errors[0]["problem"]
         assert errors[0]["alerts_kept"] == (0 if case == "not-sqlite" else 1)
         moved_to = Path(errors[0]["moved_to"])
-        assert moved_to.parent == d.state and moved_to.name.startswith(f"{DB_NAME}.corrupt-") and moved_to.exists()
+        assert moved_to.parent == d.state and moved_to.name.startswith(f"{DB_NAME}.corrupt-")
+        assert moved_to.exists()
         assert {p.name for p in d.state.glob(f"{DB_NAME}.corrupt-*")} <= {
             moved_to.name + suffix for suffix in ("", "-wal", "-shm")}
         assert "Traceback" not in d.log_text()

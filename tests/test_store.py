@@ -191,8 +191,8 @@ def test_refuses_a_state_directory_that_cannot_be_created(tmp_path: Path) -> Non
 
 def test_a_file_that_is_not_a_database_is_moved_aside(tmp_path: Path) -> None:
     """A monitor.db that is not SQLite: Store() says so (StoreCorrupt, naming the file); Store.open moves it
-    to monitor.db.corrupt-<UTC time> (with its -wal and -shm when there are any), logs one state_corrupt error naming the file
-    and the problem, and starts a fresh, working store; opening again is quiet."""
+    to monitor.db.corrupt-<UTC time> (with its -wal and -shm when there are any), logs one state_corrupt
+    error naming the file and the problem, and starts a fresh, working store; opening again is quiet."""
     junk = b"this is not an SQLite database" * 100
     (tmp_path / DB_NAME).write_bytes(junk)
     with pytest.raises(StoreCorrupt, match=DB_NAME):

@@ -297,9 +297,8 @@ def _crossings(track: LineString, zones: ZoneFile) -> list[str]:
     hits = []
     for gate in zones.of_kind("gate"):
         crossing = track.intersection(gate.geometry)
-        for point in getattr(crossing, "geoms", [crossing]):
-            if not point.is_empty:
-                hits.append((track.project(point), gate.id))
+        points = getattr(crossing, "geoms", [crossing])
+        hits.extend((track.project(point), gate.id) for point in points if not point.is_empty)
     return [gate_id for _, gate_id in sorted(hits)]
 
 

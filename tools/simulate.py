@@ -1,5 +1,9 @@
 """Synthetic AIS traffic: realistic NMEA feeds for the tests, the demo and the benchmark.
 
+Not part of the installed package (mostly scenario data written as code): the tests, bench/ and
+`make sample` import it from the checkout as `tools.simulate`. It imports from `monitor` (the NMEA
+checksum), never the other way round.
+
 A `Scenario` is a list of `VesselPlan`s: waypoints (lon, lat), a speed, stops at waypoints (moored or at
 anchor) and the AIS habits of the transponder. `generate()` turns it into time-ordered NMEA 0183 lines as
 a shore receiver would log them: each line carries an NMEA 4.0 tag block with the receiver (`s:`) and
@@ -13,8 +17,8 @@ Position reports (types 1, 3, 18) come from a small dedicated encoder: pyais's `
 45 us a message, too slow for the million-line benchmark feed. The rarer static messages (5, 24) go
 through pyais. tests/test_simulate.py checks that both produce identical sentences.
 
-Run `python -m monitor.simulate --sample OUT` for the bundled sample, or
-`python -m monitor.simulate --vessels N --messages M --seed S OUT` for a benchmark feed.
+Run `python tools/simulate.py --sample OUT` for the bundled sample (what `make sample` does), or
+`python tools/simulate.py --vessels N --messages M --seed S OUT` for a benchmark feed.
 """
 
 from __future__ import annotations
@@ -33,6 +37,8 @@ from datetime import UTC, datetime, timedelta
 from typing import BinaryIO, Literal
 
 from pyais.encode import encode_dict
+
+from monitor.nmea import nmea_checksum
 
 __all__ = [
     "MALFORMED_KINDS",
@@ -54,7 +60,6 @@ __all__ = [
     "generate",
     "imo_with_check_digit",
     "main",
-    "nmea_checksum",
     "plan_reports",
     "report_interval",
     "sample_scenario",
@@ -363,23 +368,6 @@ def state_at(plan: VesselPlan, t: float) -> VesselState | None:
 # Encoding
 
 
-def nmea_checksum(data: bytes) -> int:
-    """XOR of all bytes (the NMEA 0183 checksum of what lies between the start character and `*`)."""
-    # Folding the bytes as one integer is about five times faster than a byte loop.
-    n = len(data)
-    if n == 0:
-        return 0
-    value = int.from_bytes(data, "big")
-    width = 1
-    while width < n:
-        width *= 2
-    while width > 1:
-        width //= 2
-        bits = width * 8
-        value = (value >> bits) ^ (value & ((1 << bits) - 1))
-    return value
-
-
 def _armor168(bits: int) -> str:
     return "".join([_ARMOR12[(bits >> s) & 4095] for s in _SHIFTS168])
 
@@ -519,10 +507,11 @@ class _Vessel:
         for start, end in self.silences:
             if start <= t < end:
                 # Back-to-back windows make one long silence.
+                until = end
                 for later_start, later_end in self.silences:
-                    if later_start <= end < later_end:
-                        end = later_end
-                return end
+                    if later_start <= until < later_end:
+                        until = later_end
+                return until
         return None
 
 
@@ -602,9 +591,9 @@ class _Simulation:
                 following = t + step
                 # A ship that gets under way (or speeds up) reports at once on its new, faster rate.
                 after = vessel.track.next_segment(t)
-                if interval is None and after is not None and after.t0 < following:
-                    if self._interval(plan, after) < step:
-                        following = max(t + 1, math.ceil(after.t0))
+                if (interval is None and after is not None and after.t0 < following
+                        and self._interval(plan, after) < step):
+                    following = max(t + 1, math.ceil(after.t0))
                 self._push(following, _REPORT, index, [])
             else:
                 sentences = self._static(vessel)
@@ -640,10 +629,7 @@ class _Simulation:
             lon += east / (METRES_PER_DEG * math.cos(math.radians(lat)))
         second = (self.epoch + t) % 60
         vessel.reports += 1
-        if plan.ais_class == "B":
-            msg_type = 18
-        else:
-            msg_type = 3 if vessel.reports % TYPE3_EVERY == 0 else 1
+        msg_type = 18 if plan.ais_class == "B" else 3 if vessel.reports % TYPE3_EVERY == 0 else 1
         payload = encode_position(
             msg_type, plan.mmsi, lon, lat, state.sog_kn, state.cog_deg, state.heading, second, state.status
         )
@@ -1001,7 +987,7 @@ def sample_scenario() -> Scenario:
     def eta(**delta: float) -> datetime:
         return SAMPLE_START + timedelta(**delta)
 
-    A = frozenset  # noqa: N806 - a short alias keeps the table below readable
+    A = frozenset
     inbound_jebel_ali = ROUTES["inbound-jebel-ali"]
     # NORDIC TERN leaves the outbound route south of the strait for the Fujairah anchorage.
     to_fujairah = [*_advance(ROUTES["outbound-ras-laffan"], 228)[:-3], (56.60, 25.55), (56.53, 25.27)]
@@ -1670,9 +1656,9 @@ def benchmark_lines(vessels: int, messages: int, seed: int = 0) -> Iterator[byte
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m monitor.simulate --sample OUT` or `--vessels N --messages M [--seed S] OUT`."""
+    """`python tools/simulate.py --sample OUT` or `--vessels N --messages M [--seed S] OUT`."""
     parser = argparse.ArgumentParser(
-        prog="python -m monitor.simulate",
+        prog="python tools/simulate.py",
         description="Write a synthetic NMEA AIS feed (gzip when OUT ends in .gz).",
     )
     parser.add_argument("out", metavar="OUT", help="output file, or - for stdout")
