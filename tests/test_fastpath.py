@@ -186,3 +186,43 @@ def test_fast_path_equals_reference_across_a_reload_that_renumbers_zones(tmp_pat
     heard_before = {b["mmsi"] for b in before}
     assert not [a for a in after if a["details"].get("first_seen") and a["mmsi"] in heard_before]
     assert run(True) == reference
+
+
+def spoofing_zones(tmp_path: Path) -> Any:
+    """The toy strait plus a port on the land (a fix there is trusted, not on_land)."""
+    from tests.helpers import box, feature, synthetic_zones
+
+    collection = synthetic_zones()
+    collection["features"].append(
+        feature("port-on-land", "port", {"type": "Polygon", "coordinates": box(58.4, 25.1, 58.5, 25.2)}))
+    return load_zone_file(write_zones(tmp_path / "spoof.geojson", collection))
+
+
+# Fixes of four vessels, each either at sea in the toy strait or spoofed onto its land (the port on the
+# land included), seconds apart around the episode gap (900 s) and the dark limits.
+spoofed_fixes = st.lists(
+    st.tuples(
+        st.integers(0, 3),
+        st.one_of(
+            st.tuples(st.floats(55.3, 57.7), st.floats(25.4, 26.6)),  # at sea
+            st.tuples(st.floats(58.05, 58.95), st.floats(25.02, 25.28)),  # on land (or in its port)
+        ),
+        st.sampled_from([0, 10, 60, 300, 899, 901, 2000, 4000]),
+        st.floats(0.0, 25.0),
+        st.floats(0.0, 359.9),
+    ),
+    min_size=1, max_size=80,
+)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(track=spoofed_fixes, batch=st.integers(1, 12))
+def test_fast_path_equals_reference_with_vessels_spoofed_onto_land(
+    tmp_path: Path, track: list[tuple[int, tuple[float, float], int, float, float]], batch: int
+) -> None:
+    """Vessels that go on and off land (GNSS spoofing), in episodes that continue or lapse, some never with
+    a trusted fix: identical alerts on both paths, whatever the batch size."""
+    zones = spoofing_zones(tmp_path)
+    lines = track_lines([(k, lon, lat, dt, sog, cog) for k, (lon, lat), dt, sog, cog in track])
+    fast = replay(lines, fast=True, batch=batch, zones=zones)
+    assert fast == replay(lines, fast=False, batch=batch, zones=zones)
