@@ -208,7 +208,7 @@ class Engine:
         # What the fast path asks of a fix's zone set, per zone-set id (geofence.sets), grown as new sets
         # appear: the key of its entered/left/region part, land, port or anchorage, lane bearing.
         self._sets = geofence.sets
-        self.set_land = np.zeros(0, dtype=bool)  # per zone-set id: on land (ports too)
+        self.set_land = np.zeros(0, dtype=bool)  # per zone-set id: on land and in no port (untrusted)
         self.set_harbour = np.zeros(0, dtype=bool)  # per zone-set id: in a port or anchorage
         # The fast path (see _process_fast) skips fixes that cannot change anything; False forces the
         # reference path for every fix (tests compare the two).
@@ -266,6 +266,9 @@ class Engine:
         heard = float(tr.heard[k])
         if heard > v.heard:
             v.heard = heard
+        land_last = float(tr.land_last[k])
+        if land_last > v.land_last:
+            v.land_last = land_last
         s = self._sets.masks[tr.last_id[k]]
         v.last_s = s
         v.member = s & self._tracked_mask
@@ -287,9 +290,9 @@ class Engine:
         tr.cog[k] = v.cog
         tr.heard[k] = v.heard
         tr.last_id[k] = self._sets.intern(v.last_s)
-        tr.hot[k] = (
-            v.time == -math.inf or any(d.open(v) for d in self.detectors)
-        )
+        tr.land_last[k] = v.land_last
+        # (A vessel without a trusted fix yet is not hot for that: the fast path flags its first one.)
+        tr.hot[k] = any(d.open(v) for d in self.detectors)
 
     def _set_tables(self) -> None:
         """Bring the per-zone-set lookup tables up to the zone sets seen so far."""
@@ -299,7 +302,7 @@ class Engine:
             return
         land, harbour = [], []
         for mask in sets.masks[have:]:
-            land.append(bool(mask & self._land_mask))
+            land.append(bool(mask & self._land_mask) and not mask & self._port_mask)
             harbour.append(bool(mask & self._harbour_mask))
         self.set_land = np.r_[self.set_land, np.array(land, dtype=bool)]
         self.set_harbour = np.r_[self.set_harbour, np.array(harbour, dtype=bool)]
@@ -990,11 +993,15 @@ class _FastBatch:
             self.ids[valid] = engine.geofence.membership_ids(self.lon_a[valid], self.lat_a[valid])
         engine._set_tables()
         self.masks = engine._sets.masks
+        # Fixes on land (and in no port) never move the track (`on_land`); the others may.
+        self.land = engine.set_land[self.ids] & self.valid
+        self.track = self.valid & ~self.land
         finite = self.t_a[~np.isnan(self.t_a)]
         self.t_max = float(finite.max()) if len(finite) else -math.inf
         self.upto = 0  # rows below this index have been reached by the loop
         self.started: set[int] = set()  # vessels whose rows the per-fix step has taken over
-        self.prev_valid = np.full(n, -1, dtype=np.int64)
+        self.prev_valid = np.full(n, -1, dtype=np.int64)  # each row's previous track row of its vessel
+        self.prev_land = np.full(n, -1, dtype=np.int64)  # ... and previous row on land
         self.prev_any = np.full(n, -1, dtype=np.int64)
         self.process = np.zeros(n, dtype=bool)
 
@@ -1029,15 +1036,12 @@ class _FastBatch:
         self.prev_any[order] = prev_any_sorted
         prev_heard = np.where(self.prev_any >= 0, t[np.maximum(self.prev_any, 0)], st_heard[inverse])
         self.prev_heard = prev_heard  # (for the pre-filter of `dark`: a long silence before the fix)
-        vorder = order[self.valid[order]]
-        vinv = inverse[vorder]
-        vfirst = np.ones(len(vorder), dtype=bool)
-        vfirst[1:] = vinv[1:] != vinv[:-1]
-        self.last_valid = np.full(len(uniq), -1, dtype=np.int64)
-        if len(vorder):
-            vlast = np.r_[vfirst[1:], True]
-            self.last_valid[vinv[vlast]] = vorder[vlast]
-        self.prev_valid[vorder] = np.where(vfirst, -1, np.r_[-1, vorder[:-1]])
+        # Each row's previous track row (one that may move the track) and previous row on land, within its
+        # vessel's rows; each vessel's last of each.
+        group_start = np.maximum.accumulate(np.where(first, np.arange(n), 0))
+        last_sorted = np.r_[first[1:], True]
+        self.last_valid = self._chain(self.track, order, group_start, last_sorted, self.prev_valid)
+        self.last_land = self._chain(self.land, order, group_start, last_sorted, self.prev_land)
         pv = self.prev_valid
         has_prev = pv >= 0
         pvi = np.maximum(pv, 0)
@@ -1046,32 +1050,64 @@ class _FastBatch:
         prev_lat = np.where(has_prev, self.lat_a[pvi], st_lat[inverse])
         prev_id = np.where(has_prev, self.ids[pvi], st_last[inverse])
         self.prev_t, self.prev_lon, self.prev_lat, self.prev_id = prev_t, prev_lon, prev_lat, prev_id
+        # A fix on land within the episode gap of the vessel's last one continues its on_land episode: it
+        # only moves `land_last` (and `heard`), which the batch's end or a catch-up applies.
+        pl = self.prev_land
+        st_land = np.where(known, tr.land_last[k], -np.inf)
+        prev_land_t = np.where(pl >= 0, t[np.maximum(pl, 0)], st_land[inverse])
+        self.continuing = self.land & ((t - prev_land_t) <= e.det.episode_gap_s)
         with np.errstate(invalid="ignore", divide="ignore"):
             self.dist = _haversine_np(prev_lon, prev_lat, self.lon_a, self.lat_a)
             # What may change a detector's state (monitor.detectors: each one's pre-filter; the zones' one
-            # also sees a change of the regions, which set where `dark` watches the vessel).
+            # also sees a change of the regions, which set where `dark` watches the vessel). On a fix that
+            # continues an on_land episode, none but `dark`'s (a fix after a long silence) matters: the
+            # per-fix step stops at on_land.
             detectors = np.zeros(n, dtype=bool)
             for detector in e.detectors:
-                detectors |= detector.prefilter(self)
+                if detector is not e.dark:
+                    detectors |= detector.prefilter(self)
+            detectors &= ~self.continuing
+            detectors |= e.dark.prefilter(self)
         untimed = np.isnan(t)
         valid = self.valid
-        # A fix older than the track (relayed late), or a vessel's first: the per-fix step decides.
+        # A fix older than the track (relayed late), or a vessel's first trusted fix: the per-fix step
+        # decides.
+        first_fix = self.track & (prev_t == -np.inf)
         interesting = (
-            (valid & ((t < prev_t) | detectors | np.isnan(prev_t)))
+            (valid & ((t < prev_t) | detectors | np.isnan(prev_t) | first_fix))
             | untimed | st_hot[inverse]
         )
         # From a vessel's first interesting row on, all its rows take the per-fix step.
         flags_sorted = interesting[order].astype(np.int64)
         cs = np.cumsum(flags_sorted)
-        group_start = np.maximum.accumulate(np.where(first, np.arange(n), 0))
         base = cs[group_start] - flags_sorted[group_start]
         process = np.empty(n, dtype=bool)
         process[order] = (cs - base) > 0
         self.process = process
         return process
 
-    def _apply(self, v: Vessel, j: int, ja: int) -> None:
-        """Bring the vessel's state up to its skipped row j (last fix) and ja (last report)."""
+    def _chain(self, rows: NDArray[np.bool_], order: NDArray[np.int64], group_start: NDArray[np.int64],
+               last_sorted: NDArray[np.bool_], prev: NDArray[np.int64]) -> NDArray[np.int64]:
+        """For the rows selected by `rows`: fill `prev` (for every row, the previous selected row of its
+        vessel, -1 for none) and return each vessel's last selected row (-1: none), in `uniq` order."""
+        n = self.n
+        marks = np.where(rows[order], np.arange(n), -1)
+        upto = np.maximum.accumulate(marks) if n else marks  # the last selected position so far
+        before = np.r_[-1, upto[:-1]] if n else upto
+        before[before < group_start] = -1
+        prev[order] = np.where(before >= 0, order[np.maximum(before, 0)], -1)
+        last = upto[last_sorted]
+        result: NDArray[np.int64] = np.where(last >= group_start[last_sorted], order[np.maximum(last, 0)], -1)
+        return result
+
+    def _apply(self, v: Vessel, j: int, ja: int, jl: int = -1) -> None:
+        """Bring the vessel's state up to its skipped row j (last fix), ja (last report) and jl (last fix
+        on land, continuing an on_land episode)."""
+        if jl >= 0:
+            t_land = float(self.t_a[jl])
+            if t_land > v.land_last:
+                v.land_last = t_land
+                self.e.changed(v)  # (saved with the batch, as the per-fix step would)
         if j >= 0:
             s = self.masks[self.ids[j]]
             v.time, v.lon, v.lat = float(self.t_a[j]), float(self.lon_a[j]), float(self.lat_a[j])
@@ -1090,13 +1126,15 @@ class _FastBatch:
             return
         upto = self.upto
         if upto < self.n and self.process[upto] and int(self.mmsi_a[upto]) == v.mmsi:
-            self._apply(v, int(self.prev_valid[upto]), int(self.prev_any[upto]))
+            self._apply(v, int(self.prev_valid[upto]), int(self.prev_any[upto]), int(self.prev_land[upto]))
             return
         rows = np.flatnonzero(self.mmsi_a[:upto] == v.mmsi)
         if len(rows) == 0:
             return
-        rows_valid = rows[self.valid[rows]]
-        self._apply(v, int(rows_valid[-1]) if len(rows_valid) else -1, int(rows[-1]))
+        track = rows[self.track[rows]]
+        land = rows[self.land[rows]]
+        last_track = int(track[-1]) if len(track) else -1
+        self._apply(v, last_track, int(rows[-1]), int(land[-1]) if len(land) else -1)
 
     def finish(self, moves: list[Move]) -> None:
         """Apply the rows of vessels the per-fix step never took over; queue their long moves."""
@@ -1106,7 +1144,7 @@ class _FastBatch:
             return
         # Long moves of skipped fixes may pass through a zone between fixes.
         band = e.geofence.hysteresis_m
-        long_move = np.flatnonzero(skipped & self.valid & (self.dist > band) & ~np.isnan(self.prev_t))
+        long_move = np.flatnonzero(skipped & self.track & (self.dist > band) & ~np.isnan(self.prev_t))
         if len(long_move):
             long_move = long_move[e.geofence.may_pass(self.prev_lon[long_move], self.prev_lat[long_move],
                                                       self.lon_a[long_move], self.lat_a[long_move])]
@@ -1146,6 +1184,14 @@ class _FastBatch:
         tr.stale[k] = True
         if e.dirty is not None:
             e.moved.update(self.uniq[keep].tolist())
+        # Fixes that continued an on_land episode: its last one (saved with the batch, as the per-fix step
+        # would save it).
+        land = keep & (self.last_land >= 0)
+        if land.any():
+            k = self.slots[land]
+            tr.land_last[k] = np.fmax(tr.land_last[k], self.t_a[self.last_land[land]])
+            if e.dirty is not None:
+                e.dirty.update(self.uniq[land].tolist())
 
 
 class _Tracks:
@@ -1167,6 +1213,7 @@ class _Tracks:
     stale: NDArray[np.bool_]
     mmsi: NDArray[np.int64]
     born: NDArray[np.float64]
+    land_last: NDArray[np.float64]
 
     def __init__(self) -> None:
         self.n = 0
@@ -1183,6 +1230,7 @@ class _Tracks:
         ("sog", np.nan, np.float64), ("cog", np.nan, np.float64), ("heard", -np.inf, np.float64),
         ("last_id", 0, np.int32), ("hot", True, np.bool_), ("stale", False, np.bool_), ("mmsi", 0, np.int64),
         ("born", np.inf, np.float64),  # the engine clock when the vessel was first heard
+        ("land_last", -np.inf, np.float64),  # its last fix on land (monitor.detectors.on_land)
     )
 
     def _alloc(self, cap: int) -> None:

@@ -32,7 +32,9 @@ class OnLand(TrustDetector):
         self._zones = engine.geofence.zones
 
     def prefilter(self, fb: _FastBatch) -> NDArray[np.bool_]:
-        result: NDArray[np.bool_] = self.e.set_land[fb.ids]
+        # Every fix on land (in no port); the engine's fast path leaves out those that continue an
+        # episode (they only move `land_last`, which it applies in bulk).
+        result: NDArray[np.bool_] = fb.land
         return result
 
     def judge(self, v: Vessel, t: float, lon: float, lat: float, sog: float, cog: float, s: int,
