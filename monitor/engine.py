@@ -210,10 +210,12 @@ class Engine:
         self._sets = geofence.sets
         self.set_land = np.zeros(0, dtype=bool)  # per zone-set id: on land and in no port (untrusted)
         self.set_harbour = np.zeros(0, dtype=bool)  # per zone-set id: in a port or anchorage
-        # The fast path (see _process_fast) skips fixes that cannot change anything; False forces the
-        # reference path for every fix (tests compare the two).
-        self.fast = True
-        self.fast_min_rows = 256
+        # The batch step: _process_fast, which gives the per-fix step only the fixes that can change
+        # something. (The tests put their reference here, every fix through the per-fix step, and
+        # compare: tests/oracle.py.)
+        self.step: Callable[[DecodedBatch, Callable[[], float]], tuple[list[Alert], int, list[Move]]] = (
+            self._process_fast
+        )
         self._fast: _FastBatch | None = None  # the batch being processed on the fast path
         # The detectors (monitor.detectors), in order: those that judge a fix before the geofence, and
         # those that run on a trusted fix after it.
@@ -438,12 +440,7 @@ class Engine:
     def process(self, batch: DecodedBatch, clock: Callable[[], float]) -> tuple[list[Alert], int]:
         """Run one decoded batch; returns its alerts (time-ordered) and how many reports had no time."""
         self._find_outages(batch.positions["time"])
-        # Small batches (a live feed's few milliseconds) go the reference way: the fast path's fixed
-        # numpy cost per batch only pays off over a few hundred fixes.
-        if self.fast and len(batch.positions) >= self.fast_min_rows:
-            alerts, untimed, moves = self._process_fast(batch, clock)
-        else:
-            alerts, untimed, moves = self._process_slow(batch, clock)
+        alerts, untimed, moves = self.step(batch, clock)
         if self._resumes:  # (only after a line without a time, which advance() was not given)
             self.dark.listening_since = self._resumes[-1]
             self._resumes.clear()
@@ -524,55 +521,10 @@ class Engine:
             d.forget(dropped, vessels)
         tr.remove(gone)
 
-    def _process_slow(self, batch: DecodedBatch, clock: Callable[[], float]
-                      ) -> tuple[list[Alert], int, list[Move]]:
-        """The reference: every report through the whole per-fix step, in input order. Returns the alerts
-        (not sorted yet), how many reports had no time, and the moves to look at for passages."""
-        alerts: list[Alert] = []
-        pos = batch.positions
-        statics = batch.statics
-        n_statics = len(statics)
-        si = 0
-        untimed = 0
-        lat_a = pos["lat"]
-        lon_a = pos["lon"]
-        has_pos = ~(np.isnan(lat_a) | np.isnan(lon_a))
-        masks_valid = self.geofence.membership(lon_a[has_pos], lat_a[has_pos])
-        masks: list[int | None] = [None] * len(pos)
-        for j, i in enumerate(np.flatnonzero(has_pos).tolist()):
-            masks[i] = masks_valid[j]
-        moves: list[Move] = []
-        for i, (seq, line_t, mmsi, lat, lon, sog, cog) in enumerate(
-            zip(
-                pos["seq"].tolist(),
-                pos["time"].tolist(),
-                pos["mmsi"].tolist(),
-                lat_a.tolist(),
-                lon_a.tolist(),
-                pos["sog"].tolist(),
-                pos["cog"].tolist(),
-            )
-        ):
-            while si < n_statics and statics[si].seq < seq:
-                untimed += self._static(statics[si], clock, alerts)
-                si += 1
-            t = line_t
-            if t != t:
-                t = clock()
-                untimed += 1
-            if t > self.now:
-                self.advance(t, alerts)
-            self._report(self.vessel(mmsi), t, lon, lat, sog, cog, masks[i], moves, alerts)
-        while si < n_statics:
-            untimed += self._static(statics[si], clock, alerts)
-            si += 1
-        for mmsi in set(pos["mmsi"].tolist()) | {st.mmsi for st in statics}:
-            self._table(self.vessels[mmsi])
-        return alerts, untimed, moves
-
     def _process_fast(self, batch: DecodedBatch, clock: Callable[[], float]
                       ) -> tuple[list[Alert], int, list[Move]]:
-        """The same result as _process_slow, with the per-fix step only where something can happen.
+        """Every report of the batch, in input order, with the per-fix step only where something can happen
+        (the same result as every report through it: the reference of tests/oracle.py).
 
         Most fixes change nothing: a vessel under way, in the same zones as its last fix, far from a gate,
         not slow, not against a lane, not silent for long, with no open episode. Such a fix only moves the
@@ -1039,7 +991,7 @@ class _FastBatch:
         # Each row's previous track row (one that may move the track) and previous row on land, within its
         # vessel's rows; each vessel's last of each.
         group_start = np.maximum.accumulate(np.where(first, np.arange(n), 0))
-        last_sorted = np.r_[first[1:], True]
+        last_sorted = np.r_[first[1:], True] if n else np.zeros(0, dtype=bool)
         self.last_valid = self._chain(self.track, order, group_start, last_sorted, self.prev_valid)
         self.last_land = self._chain(self.land, order, group_start, last_sorted, self.prev_land)
         pv = self.prev_valid

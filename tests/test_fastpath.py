@@ -18,6 +18,7 @@ from monitor.geofence import Geofence
 from monitor.pipeline import Pipeline
 from monitor.zones import default_zone_path, load_zone_file
 from tests.helpers import track_lines, write_zones
+from tests.oracle import use_reference
 from tools.simulate import benchmark_lines
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -53,8 +54,8 @@ def test_grid_agrees_near_boundaries(pts: list[tuple[float, float]], jitter: flo
 
 def replay(lines: list[bytes], fast: bool, batch: int, zones: Any = None) -> list[dict[str, Any]]:
     p = Pipeline(load_settings(None, env={}), zones or HORMUZ)
-    p.engine.fast = fast
-    p.engine.fast_min_rows = 1  # the fast path even for the smallest batches
+    if not fast:
+        use_reference(p)
     out: list[dict[str, Any]] = []
     for i in range(0, len(lines), batch):
         out += [a.to_dict() for a in p.process_lines(lines[i : i + batch])]
@@ -173,8 +174,8 @@ def test_fast_path_equals_reference_across_a_reload_that_renumbers_zones(tmp_pat
         for zones, part in ((None, lines[:half]), (renumbered, lines[half:])):
             if zones is not None:
                 p.reload(settings_, zones)
-            p.engine.fast = fast
-            p.engine.fast_min_rows = 1
+            if not fast:
+                use_reference(p)
             out.append([])
             for i in range(0, len(part), 2048):
                 out[-1] += [a.to_dict() for a in p.process_lines(part[i : i + 2048])]

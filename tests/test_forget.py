@@ -13,6 +13,7 @@ from monitor.config import load_settings
 from monitor.pipeline import Pipeline
 from monitor.zones import load_zone_file
 from tests.helpers import T0, position_lines, static_lines, track_lines, write_zones
+from tests.oracle import use_reference
 
 A, B = 538000001, 538000002
 PORT = (55.55, 25.95)  # inside port-a of the toy zone file
@@ -93,8 +94,8 @@ def test_forgetting_keeps_the_fast_path_equal_to_the_reference(
 
     def replay(fast: bool) -> tuple[list[dict[str, Any]], int]:
         p = pipeline(tmp_path, 900)
-        p.engine.fast = fast
-        p.engine.fast_min_rows = 1
+        if not fast:
+            use_reference(p)
         out: list[dict[str, Any]] = []
         for i in range(0, len(lines), batch):
             out += run(p, lines[i : i + batch])
@@ -126,8 +127,8 @@ def test_a_flood_of_junk_mmsis_is_evicted_first_and_the_fleet_kept(tmp_path: Pat
     ship is still known with its state, and the ones dropped are junk only."""
     zones = load_zone_file(write_zones(tmp_path / "z.geojson"))
     p = Pipeline(load_settings(None, env={"MONITOR_STATE__MAX_VESSELS": "1100"}), zones)
-    p.engine.fast = fast
-    p.engine.fast_min_rows = 1  # (these batches are small: the fast path only by asking)
+    if not fast:
+        use_reference(p)
     fleet = [538_300_000 + k for k in range(60)]
     junk = [412_000_000 + 7 * k for k in range(1200)]  # (past the table's first 1024 rows)
     for minute in range(10):

@@ -1,0 +1,70 @@
+"""The reference the engine's fast path is checked against: every report of a batch through the whole
+per-fix step, in input order. It lives here, not in the package: production has one path
+(`Engine._process_fast`), and the tests compare its alerts with these (tests/test_fastpath.py and
+others, through `use_reference`)."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+
+import numpy as np
+
+from monitor.alerts import Alert
+from monitor.decode import DecodedBatch
+from monitor.engine import Engine, Move
+from monitor.pipeline import Pipeline
+
+
+def reference_step(engine: Engine, batch: DecodedBatch, clock: Callable[[], float]
+                   ) -> tuple[list[Alert], int, list[Move]]:
+    """The alerts (not sorted yet), how many reports had no time, and the moves to look at for passages,
+    with every report through Engine._report (statics through Engine._static) in input order."""
+    alerts: list[Alert] = []
+    pos = batch.positions
+    statics = batch.statics
+    n_statics = len(statics)
+    si = 0
+    untimed = 0
+    lat_a = pos["lat"]
+    lon_a = pos["lon"]
+    has_pos = ~(np.isnan(lat_a) | np.isnan(lon_a))
+    masks_valid = engine.geofence.membership(lon_a[has_pos], lat_a[has_pos])
+    masks: list[int | None] = [None] * len(pos)
+    for j, i in enumerate(np.flatnonzero(has_pos).tolist()):
+        masks[i] = masks_valid[j]
+    moves: list[Move] = []
+    for i, (seq, line_t, mmsi, lat, lon, sog, cog) in enumerate(
+        zip(
+            pos["seq"].tolist(),
+            pos["time"].tolist(),
+            pos["mmsi"].tolist(),
+            lat_a.tolist(),
+            lon_a.tolist(),
+            pos["sog"].tolist(),
+            pos["cog"].tolist(),
+        )
+    ):
+        while si < n_statics and statics[si].seq < seq:
+            untimed += engine._static(statics[si], clock, alerts)
+            si += 1
+        t = line_t
+        if t != t:
+            t = clock()
+            untimed += 1
+        if t > engine.now:
+            engine.advance(t, alerts)
+        engine._report(engine.vessel(mmsi), t, lon, lat, sog, cog, masks[i], moves, alerts)
+    while si < n_statics:
+        untimed += engine._static(statics[si], clock, alerts)
+        si += 1
+    for mmsi in set(pos["mmsi"].tolist()) | {st.mmsi for st in statics}:
+        engine._table(engine.vessels[mmsi])
+    return alerts, untimed, moves
+
+
+def use_reference(pipeline: Pipeline) -> Pipeline:
+    """Run the pipeline's engine on the reference step (its state and tail of each batch unchanged)."""
+    engine = pipeline.engine
+    engine.step = functools.partial(reference_step, engine)
+    return pipeline
