@@ -773,24 +773,39 @@ def _mask(ids: Iterable[str], index: dict[str, int]) -> int:
 
 S = savedstate
 
-# A vessel is one JSON array: [STATE_VERSION, these fields in this order, transit, member, last_s, pending,
-# dark_zone]. Zone-free fields first (each with its check), then the zone references by id. A change of
-# fields or order is a new STATE_VERSION. `watch` is not saved: it comes from the configuration in force.
+# A vessel is one JSON array: [STATE_VERSION, these fields in this order, {detector: [its fields]},
+# transit, member, last_s, pending, dark_zone]. Zone-free fields first (each with its check), each
+# detector's own (monitor.detectors, `fields`) under its name, then the zone references by id. A change of
+# the core fields is a new STATE_VERSION; a detector added, or a field appended to a detector's, is not:
+# what a row lacks takes the field's default, and a detector's entry this version does not know is left.
+# `watch` is not saved: it comes from the configuration in force.
 _FIELDS: tuple[tuple[str, Callable[[Any, str], Any]], ...] = (
     ("mmsi", S.mmsi), ("name", S.opt_text), ("imo", S.integer(0, 2**30, nullable=True)),
     ("callsign", S.opt_text), ("ship_type", S.integer(0, 255, nullable=True)), ("draught", S.opt_draught),
     ("destination", S.opt_text),
     ("time", S.time_or_never), ("lon", S.lon_or_nan), ("lat", S.lat_or_nan), ("sog", S.sog_or_nan),
     ("cog", S.cog_or_nan), ("heard", S.time_or_never),
-    *((f.name, f.check) for f in _DETECTOR_FIELDS),
 )
-_ROW = 1 + len(_FIELDS) + 5
+_ROW = 1 + len(_FIELDS) + 6
 _get_fields = operator.attrgetter(*(name for name, _ in _FIELDS))
 # Floats kept as -inf ("never") or NaN ("not available") in memory: null in the saved state.
-_NULLABLE = tuple(
-    i for i, (_, check) in enumerate(_FIELDS)
-    if check in (S.time_or_never, S.lon_or_nan, S.lat_or_nan, S.sog_or_nan, S.cog_or_nan)
+_NULLS = (S.time_or_never, S.lon_or_nan, S.lat_or_nan, S.sog_or_nan, S.cog_or_nan)
+_NULLABLE = tuple(i for i, (_, check) in enumerate(_FIELDS) if check in _NULLS)
+# Each detector with fields: its name, its fields' getter, and which of them are such floats.
+_DETECTOR_ROWS = tuple(
+    (d.name, d.fields, operator.attrgetter(*(f.name for f in d.fields)) if len(d.fields) > 1
+     else (lambda v, n=d.fields[0].name: (getattr(v, n),)),
+     tuple(i for i, f in enumerate(d.fields) if f.check in _NULLS))
+    for d in DETECTORS if d.fields
 )
+
+
+def _saved_fields(values: tuple[Any, ...], nullable: tuple[int, ...]) -> list[Any]:
+    out = list(values)
+    for i in nullable:
+        if not math.isfinite(out[i]):
+            out[i] = None
+    return out
 
 
 def _vessel_state(
@@ -808,6 +823,7 @@ def _vessel_state(
         if not math.isfinite(values[i + 1]):
             values[i + 1] = None
     values += (
+        {name: _saved_fields(get(v), nullable) for name, _, get, nullable in _DETECTOR_ROWS},
         {straits[i]: gate_time for i, gate_time in v.transit.items()},
         zone_ids(v.member),
         zone_ids(v.last_s),
@@ -840,7 +856,14 @@ def _restore_vessel(key: str, blob: bytes, index: dict[str, int], straits: dict[
         v = Vessel(values[0], [])
         for (name, _), value in zip(_FIELDS, values, strict=True):
             setattr(v, name, value)
-        transit, member, last_s, pending, dark_zone = row[1 + len(_FIELDS):]
+        detectors, transit, member, last_s, pending, dark_zone = row[1 + len(_FIELDS):]
+        saved = S.mapping(detectors, "detectors")
+        for name, fields, _, _ in _DETECTOR_ROWS:
+            given = S.items(saved.get(name, []), name)
+            if len(given) > len(fields):
+                raise S.BadValue(f"{name}: {len(given)} fields, this version knows {len(fields)}")
+            for f, x in zip(fields, given, strict=False):  # (fields a row lacks keep their default)
+                setattr(v, f.name, f.check(x, f"{name}.{f.name}"))
         v.member = _mask(S.zone_ids(member, "member"), index)
         v.last_s = _mask(S.zone_ids(last_s, "last_s"), index)
         v.pending = {

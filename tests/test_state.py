@@ -151,6 +151,28 @@ def test_the_engine_row_takes_unknown_keys_and_defaults_missing_ones() -> None:
     assert r.engine.now == -math.inf and r.engine.stale == 0
 
 
+def test_a_vessel_row_takes_detectors_added_or_gone() -> None:
+    """A detector's fields are saved under its name: a row without a detector's entry (saved before the
+    detector existed) restores with the fields' defaults, an entry of a detector this version does not
+    know is left alone, and an entry with more fields than this version knows is refused."""
+    p = sample_pipeline()
+    state = saved(p.engine)
+    key = next(k for k in state if k.startswith("v:") and json.loads(state[k])[-6].get("loiter"))
+    row = json.loads(state[key])
+    detectors = row[-6]
+    assert set(detectors) == {"dark", "on_land", "position_jump", "loiter", "wrong_way", "encounter"}
+    del detectors["loiter"]
+    detectors["draught_change"] = [12.5, None]  # from a later version
+    q = Pipeline(load_settings(None, env={}), HORMUZ)
+    q.engine.import_state({**state, key: json.dumps(row).encode()})
+    v = q.engine.get(int(key[2:]))
+    assert v is not None and v.lo_t0 is None and v.lo_alerted is False and v.lo_r == 0.0
+    detectors["wrong_way"] = [*detectors["wrong_way"], 1.0]
+    r = Pipeline(load_settings(None, env={}), HORMUZ)
+    with pytest.raises(StateError, match="wrong_way: 4 fields"):
+        r.engine.import_state({**state, key: json.dumps(row).encode()})
+
+
 # ---- every value checked --------------------------------------------------------------------------------
 
 class RunsCode:
