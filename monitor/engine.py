@@ -1,17 +1,23 @@
-"""The per-vessel engine: fuses reports into tracks and turns tracks into alerts.
+"""The per-vessel engine: fuses reports into tracks and runs the detectors on them (monitor.detectors).
 
 One pass over each decoded batch, in input order, on the feed clock (the newest time seen). Point-in-zone
-comes in as one bit mask per fix, computed for the whole batch by the geofence; everything here is
+comes in as one zone-set id per fix, computed for the whole batch by the geofence; everything here is
 integer and float work per fix, with no per-message objects beyond the alerts it raises.
 
 Per fix, in order:
-  1. timers: `dark` fires when a vessel's silence passes the posture's limit, at that moment on the
-     clock (a heap of deadlines, not a scan of all vessels); raised posture rules fall back;
-  2. trust: a fix on land (and in no port) or one implying an impossible speed is reported once per
-     episode and is never evidence for anything else: it does not move the trusted track;
-  3. geofence: zone enter/exit with a tolerance band, gate crossings and strait transits, zones passed
-     through between fixes;
-  4. behaviour on the trusted track: loitering, wrong-way in a TSS lane, ship-to-ship encounters.
+  1. the clock: `dark` (monitor.detectors.dark) fires the deadlines due on it; raised posture rules fall
+     back;
+  2. trust (`on_land`, `position_jump`): a fix on land (in no port) or one implying an impossible speed is
+     reported once per episode and is never evidence for anything else: it does not move the track;
+  3. the geofence's events (`zones`): zone enter/exit with a tolerance band, gate crossings and strait
+     transits, zones passed through between fixes;
+  4. the other detectors on the trusted track (`loiter`, `wrong_way`, `encounter`), and where `dark`
+     watches the vessel.
+
+The engine owns the vessels, the track table, the clock and the saved state; each detector owns its
+per-vessel fields, its alert kinds, its pre-filter and its logic. The fast path (`_process_fast`) gives the
+per-fix step only the fixes that some detector's pre-filter, or an open episode, says can change something;
+the others only move the track, in the table, for the whole batch at once.
 """
 
 from __future__ import annotations
