@@ -21,7 +21,10 @@ def alerts(*ids: str) -> list[tuple[str, str, bytes]]:
 
 def on_disk(directory: Path) -> tuple[list[str], dict[str, bytes]]:
     """The queued alert ids (oldest first) and the state rows, read with a connection of our own."""
-    db = sqlite3.connect(directory / DB_NAME)
+    return _read(sqlite3.connect(directory / DB_NAME))
+
+
+def _read(db: sqlite3.Connection) -> tuple[list[str], dict[str, bytes]]:
     try:
         ids = [r[0] for r in db.execute("SELECT alert_id FROM outbox ORDER BY seq")]
         state = {k: bytes(v) for k, v in db.execute("SELECT key, value FROM state")}
@@ -175,10 +178,5 @@ def test_discarding_twice_keeps_both_files_apart(tmp_path: Path) -> None:
 
 
 def on_disk_file(path: Path) -> tuple[list[str], dict[str, bytes]]:
-    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    try:
-        ids = [r[0] for r in db.execute("SELECT alert_id FROM outbox ORDER BY seq")]
-        state = {k: bytes(v) for k, v in db.execute("SELECT key, value FROM state")}
-    finally:
-        db.close()
-    return ids, state
+    """The same of a database file (a moved-aside one), opened read-only."""
+    return _read(sqlite3.connect(f"file:{path}?mode=ro", uri=True))
