@@ -407,6 +407,10 @@ class Engine:
                 break
             dark.fire_next(t, alerts)
 
+    def mmsis_in_order(self) -> NDArray[np.int64]:
+        """Every vessel's MMSI, in order (for the API's pages: kept sorted by the track table)."""
+        return self._tracks.sorted_mmsis()
+
     def refuse_clock_beyond(self, limit: float) -> tuple[float, int] | None:
         """After a restore: a saved clock later than `limit` (the wall clock plus clock.max_ahead_s) is
         impossible, the mark of a wild line saved before the clock rules held it back. The clock goes back
@@ -1253,8 +1257,21 @@ class _Tracks:
         self._keys, self._key_slots = mmsi[order], order.astype(np.int64)
         self._new = []
 
+    def sorted_mmsis(self) -> NDArray[np.int64]:
+        """Every vessel's MMSI in order (the index lookup() searches; no sort of them all per call)."""
+        self._merge_new()
+        return self._keys
+
     def lookup(self, mmsis: NDArray[np.int64]) -> NDArray[np.int64]:
         """Slots of the MMSIs (-1 for one without a slot)."""
+        self._merge_new()
+        if len(self._keys) == 0:
+            return np.full(len(mmsis), -1, dtype=np.int64)
+        pos = np.minimum(np.searchsorted(self._keys, mmsis), len(self._keys) - 1)
+        result: NDArray[np.int64] = np.where(self._keys[pos] == mmsis, self._key_slots[pos], -1)
+        return result
+
+    def _merge_new(self) -> None:
         if self._new:
             # Merge the few new MMSIs into the sorted keys (not a sort of them all: a live feed adds
             # vessels between most batches).
@@ -1266,8 +1283,3 @@ class _Tracks:
             at = np.searchsorted(self._keys, new)
             self._keys = np.insert(self._keys, at, new)
             self._key_slots = np.insert(self._key_slots, at, new_slots)
-        if len(self._keys) == 0:
-            return np.full(len(mmsis), -1, dtype=np.int64)
-        pos = np.minimum(np.searchsorted(self._keys, mmsis), len(self._keys) - 1)
-        result: NDArray[np.int64] = np.where(self._keys[pos] == mmsis, self._key_slots[pos], -1)
-        return result

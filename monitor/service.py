@@ -20,7 +20,6 @@ import time
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -177,7 +176,6 @@ class Service:
         self.registry = CollectorRegistry(auto_describe=True)
         self.registry.register(_ServiceCollector(self))
         self._zones_geojson: dict[str, Any] | None = None
-        self._mmsi_order = _MmsiOrder()  # for /api/vessels pages
 
     # ---- lifecycle -------------------------------------------------------------------------------------
     async def run(self) -> int:
@@ -553,7 +551,7 @@ class Service:
         """Vessels above MMSI `after`, in MMSI order, each built only when taken (the API takes a page).
         The order is a snapshot: a vessel forgotten meanwhile is skipped, one added is in the next page."""
         engine = self.pipeline.engine
-        keys = self._mmsi_order.of(engine.vessels, engine.forgotten + engine.evicted)
+        keys = engine.mmsis_in_order()
         start = int(np.searchsorted(keys, after, side="right"))
         for i in range(start, len(keys), 256):
             for mmsi in keys[i : i + 256].tolist():
@@ -604,42 +602,6 @@ class Service:
 
     def unsubscribe(self, queue: asyncio.Queue[dict[str, Any]]) -> None:
         self._subscribers.discard(queue)
-
-
-class _MmsiOrder:
-    """The engine's MMSIs sorted, for /api/vessels pages, so no request sorts every vessel.
-
-    Rebuilt only when the vessel set changed, and then, when vessels were only added since (a flood of
-    new MMSIs is exactly that), by merging the new ones in: dicts keep insertion order, so they are the
-    newest keys, and the key that was newest before is found just behind them. `removed` counts every
-    vessel the engine ever dropped (forgotten, evicted): when it moves, the array is rebuilt (2 ms for
-    100,000), since a dropped vessel heard again is re-inserted among the newest keys.
-    """
-
-    def __init__(self) -> None:
-        self._vessels: dict[int, Any] | None = None
-        self._n = 0
-        self._newest: int | None = None
-        self._removed = 0
-        self.keys = np.empty(0, dtype=np.int64)
-
-    def of(self, vessels: dict[int, Any], removed: int) -> np.ndarray[Any, np.dtype[np.int64]]:
-        n = len(vessels)
-        newest = next(reversed(vessels)) if n else None
-        if vessels is self._vessels and removed == self._removed and n >= self._n:
-            if n == self._n and newest == self._newest:
-                return self.keys
-            if self._n:
-                tail = list(islice(reversed(vessels), n - self._n + 1))
-                if tail[-1] == self._newest:
-                    added = np.sort(np.array(tail[:-1], dtype=np.int64))
-                    self.keys = np.insert(self.keys, np.searchsorted(self.keys, added), added)
-                    self._n, self._newest = n, newest
-                    return self.keys
-        keys = np.fromiter(vessels, dtype=np.int64, count=n)
-        keys.sort()
-        self._vessels, self._n, self._newest, self._removed, self.keys = vessels, n, newest, removed, keys
-        return keys
 
 
 class _ServiceCollector(Collector):

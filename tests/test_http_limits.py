@@ -23,7 +23,7 @@ from monitor.config import FeedSettings, HttpSettings, Settings, load_settings
 from monitor.errors import ConfigError
 from monitor.http import HttpApi
 from monitor.livefeeds import FeedStats, run_feed
-from monitor.service import Service, _MmsiOrder, parse_posture_command
+from monitor.service import Service, parse_posture_command
 from monitor.zones import load_zone_file
 from tests.helpers import position_lines, static_lines, write_zones
 from tests.test_http import TOKEN, FakeService, _auth, _error
@@ -243,36 +243,29 @@ async def test_bad_cursor_is_400(api_of: Any, after: str) -> None:
 
 
 def test_mmsi_order_follows_additions_and_removals() -> None:
-    """The cached MMSI order always equals the sorted vessel keys: after additions (merged in), after
-    removals the engine counts (forgets, evictions), a removed vessel heard again among them, and after
-    removals it does not count that leave the number of vessels unchanged."""
+    """The track table's MMSI order (what /api/vessels pages through) always equals the sorted vessel
+    keys: after vessels heard for the first time, after vessels forgotten or evicted (the table's rows
+    removed), and after a removed vessel heard again."""
+    from monitor.engine import _Tracks
+
     rng = random.Random(3)
-    vessels: dict[int, object] = {}
-    removed = 0
-    order = _MmsiOrder()
+    tracks = _Tracks()
+    vessels: set[int] = set()
     for step in range(400):
         action = rng.random()
-        if action < 0.5 or not vessels:
+        if action < 0.6 or not vessels:
             for _ in range(rng.randrange(1, 50)):
-                vessels[rng.randrange(100_000_000, 1_000_000_000)] = None
-        elif action < 0.7:
-            gone = rng.sample(list(vessels), min(len(vessels), rng.randrange(1, 5)))
-            for mmsi in gone:
-                del vessels[mmsi]
-            removed += len(gone)
-        elif action < 0.85:  # the newest vessel dropped (counted) and heard again
-            newest = next(reversed(vessels))
-            del vessels[newest]
-            removed += 1
-            vessels[rng.randrange(100_000_000, 1_000_000_000)] = None
-            vessels[newest] = None
-        else:  # dropped by something the count misses, and as many added: the same number of vessels
-            n = len(vessels)
-            for mmsi in rng.sample(list(vessels), min(n, rng.randrange(1, 5))):
-                del vessels[mmsi]
-            while len(vessels) < n:
-                vessels[rng.randrange(100_000_000, 1_000_000_000)] = None
-        assert order.of(vessels, removed).tolist() == sorted(vessels), step
+                mmsi = rng.randrange(100_000_000, 1_000_000_000)
+                tracks.add(mmsi)
+                vessels.add(mmsi)
+        else:
+            gone = rng.sample(sorted(vessels), min(len(vessels), rng.randrange(1, 5)))
+            tracks.remove(gone)
+            vessels -= set(gone)
+            if action > 0.9:  # one of them heard again
+                tracks.add(gone[0])
+                vessels.add(gone[0])
+        assert tracks.sorted_mmsis().tolist() == sorted(vessels), step
 
 
 # ---- connections: slow headers, idle keep-alive, the cap --------------------------------------------
