@@ -34,8 +34,8 @@ from monitor import savedstate
 from monitor.alerts import Alert, alert_id, iso_time, severity_max
 from monitor.config import LEVELS, DetectorSettings
 from monitor.decode import DecodedBatch, StaticReport
-from monitor.detectors import DETECTORS, vessel_fields
-from monitor.detectors.base import DISTRUST, REANCHOR, FixDetector, Masks, TrustDetector
+from monitor.detectors import AGGREGATES, DETECTORS, vessel_fields
+from monitor.detectors.base import DISTRUST, REANCHOR, AggregateDetector, FixDetector, Masks, TrustDetector
 from monitor.detectors.base import bits as _bits
 from monitor.detectors.base import lowest as _lowest
 from monitor.detectors.dark import Dark
@@ -232,6 +232,8 @@ class Engine:
         self.dark = next(d for d in self.detectors if isinstance(d, Dark))
         self.trust_detectors = [d for d in self.detectors if isinstance(d, TrustDetector)]
         self.fix_detectors = [d for d in self.detectors if not isinstance(d, (TrustDetector, Dark, Zones))]
+        # The aggregate detectors: fed every alert, woken on the clock (the posture's rules first).
+        self.aggregates = [cls(self) for cls in AGGREGATES]
 
     def vessel(self, mmsi: int) -> Vessel:
         v = self.vessels.get(mmsi)
@@ -351,12 +353,16 @@ class Engine:
                 details=details,
             )
         )
-        if position is not None and position["lon"] is not None and position["lat"] is not None:
-            change = self.posture.observe(kind, t, v.mmsi, position["lon"], position["lat"])
-            if change is not None:
-                self._posture_changed(change, alerts)
+        alert = alerts[-1]
+        for aggregate in self.aggregates:
+            aggregate.observe(alert, alerts)
 
-    def _posture_changed(self, change: PostureChange, alerts: list[Alert]) -> None:
+    def _stateful(self) -> list[FixDetector | AggregateDetector]:
+        """The detectors with engine-wide state of their own, saved in the engine's row."""
+        return [*self.detectors, *self.aggregates]
+
+    def posture_changed(self, change: PostureChange, alerts: list[Alert]) -> None:
+        """The level in force changed: its `posture_change` alert, and every dark deadline recomputed."""
         alerts.append(
             Alert(
                 id=alert_id("posture_change", change.to_level, None, iso_time(change.time)),
@@ -382,7 +388,7 @@ class Engine:
         when = self.now if t is None else t
         change = self.posture.set_operator(level, reason, set_by, when)
         if change is not None:
-            self._posture_changed(change, alerts)
+            self.posture_changed(change, alerts)
         return alerts
 
     # ---- the clock ---------------------------------------------------------------------------------------
@@ -395,13 +401,18 @@ class Engine:
         if t <= self.now:
             return
         self.now = t
-        posture = self.posture
         while True:
             due = dark.next_due()
-            fall_back = posture.next_deadline if posture.next_deadline is not None else math.inf
-            if fall_back <= t and fall_back <= due:
-                for change in posture.tick(fall_back):
-                    self._posture_changed(change, alerts)
+            # The aggregate detectors due before `t` (a posture rule falling back), in time order with the
+            # dark deadlines: a fall-back changes the dark limits of the deadlines after it.
+            woken: AggregateDetector | None = None
+            when = math.inf
+            for aggregate in self.aggregates:
+                at = aggregate.next_due()
+                if at < when:
+                    woken, when = aggregate, at
+            if woken is not None and when <= t and when <= due:
+                woken.wake(when, alerts)
                 continue
             if due >= t:
                 break
@@ -724,7 +735,7 @@ class Engine:
             "stale": self.stale,
             "posture": _posture_state(self.posture.state()),
         }
-        for d in self.detectors:
+        for d in self._stateful():
             g.update(d.global_state())
         return g
 
@@ -739,7 +750,7 @@ class Engine:
         index = self.geofence.index_of
         straits = {s.zone.id: i for i, s in enumerate(self.geofence.straits)}
         # First: an old format is named as such.
-        g = _read_global(blobs["engine"], self.detectors) if "engine" in blobs else None
+        g = _read_global(blobs["engine"], self._stateful()) if "engine" in blobs else None
         vessels = [
             _restore_vessel(key, blob, index, straits) for key, blob in blobs.items() if key.startswith("v:")
         ]
@@ -755,7 +766,7 @@ class Engine:
         if g is not None:
             self.now = g["now"]
             self.stale = g["stale"]
-            for d, checked in zip(self.detectors, g["detectors"], strict=True):
+            for d, checked in zip(self._stateful(), g["detectors"], strict=True):
                 d.restore_global(checked)
             if g["posture"] is not None:
                 self.posture.restore(g["posture"])
@@ -926,7 +937,7 @@ def _read_posture(x: Any) -> dict[str, object] | None:
     }
 
 
-def _read_global(blob: bytes, detectors: Sequence[FixDetector]) -> dict[str, Any]:
+def _read_global(blob: bytes, detectors: Sequence[FixDetector | AggregateDetector]) -> dict[str, Any]:
     """The "engine" row, checked: required `version`; every other key optional (a default when missing,
     so a key added later still loads an older row), unknown keys ignored. Each detector checks its own
     keys (`detectors`: what each `read_global` returned, in detector order)."""

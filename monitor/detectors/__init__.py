@@ -7,9 +7,10 @@ their fields in the saved state. To add one, see docs/detectors.md.
 
 from __future__ import annotations
 
-from monitor.detectors.base import EpisodeSettings, Field, FixDetector, TrustDetector
+from monitor.detectors.base import AggregateDetector, EpisodeSettings, Field, FixDetector, TrustDetector
 from monitor.detectors.dark import Dark
 from monitor.detectors.encounter import Encounter, EncounterSettings
+from monitor.detectors.escalation import Escalation
 from monitor.detectors.loiter import Loiter, LoiterSettings
 from monitor.detectors.on_land import OnLand
 from monitor.detectors.position_jump import PositionJump, PositionJumpSettings
@@ -18,6 +19,8 @@ from monitor.detectors.zones import Zones
 from monitor.levels import LEVELS, PerLevel, Severity
 
 DETECTORS: tuple[type[FixDetector], ...] = (Zones, Dark, OnLand, PositionJump, Loiter, WrongWay, Encounter)
+# The aggregate detectors (state per area, woken on the feed clock), in the order they see each alert.
+AGGREGATES: tuple[type[AggregateDetector], ...] = (Escalation,)
 
 
 
@@ -37,6 +40,7 @@ CORE_SEVERITY: dict[str, PerLevel] = {"posture_change": ("info", "warning", "cri
 # metrics' list of kinds all come from it).
 SEVERITY: dict[str, PerLevel] = {
     **{kind: per_level for d in DETECTORS for kind, per_level in d.severity.items()},
+    **{kind: per_level for a in AGGREGATES for kind, per_level in a.severity.items()},
     **CORE_SEVERITY,
 }
 KINDS: tuple[str, ...] = tuple(SEVERITY)
@@ -56,6 +60,7 @@ def vessel_fields() -> tuple[Field, ...]:
 
 
 __all__ = [
+    "AGGREGATES",
     "DETECTORS",
     "DETECTOR_KINDS",
     "KINDS",

@@ -126,6 +126,40 @@ class FixDetector:
         """The vessels were restored from saved state: rebuild what derives from their fields."""
 
 
+class AggregateDetector:
+    """A detector of state per area (a strait, a zone, an area, a grid cell) rather than per vessel: fed
+    every alert about a vessel the engine raises (`observe`; posture changes are not fed back), woken on
+    the feed clock when it asks (`next_due`, `wake`, in time order with the dark deadlines),
+    its state saved with the engine's (`global_state`, `read_global`, `restore_global`, as for a
+    FixDetector). Alerts it raises itself (a traffic drop, an interference area) go into `alerts`."""
+
+    name: ClassVar[str]
+    severity: ClassVar[dict[str, PerLevel]] = {}
+
+    def __init__(self, engine: Engine) -> None:
+        self.e = engine
+
+    def observe(self, alert: Alert, alerts: list[Alert]) -> None:
+        """An alert was raised (it is already in `alerts`)."""
+
+    def next_due(self) -> float:
+        """When it wants waking, on the feed clock (math.inf: not)."""
+        return math.inf
+
+    def wake(self, t: float, alerts: list[Alert]) -> None:
+        """The engine's clock reached `t`, its `next_due`: it must move `next_due` on."""
+
+    def global_state(self) -> dict[str, Any]:
+        return {}
+
+    @staticmethod
+    def read_global(g: dict[str, Any]) -> Any:
+        return None
+
+    def restore_global(self, checked: Any) -> None:
+        """Take back what `read_global` checked."""
+
+
 TRUST = 0  # a trusted fix: it moves the track
 DISTRUST = 1  # reported, and no evidence for anything else: the track stays where it was
 REANCHOR = 2  # trusted, but the track before it was wrong: the move to it is no path
