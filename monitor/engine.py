@@ -45,8 +45,6 @@ from monitor.mid import flag_of, mid_of
 from monitor.posture import Posture, PostureChange
 from monitor.savedstate import STATE_VERSION
 
-KNOT = 1852.0 / 3600.0  # metres per second
-
 Move = tuple["Vessel", float, float, float, float, float, float, float, float, int]
 
 
@@ -189,18 +187,15 @@ class Engine:
         self._line_now = -math.inf  # the newest time of a line (ticks move `now`, not this)
         self._resumes: list[float] = []  # the batch's lines that end an outage, in order
         km = geofence.kind_mask
-        self._strait_mask = km.get("strait", 0) | km.get("tss_lane", 0) | km.get("separation_zone", 0)
-        self._lane_mask = km.get("tss_lane", 0)
-        self._sep_mask = km.get("separation_zone", 0)
-        self._region_mask = km.get("region", 0)
-        self._land_mask = km.get("land", 0)
-        self._port_mask = km.get("port", 0)
-        self._harbour_mask = km.get("port", 0) | km.get("anchorage", 0)
-        self._tracked_mask = geofence.tracked_mask
         self.masks = Masks(
-            strait=self._strait_mask, lane=self._lane_mask, separation=self._sep_mask,
-            region=self._region_mask, land=self._land_mask, port=self._port_mask,
-            harbour=self._harbour_mask, tracked=self._tracked_mask,
+            strait=km.get("strait", 0) | km.get("tss_lane", 0) | km.get("separation_zone", 0),
+            lane=km.get("tss_lane", 0),
+            separation=km.get("separation_zone", 0),
+            region=km.get("region", 0),
+            land=km.get("land", 0),
+            port=km.get("port", 0),
+            harbour=km.get("port", 0) | km.get("anchorage", 0),
+            tracked=geofence.tracked_mask,
         )
         # MMSIs whose state changed since the last export_state(); None: not tracked (replay). `moved`
         # holds those whose only change is the track moving on (fast-path fixes): saved less often, as
@@ -212,7 +207,7 @@ class Engine:
         # whole batch at once, and brings a Vessel object up to date only when something looks at it.
         self._tracks = _Tracks()
         # What the fast path asks of a fix's zone set, per zone-set id (geofence.sets), grown as new sets
-        # appear: the key of its entered/left/region part, land, port or anchorage, lane bearing.
+        # appear (the detectors keep tables of their own for their own questions).
         self._sets = geofence.sets
         self.set_land = np.zeros(0, dtype=bool)  # per zone-set id: on land and in no port (untrusted)
         self.set_harbour = np.zeros(0, dtype=bool)  # per zone-set id: in a port or anchorage
@@ -281,7 +276,7 @@ class Engine:
             v.land_last = land_last
         s = self._sets.masks[tr.last_id[k]]
         v.last_s = s
-        v.member = s & self._tracked_mask
+        v.member = s & self.masks.tracked
         self.dark.watch(v, s)
 
     def _sync_all(self) -> None:
@@ -312,8 +307,8 @@ class Engine:
             return
         land, harbour = [], []
         for mask in sets.masks[have:]:
-            land.append(bool(mask & self._land_mask) and not mask & self._port_mask)
-            harbour.append(bool(mask & self._harbour_mask))
+            land.append(bool(mask & self.masks.land) and not mask & self.masks.port)
+            harbour.append(bool(mask & self.masks.harbour))
         self.set_land = np.r_[self.set_land, np.array(land, dtype=bool)]
         self.set_harbour = np.r_[self.set_harbour, np.array(harbour, dtype=bool)]
 
@@ -663,8 +658,8 @@ class Engine:
              moves: list[Move], alerts: list[Alert]) -> None:
         # Trust: a fix on land, or an impossible jump, is reported and goes no further.
         reanchor = False
-        for d in self.trust_detectors:
-            verdict = d.judge(v, t, lon, lat, sog, cog, s, alerts)
+        for judge in self.trust_detectors:
+            verdict = judge.judge(v, t, lon, lat, sog, cog, s, alerts)
             if verdict == DISTRUST:
                 return
             reanchor |= verdict == REANCHOR
@@ -673,22 +668,17 @@ class Engine:
         else:
             self.zones.on_move(v, t, lon, lat, sog, cog, s, moves, alerts, reanchor)
         v.time, v.lon, v.lat, v.sog, v.cog, v.last_s = t, lon, lat, sog, cog, s
-        self._behaviour(v, t, lon, lat, sog, cog, s, alerts)
+        for d in self.fix_detectors:  # the detectors on the trusted track
+            d.on_fix(v, t, lon, lat, sog, cog, s, alerts)
         self.dark.watch(v, s)  # where `dark` watches the vessel from now on
 
     def pick_strait(self, s: int) -> int:
         """The most specific strait-class zone: a lane, else the separation zone, else the strait."""
-        for mask in (self._lane_mask, self._sep_mask, self._strait_mask):
+        m = self.masks
+        for mask in (m.lane, m.separation, m.strait):
             if s & mask:
                 return _lowest(s & mask)
         raise AssertionError("no strait-class zone in the mask")
-
-    # ---- geofence ----------------------------------------------------------------------------------------
-    # ---- behaviour on the trusted track ---------------------------------------------------------------
-    def _behaviour(self, v: Vessel, t: float, lon: float, lat: float, sog: float, cog: float, s: int,
-                   alerts: list[Alert]) -> None:
-        for d in self.fix_detectors:
-            d.on_fix(v, t, lon, lat, sog, cog, s, alerts)
 
     # ---- state that survives a restart -------------------------------------------------------------------
     def export_state(self, everything: bool = False, moved: int = 0) -> dict[str, bytes | None]:
@@ -996,7 +986,7 @@ class _FastBatch:
         self.t_max = float(finite.max()) if len(finite) else -math.inf
         self.upto = 0  # rows below this index have been reached by the loop
         self.started: set[int] = set()  # vessels whose rows the per-fix step has taken over
-        self.prev_valid = np.full(n, -1, dtype=np.int64)  # each row's previous track row of its vessel
+        self.prev_track = np.full(n, -1, dtype=np.int64)  # each row's previous track row of its vessel
         self.prev_land = np.full(n, -1, dtype=np.int64)  # ... and previous row on land
         self.prev_any = np.full(n, -1, dtype=np.int64)
         self.process = np.zeros(n, dtype=bool)
@@ -1036,9 +1026,9 @@ class _FastBatch:
         # vessel's rows; each vessel's last of each.
         group_start = np.maximum.accumulate(np.where(first, np.arange(n), 0))
         last_sorted = np.r_[first[1:], True] if n else np.zeros(0, dtype=bool)
-        self.last_valid = self._chain(self.track, order, group_start, last_sorted, self.prev_valid)
+        self.last_track = self._chain(self.track, order, group_start, last_sorted, self.prev_track)
         self.last_land = self._chain(self.land, order, group_start, last_sorted, self.prev_land)
-        pv = self.prev_valid
+        pv = self.prev_track
         has_prev = pv >= 0
         pvi = np.maximum(pv, 0)
         prev_t = np.where(has_prev, t[pvi], st_time[inverse])
@@ -1109,7 +1099,7 @@ class _FastBatch:
             v.time, v.lon, v.lat = float(self.t_a[j]), float(self.lon_a[j]), float(self.lat_a[j])
             v.sog, v.cog = float(self.sog_a[j]), float(self.cog_a[j])
             v.last_s = s
-            v.member = s & self.e._tracked_mask
+            v.member = s & self.e.masks.tracked
             self.e.dark.watch(v, s)
         if ja >= 0:
             t = float(self.t_a[ja])
@@ -1122,7 +1112,7 @@ class _FastBatch:
             return
         upto = self.upto
         if upto < self.n and self.process[upto] and int(self.mmsi_a[upto]) == v.mmsi:
-            self._apply(v, int(self.prev_valid[upto]), int(self.prev_any[upto]), int(self.prev_land[upto]))
+            self._apply(v, int(self.prev_track[upto]), int(self.prev_any[upto]), int(self.prev_land[upto]))
             return
         rows = np.flatnonzero(self.mmsi_a[:upto] == v.mmsi)
         if len(rows) == 0:
@@ -1165,8 +1155,8 @@ class _FastBatch:
         if not keep.any():
             return
         tr = e._tracks
-        fix = keep & (self.last_valid >= 0)
-        rows = self.last_valid[fix]
+        fix = keep & (self.last_track >= 0)
+        rows = self.last_track[fix]
         k = self.slots[fix]
         tr.time[k] = self.t_a[rows]
         tr.lon[k] = self.lon_a[rows]
