@@ -89,20 +89,8 @@ class Pipeline:
             confirm_lines=settings.clock.confirm_lines,
         )
         self.geofence = Geofence(zonefile, hysteresis_m=settings.geofence.hysteresis_m)
-        watchlists = {
-            name: (frozenset(w.mids), frozenset(w.mmsis)) for name, w in settings.watchlists.items()
-        }
         self.posture = Posture(settings.posture, operator_level=posture)
-        self.engine = Engine(
-            self.geofence,
-            posture=self.posture,
-            detectors=settings.detectors,
-            watchlists=watchlists,
-            min_dwell_s=settings.geofence.min_dwell_s,
-            forget_after_s=settings.state.forget_after_s,
-            outage_s=settings.clock.outage_s,
-            max_vessels=settings.state.max_vessels,
-        )
+        self.engine = _engine(settings, self.geofence, self.posture)
         self.summary = Summary()
         self._seq = 0
         self._decode_rejects: Counter[str] = Counter()
@@ -193,16 +181,7 @@ class Pipeline:
         saved = self.engine.export_state(everything=True)
         geofence = Geofence(zonefile, hysteresis_m=settings.geofence.hysteresis_m)
         posture = Posture(settings.posture)
-        watchlists = {
-            name: (frozenset(w.mids), frozenset(w.mmsis)) for name, w in settings.watchlists.items()
-        }
-        engine = Engine(
-            geofence, posture=posture, detectors=settings.detectors, watchlists=watchlists,
-            min_dwell_s=settings.geofence.min_dwell_s,
-            forget_after_s=settings.state.forget_after_s,
-            outage_s=settings.clock.outage_s,
-            max_vessels=settings.state.max_vessels,
-        )
+        engine = _engine(settings, geofence, posture)
         engine.import_state({k: v for k, v in saved.items() if v is not None})
         engine.forgotten = self.engine.forgotten
         engine.evicted = self.engine.evicted
@@ -224,3 +203,18 @@ class Pipeline:
         s.stale = self.engine.stale
         s.vessels = len(self.engine.vessels)
         return s
+
+
+def _engine(settings: Settings, geofence: Geofence, posture: Posture) -> Engine:
+    """The engine the configuration describes (at start, and on a reload)."""
+    watchlists = {name: (frozenset(w.mids), frozenset(w.mmsis)) for name, w in settings.watchlists.items()}
+    return Engine(
+        geofence,
+        posture=posture,
+        detectors=settings.detectors,
+        watchlists=watchlists,
+        min_dwell_s=settings.geofence.min_dwell_s,
+        forget_after_s=settings.state.forget_after_s,
+        outage_s=settings.clock.outage_s,
+        max_vessels=settings.state.max_vessels,
+    )
