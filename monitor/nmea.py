@@ -311,7 +311,7 @@ class NmeaAssembler:
         self.max_behind_s = max_behind_s
         self.confirm_lines = confirm_lines
         self.clocks: dict[bytes, FeedClock] = {}  # one per feed (push_lines's source)
-        self._feed = self.feed_clock(b"")  # the clock of the feed whose lines are being pushed
+        self._feed = self._new_clock()  # the clock of the feed whose lines are being pushed (set by it)
         self.rejects: collections.Counter[str] = collections.Counter()
         self.lines = 0
         self.duplicates = 0
@@ -350,10 +350,12 @@ class NmeaAssembler:
         """The clock of feed `source` (made on first use)."""
         feed = self.clocks.get(source)
         if feed is None:
-            feed = self.clocks[source] = FeedClock(
-                max_ahead_s=self.max_ahead_s, max_behind_s=self.max_behind_s, confirm_lines=self.confirm_lines
-            )
+            feed = self.clocks[source] = self._new_clock()
         return feed
+
+    def _new_clock(self) -> FeedClock:
+        return FeedClock(max_ahead_s=self.max_ahead_s, max_behind_s=self.max_behind_s,
+                         confirm_lines=self.confirm_lines)
 
     def seed_clock(self, lines: Sequence[bytes], source: bytes = b"") -> None:
         """Before a recording's first batch: set the feed's clock to the batch's median tag-block time, so
@@ -366,7 +368,7 @@ class NmeaAssembler:
     def push_lines(self, lines: Sequence[bytes], source: bytes = b"") -> list[RawMessage]:
         """Process a batch of lines; returns the messages completed by it, in input order."""
         self._clock_now = None
-        self._feed = self.clocks.get(source) or self.feed_clock(source)
+        self._feed = self.feed_clock(source)
         scan = self._fast_scan(lines) if len(lines) >= self._fast_min_lines else None
         out = self._push_slow(lines, source) if scan is None else self._push_fast(lines, source, scan)
         if out is not None:
@@ -949,17 +951,21 @@ class NmeaAssembler:
     def _release(self, feed: FeedClock, out: list[RawMessage]) -> None:
         """The lines a feed clock held back were a real jump: on they go, in order, as they would have."""
         held, feed.held = feed.held, []
-        dedup = self.dedup_window_s > 0
         for t, item in held:
             if item is None:  # a fragment: its group was not kept waiting
                 self.rejects[feed.run_reason] += 1
                 continue
             src, key, payload, fill = item
             self._moved_to(t, src)
-            if dedup and self._duplicate(key, t):
-                continue
-            self.assembled_lines += 1
-            out.append((t, payload, fill))
+            self._single(t, key, payload, fill, out)
+
+    def _single(self, t: float | None, key: bytes, payload: bytes, fill: int, out: list[RawMessage]) -> None:
+        """A single-sentence message with its time: into `out`, unless it is a duplicate (`key`: the sentence
+        after the talker id). Untimed lines are never duplicates."""
+        if t is not None and self.dedup_window_s > 0 and self._duplicate(key, t):
+            return
+        self.assembled_lines += 1
+        out.append((t, payload, fill))
 
     def _count_dropped(self, feed: FeedClock) -> None:
         """Count the held lines a feed clock has just refused."""
@@ -986,7 +992,6 @@ class NmeaAssembler:
     def _run_one_by_one(self, run: _Run, lo: int, hi: int, out: list[RawMessage]) -> None:
         """Fast lines lo..hi-1 line by line: the same steps as a single sentence in `_assemble`."""
         scan = run.scan
-        dedup = self.dedup_window_s > 0
         own = scan.own[lo:hi].tolist()
         for k in range(lo, hi):
             src = run.source_of(k)
@@ -994,12 +999,8 @@ class NmeaAssembler:
                 None if math.isnan(own[k - lo]) else own[k - lo], src, (src, scan.keys[k], scan.payloads[k],
                                                                         scan.fills[k]), out
             )
-            if t == _HELD:
-                continue
-            if t is not None and dedup and self._duplicate(scan.keys[k], t):
-                continue
-            self.assembled_lines += 1
-            out.append((t, scan.payloads[k], scan.fills[k]))
+            if t != _HELD:
+                self._single(t, scan.keys[k], scan.payloads[k], scan.fills[k], out)
 
     # -- pass 2: state (time, dedup, fragments) ---------------------------------------------------
 
@@ -1018,10 +1019,7 @@ class NmeaAssembler:
         """
         if out is None:
             out = []
-        emit = out.append
         rejects = self.rejects
-        window = self.dedup_window_s
-        dedup = window > 0
         fill_bits = _FILL_BITS
         alphabet = SIXBIT_ALPHABET
         for i, (tag, body, rest) in enumerate(candidates):
@@ -1071,11 +1069,8 @@ class NmeaAssembler:
             # The sentence after the talker id (fragment fields, payload, fill). Multi-sentence
             # messages are de-duplicated whole, once assembled: their later fragments are often
             # identical across vessels (a type 5's all-zero tail).
-            if t is not None and dedup and single and self._duplicate(body[2:], t):
-                continue
             if single:
-                self.assembled_lines += 1
-                emit((t, payload, fill))
+                self._single(t, body[2:], payload, fill, out)
                 continue
             self._fragment(t, src, channel, seq, n_count, n_number, payload, fill, out)
         return out

@@ -92,6 +92,9 @@ def test_a_lagging_receiver_raises_no_storm(tmp_path: Path, broker: Broker, pref
     assert d.metric("chokepoint_vessels") == len(FLEET)
     assert alerts_of_kind(d, "dark") == 0 and alerts_of_kind(d, "reappeared") == 0
     assert rejected(d, "future_time") == 0 and rejected(d, "past_time") == 0
+    # The feed's clock is exported under its name, and no clock of a feed that does not exist.
+    metrics = d.get("/metrics")[1]
+    assert 'chokepoint_feed_clock_jumps_total{feed="rx"} 0.0' in metrics and 'feed=""' not in metrics
 
 
 def test_a_recording_streamed_live_keeps_its_vessels_and_gives_the_replays_alerts(
