@@ -680,6 +680,14 @@ class Engine:
                 return _lowest(s & mask)
         raise AssertionError("no strait-class zone in the mask")
 
+    def area_of(self, s: int) -> int | None:
+        """The zone a fix in zones `s` is reported in: the most specific strait-class zone, else its
+        region, else none."""
+        if s & self.masks.strait:
+            return self.pick_strait(s)
+        region = s & self.masks.region
+        return _lowest(region) if region else None
+
     # ---- state that survives a restart -------------------------------------------------------------------
     def export_state(self, everything: bool = False, moved: int = 0) -> dict[str, bytes | None]:
         """The state changed since the last call (or all of it), as key -> blob for the store (None: delete

@@ -18,7 +18,7 @@ from numpy.typing import NDArray
 
 from monitor import savedstate as S
 from monitor.alerts import iso_time
-from monitor.detectors.base import Field, FixDetector, lowest, position
+from monitor.detectors.base import Field, FixDetector, position
 from monitor.geo import haversine_m
 from monitor.levels import LEVELS
 
@@ -43,7 +43,7 @@ class Dark(FixDetector):
     def __init__(self, engine: Engine) -> None:
         super().__init__(engine)
         m = engine.masks
-        self._port, self._strait, self._region = m.port, m.strait, m.region
+        self._port, self._strait = m.port, m.strait
         self.timers: list[tuple[float, int]] = []  # (deadline, mmsi), a heap
         self.limits_since = -math.inf  # when the posture (and so the limits) last changed
         self.listening_since = -math.inf  # when the feed last came back from an outage
@@ -67,14 +67,10 @@ class Dark(FixDetector):
         zone, else its region; nowhere in a port."""
         if s & self._port:
             v.dark_zone = None
-        elif s & self._strait:
-            v.dark_zone = self.e.pick_strait(s)
-            v.dark_strait = True
-        elif s & self._region:
-            v.dark_zone = lowest(s & self._region)
-            v.dark_strait = False
-        else:
-            v.dark_zone = None
+            return
+        v.dark_zone = self.e.area_of(s)
+        if v.dark_zone is not None:
+            v.dark_strait = bool(s & self._strait)
 
     # ---- anything heard ------------------------------------------------------------------------------
     def hear(self, v: Vessel, t: float, lon: float, lat: float, sog: float, cog: float,

@@ -18,7 +18,7 @@ from pydantic import Field as Setting
 
 from monitor import savedstate as S
 from monitor.alerts import iso_time
-from monitor.detectors.base import NEVER, Field, FixDetector, lowest, position
+from monitor.detectors.base import NEVER, Field, FixDetector, position
 from monitor.geo import haversine_m
 from monitor.settings_base import Seconds, Section
 
@@ -60,8 +60,7 @@ class Encounter(FixDetector):
 
     def __init__(self, engine: Engine) -> None:
         super().__init__(engine)
-        m = engine.masks
-        self._harbour, self._strait, self._region = m.harbour, m.strait, m.region
+        self._harbour = engine.masks.harbour
         self.grid: dict[tuple[int, int], set[int]] = {}  # cell -> the slow vessels in it
         self.pairs: dict[tuple[int, int], _Pair] = {}  # (lower MMSI, higher) -> their episode
 
@@ -119,12 +118,7 @@ class Encounter(FixDetector):
         a, b = (v, w) if v.mmsi < w.mmsi else (w, v)
         if b.watch and not a.watch:
             a, b = b, a
-        if s & self._strait:
-            zone: int | None = self.e.pick_strait(s)
-        elif s & self._region:
-            zone = lowest(s & self._region)
-        else:
-            zone = None
+        zone = self.e.area_of(s)
         details = {
             "other_mmsi": b.mmsi,
             "other_vessel": b.info(),

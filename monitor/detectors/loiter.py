@@ -16,7 +16,7 @@ from pydantic import Field as Setting
 
 from monitor import savedstate as S
 from monitor.alerts import iso_time
-from monitor.detectors.base import Field, FixDetector, lowest, position
+from monitor.detectors.base import Field, FixDetector, position
 from monitor.geo import haversine_m
 from monitor.settings_base import Seconds, Section
 
@@ -84,7 +84,7 @@ class Loiter(FixDetector):
             limit = limits.loiter_strait_s if strait else limits.loiter_region_s
             if t - v.lo_t0 >= limit:
                 v.lo_alerted = True
-                zone = self.e.pick_strait(s) if strait else lowest(s & self._region)
+                zone = self.e.area_of(s)
                 details = {"duration_s": round(t - v.lo_t0, 1), "radius_m": round(v.lo_r, 1),
                            "since": iso_time(v.lo_t0)}
                 self.e.alert("loiter", v, t, zone, position(lat, lon, sog, cog), details, v.lo_t0, alerts)
