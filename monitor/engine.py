@@ -40,6 +40,7 @@ from monitor.detectors.base import bits as _bits
 from monitor.detectors.base import lowest as _lowest
 from monitor.detectors.dark import Dark
 from monitor.detectors.zones import Zones
+from monitor.geo import haversine_np
 from monitor.geofence import Geofence
 from monitor.mid import flag_of, mid_of
 from monitor.posture import Posture, PostureChange
@@ -227,6 +228,9 @@ class Engine:
         self.dark = next(d for d in self.detectors if isinstance(d, Dark))
         self.trust_detectors = [d for d in self.detectors if isinstance(d, TrustDetector)]
         self.fix_detectors = [d for d in self.detectors if not isinstance(d, (TrustDetector, Dark, Zones))]
+        # Whose open episodes keep a vessel's every fix on the per-fix step, and whose do not (`quiet`).
+        self._loud = [d for d in self.detectors if not d.quiet]
+        self._quiet = [d for d in self.detectors if d.quiet]
         # The aggregate detectors: fed every alert, woken on the clock (the posture's rules first).
         self.aggregates = [cls(self) for cls in AGGREGATES]
 
@@ -297,7 +301,8 @@ class Engine:
         tr.last_id[k] = self._sets.intern(v.last_s)
         tr.land_last[k] = v.land_last
         # (A vessel without a trusted fix yet is not hot for that: the fast path flags its first one.)
-        tr.hot[k] = any(d.open(v) for d in self.detectors)
+        tr.hot[k] = any(d.open(v) for d in self._loud)
+        tr.quiet[k] = any(d.open(v) for d in self._quiet)
 
     def _set_tables(self) -> None:
         """Bring the per-zone-set lookup tables up to the zone sets seen so far."""
@@ -373,7 +378,10 @@ class Engine:
                          "set_by": change.set_by},
             )
         )
-        # Limits changed: every pending dark deadline is recomputed.
+        # Limits changed: every pending dark deadline is recomputed, and a batch under way stops trusting the
+        # quiet pre-filters, which judged its fixes with the old limits.
+        if self._fast is not None:
+            self._fast.limits_changed = True
         self._sync_all()
         self.dark.limits_changed(change.time, list(self.vessels.values()))
 
@@ -561,15 +569,7 @@ class Engine:
             # Python values only for the rows that take the per-fix step (usually about one in a
             # hundred); the skipped rows stay in the arrays.
             rows = np.flatnonzero(process)
-            seqs = pos["seq"][rows].tolist()
-            times = fb.t_a[rows].tolist()
-            mmsis = fb.mmsi_a[rows].tolist()
-            lats = fb.lat_a[rows].tolist()
-            lons = fb.lon_a[rows].tolist()
-            sogs = fb.sog_a[rows].tolist()
-            cogs = fb.cog_a[rows].tolist()
-            valid = fb.valid[rows].tolist()
-            words = list(map(fb.masks.__getitem__, fb.ids[rows].tolist()))
+            row_list, seqs, times, mmsis, lats, lons, sogs, cogs, valid, words = fb.values(rows)
             # Where each static report falls among the positions: the rows before it count as heard by
             # then (a timer may look).
             static_at: list[int] = (
@@ -578,12 +578,26 @@ class Engine:
                 ).tolist()
                 if n_statics else []
             )
-            for j, i in enumerate(rows.tolist()):
+            # A posture change mid-batch (a rule, a fall-back) voids the quiet pre-filters' verdicts, made
+            # with the old limits: from the row after the change on, every row of a vessel with a quiet
+            # episode open takes the per-fix step too (fb.take_quiet_rows; at most once per batch).
+            j = 0
+            while j < len(row_list):
+                i = row_list[j]
                 seq = seqs[j]
+                replanned = False
                 while si < n_statics and statics[si].seq < seq:
                     fb.upto = static_at[si]
                     untimed += self._static(statics[si], clock, alerts)
                     si += 1
+                    if fb.limits_changed:
+                        row_list, seqs, times, mmsis, lats, lons, sogs, cogs, valid, words = fb.values(
+                            fb.take_quiet_rows(fb.upto))
+                        j = 0
+                        replanned = True
+                        break
+                if replanned:
+                    continue
                 fb.upto = i
                 t = times[j]
                 if t != t:
@@ -591,11 +605,21 @@ class Engine:
                     untimed += 1
                 if t > self.now:
                     self.advance(t, alerts)
+                    if fb.limits_changed:
+                        # (From this row on: it is the first of the new lists.)
+                        row_list, seqs, times, mmsis, lats, lons, sogs, cogs, valid, words = fb.values(
+                            fb.take_quiet_rows(i))
+                        j = 0
                 v = self.vessel(mmsis[j])
                 fb.catch_up(v)
                 fb.started.add(v.mmsi)
                 self._report(v, t, lons[j], lats[j], sogs[j], cogs[j], words[j] if valid[j] else None,
                              moves, alerts)
+                j += 1
+                if fb.limits_changed:
+                    row_list, seqs, times, mmsis, lats, lons, sogs, cogs, valid, words = fb.values(
+                        fb.take_quiet_rows(i + 1))
+                    j = 0
             while si < n_statics:
                 fb.upto = static_at[si]
                 untimed += self._static(statics[si], clock, alerts)
@@ -955,18 +979,6 @@ def _read_global(blob: bytes, detectors: Sequence[FixDetector | AggregateDetecto
     return result
 
 
-_EARTH_R = 6_371_008.8
-
-
-def _haversine_np(x1: NDArray[np.float64], y1: NDArray[np.float64], x2: NDArray[np.float64],
-                  y2: NDArray[np.float64]) -> NDArray[np.float64]:
-    p1 = np.radians(y1)
-    p2 = np.radians(y2)
-    a = np.sin((p2 - p1) / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(np.radians(x2 - x1) / 2) ** 2
-    result: NDArray[np.float64] = 2 * _EARTH_R * np.arcsin(np.minimum(1.0, np.sqrt(a)))
-    return result
-
-
 class _FastBatch:
     """One batch on the fast path: which fixes need the per-fix step, and the others applied lazily."""
 
@@ -975,6 +987,7 @@ class _FastBatch:
         pos = batch.positions
         n = self.n = len(pos)
         self.t_a = pos["time"]
+        self.seq_a = pos["seq"]
         self.mmsi_a = pos["mmsi"]
         self.lat_a = pos["lat"]
         self.lon_a = pos["lon"]
@@ -998,6 +1011,15 @@ class _FastBatch:
         self.prev_land = np.full(n, -1, dtype=np.int64)  # ... and previous row on land
         self.prev_any = np.full(n, -1, dtype=np.int64)
         self.process = np.zeros(n, dtype=bool)
+        self.inverse = np.zeros(n, dtype=np.int64)  # each row's index into `uniq` (flags())
+        # Vessels with a `quiet` detector's episode open at the batch's start: indices into `uniq`, their
+        # Vessel objects (for the quiet detectors' pre-filters), and each row's "of such a vessel".
+        self.quiet_idx = np.zeros(0, dtype=np.int64)
+        self.quiet_vessels: list[Vessel] = []
+        self.quiet_rows = np.zeros(n, dtype=bool)
+        # Set when the posture level changes mid-batch: the quiet pre-filters judged with the old limits.
+        self.limits_changed = False
+        self.carry_skipped = False  # take_quiet_rows has sent skipped vessels' later rows to the step
 
     def flags(self) -> NDArray[np.bool_]:
         e = self.e
@@ -1022,8 +1044,13 @@ class _FastBatch:
         st_lat = np.where(known, tr.lat[k], np.nan)
         st_heard = np.where(known, tr.heard[k], -np.inf)
         st_last = np.where(known, tr.last_id[k], 0)
-        # A new vessel, one without a fix yet, or one with an episode open takes the per-fix step.
+        # A new vessel, one without a fix yet, or one with an episode open takes the per-fix step, unless
+        # the episode is a `quiet` detector's: its pre-filter then picks the fixes that can change it.
         st_hot = ~known | tr.hot[k]
+        self.inverse = inverse
+        quiet = known & tr.quiet[k]
+        self.quiet_idx = np.flatnonzero(quiet)  # indices into `uniq`
+        self.quiet_vessels = [e.vessels[m] for m in uniq[self.quiet_idx].tolist()]
         # Each vessel's last row, and its last row with a position (-1: none), in the order of `uniq`.
         self.last_any = order[np.r_[first[1:], True]] if n else np.empty(0, dtype=np.int64)
         prev_any_sorted = np.where(first, -1, np.r_[-1, order[:-1]])
@@ -1051,7 +1078,7 @@ class _FastBatch:
         prev_land_t = np.where(pl >= 0, t[np.maximum(pl, 0)], st_land[inverse])
         self.continuing = self.land & ((t - prev_land_t) <= e.det.episode_gap_s)
         with np.errstate(invalid="ignore", divide="ignore"):
-            self.dist = _haversine_np(prev_lon, prev_lat, self.lon_a, self.lat_a)
+            self.dist = haversine_np(prev_lon, prev_lat, self.lon_a, self.lat_a)
             # What may change a detector's state (monitor.detectors: each one's pre-filter; the zones' one
             # also sees a change of the regions, which set where `dark` watches the vessel). On a fix that
             # continues an on_land episode, none but `dark`'s (a fix after a long silence) matters: the
@@ -1071,6 +1098,12 @@ class _FastBatch:
             (valid & ((t < prev_t) | detectors | np.isnan(prev_t) | first_fix))
             | untimed | st_hot[inverse]
         )
+        # A vessel with a quiet episode open takes the step for all its rows or none: a quiet detector's
+        # skipped fixes are carried at the batch's end, not between its per-fix steps.
+        if len(self.quiet_idx):
+            any_interesting = np.bincount(inverse, weights=interesting, minlength=len(uniq)) > 0
+            interesting |= (quiet & any_interesting)[inverse]
+        self.quiet_rows = quiet[inverse]
         # From a vessel's first interesting row on, all its rows take the per-fix step.
         flags_sorted = interesting[order].astype(np.int64)
         cs = np.cumsum(flags_sorted)
@@ -1114,11 +1147,39 @@ class _FastBatch:
             if t > v.heard:
                 v.heard = t
 
+    def values(self, rows: NDArray[np.int64]) -> tuple[list[Any], ...]:
+        """The Python values of these rows for the per-fix step: index, seq, time, MMSI, lat, lon, sog,
+        cog, has a position, zone mask."""
+        return (
+            rows.tolist(), self.seq_a[rows].tolist(), self.t_a[rows].tolist(), self.mmsi_a[rows].tolist(),
+            self.lat_a[rows].tolist(), self.lon_a[rows].tolist(), self.sog_a[rows].tolist(),
+            self.cog_a[rows].tolist(), self.valid[rows].tolist(),
+            list(map(self.masks.__getitem__, self.ids[rows].tolist())),
+        )
+
+    def take_quiet_rows(self, start: int) -> NDArray[np.int64]:
+        """Send the rows from `start` on of vessels with a quiet episode open through the per-fix step
+        too; the rows from `start` on to process, in order. Those vessels' skipped rows before `start`
+        are carried when the step takes them over (catch_up)."""
+        self.limits_changed = False
+        extra = np.flatnonzero(self.quiet_rows[start:] & ~self.process[start:]) + start
+        self.process[extra] = True
+        self.carry_skipped = True
+        rest: NDArray[np.int64] = np.flatnonzero(self.process[start:]) + start
+        return rest
+
     def catch_up(self, v: Vessel) -> None:
         """Before the per-fix step or a timer looks at a vessel, apply its rows skipped so far."""
         if v.mmsi in self.started:
             return
         upto = self.upto
+        if self.carry_skipped and upto < self.n and self.process[upto] and int(self.mmsi_a[upto]) == v.mmsi:
+            # Taken over mid-batch (take_quiet_rows): its quiet detectors carry its skipped fixes.
+            mine = self.mmsi_a[:upto] == v.mmsi
+            skipped = np.flatnonzero(mine & self.track[:upto] & ~self.process[:upto])
+            if len(skipped):
+                for detector in self.e._quiet:
+                    detector.carry(self, skipped)
         if upto < self.n and self.process[upto] and int(self.mmsi_a[upto]) == v.mmsi:
             self._apply(v, int(self.prev_track[upto]), int(self.prev_any[upto]), int(self.prev_land[upto]))
             return
@@ -1162,6 +1223,12 @@ class _FastBatch:
             keep[np.searchsorted(self.uniq, np.fromiter(self.started, np.int64, len(self.started)))] = False
         if not keep.any():
             return
+        # Their quiet detectors' open episodes carry the skipped fixes (an episode's spread, its last place).
+        if len(self.quiet_idx):
+            carried = np.flatnonzero(self.track & (self.quiet_rows & keep[self.inverse]))
+            if len(carried):
+                for detector in e._quiet:
+                    detector.carry(self, carried)
         tr = e._tracks
         fix = keep & (self.last_track >= 0)
         rows = self.last_track[fix]
@@ -1204,6 +1271,7 @@ class _Tracks:
     heard: NDArray[np.float64]
     last_id: NDArray[np.int32]
     hot: NDArray[np.bool_]
+    quiet: NDArray[np.bool_]
     stale: NDArray[np.bool_]
     mmsi: NDArray[np.int64]
     born: NDArray[np.float64]
@@ -1223,6 +1291,7 @@ class _Tracks:
         ("time", -np.inf, np.float64), ("lon", np.nan, np.float64), ("lat", np.nan, np.float64),
         ("sog", np.nan, np.float64), ("cog", np.nan, np.float64), ("heard", -np.inf, np.float64),
         ("last_id", 0, np.int32), ("hot", True, np.bool_), ("stale", False, np.bool_), ("mmsi", 0, np.int64),
+        ("quiet", False, np.bool_),  # an episode of a `quiet` detector open (monitor.detectors.base)
         ("born", np.inf, np.float64),  # the engine clock when the vessel was first heard
         ("land_last", -np.inf, np.float64),  # its last fix on land (monitor.detectors.on_land)
     )

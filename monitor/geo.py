@@ -24,6 +24,17 @@ def haversine_m(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
     return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))
 
 
+def haversine_np(lon1: NDArray[np.float64], lat1: NDArray[np.float64], lon2: NDArray[np.float64],
+                 lat2: NDArray[np.float64]) -> NDArray[np.float64]:
+    """haversine_m over arrays. (numpy's sin and cos may differ from math's in the last bit: a caller
+    that must agree with haversine_m exactly leaves a margin, or recomputes the value it keeps.)"""
+    p1 = np.radians(lat1)
+    p2 = np.radians(lat2)
+    a = np.sin((p2 - p1) / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(np.radians(lon2 - lon1) / 2) ** 2
+    result: NDArray[np.float64] = 2 * EARTH_RADIUS_M * np.arcsin(np.minimum(1.0, np.sqrt(a)))
+    return result
+
+
 def buffer_m(geom: Geometry, distance_m: float, quad_segs: int = 4) -> Geometry:
     """Buffer a lon/lat geometry by a distance in metres.
 

@@ -227,3 +227,121 @@ def test_fast_path_equals_reference_with_vessels_spoofed_onto_land(
     lines = track_lines([(k, lon, lat, dt, sog, cog) for k, (lon, lat), dt, sog, cog in track])
     fast = replay(lines, fast=True, batch=batch, zones=zones)
     assert fast == replay(lines, fast=False, batch=batch, zones=zones)
+
+
+# Slow vessels close together (loiter spells and encounters, which the fast path carries without the
+# per-fix step while nothing can change), around the strait's west edge and its inner gate, and at the
+# anchorage's edge; speeds around the 2 kn thresholds; an escalation rule on loiter and encounter raises
+# the posture to CRITICAL (shorter limits) in the middle of batches and lets it fall back.
+SITES = [(56.0, 26.25), (57.2, 25.6), (56.5, 25.8)]
+slow_fixes = st.lists(
+    st.tuples(
+        st.integers(0, 5) | st.integers(0, 1),  # (often just two: long spells side by side)
+        st.floats(-0.003, 0.003), st.floats(-0.003, 0.003),  # drift around the vessel's own place
+        st.sampled_from([0, 10, 10, 10, 30, 60, 300, 601, 901]),
+        st.sampled_from([0.3, 0.3, 1.5, 1.99, 2.0, 2.5, 8.0]),
+        st.floats(0.0, 359.9),
+    ),
+    min_size=1, max_size=200,
+)
+places = st.lists(st.tuples(st.floats(-0.006, 0.006), st.floats(-0.006, 0.006)), min_size=6, max_size=6)
+
+
+ESCALATING = """
+[[posture.rules]]
+name = "slow-cluster"
+kinds = ["loiter", "encounter"]
+min_vessels = 2
+window_s = 3600
+radius_km = 100
+raise_to = "CRITICAL"
+quiet_s = 1500
+"""
+
+
+def run_state(lines: list[bytes], fast: bool, batch: int, zones: Any, config: Path
+              ) -> tuple[list[dict[str, Any]], dict[str, bytes | None]]:
+    p = Pipeline(load_settings(config, env={}), zones)
+    if not fast:
+        use_reference(p)
+    out: list[dict[str, Any]] = []
+    for i in range(0, len(lines), batch):
+        out += [a.to_dict() for a in p.process_lines(lines[i : i + batch])]
+    return out, p.engine.export_state(everything=True)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(track=slow_fixes, where=places, batch=st.integers(1, 40))
+def test_fast_path_equals_reference_with_slow_vessels_together(
+    tmp_path: Path, track: list[tuple[int, float, float, int, float, float]],
+    where: list[tuple[float, float]], batch: int
+) -> None:
+    """Loiter spells and encounters under way, carried by the fast path while nothing can change them,
+    with the posture changing mid-batch: identical alerts and identical saved state on both paths."""
+    zones = load_zone_file(write_zones(tmp_path / "z.geojson"))
+    config = tmp_path / "escalating.toml"
+    config.write_text(ESCALATING)
+    lines = track_lines([
+        (k, SITES[k // 2][0] + where[k][0] + dx, SITES[k // 2][1] + where[k][1] + dy, dt, sog, cog)
+        for k, dx, dy, dt, sog, cog in track
+    ])
+    assert run_state(lines, True, batch, zones, config) == run_state(lines, False, batch, zones, config)
+
+
+@pytest.mark.parametrize("batch", [1, 7, 64, 4096])
+def test_a_vessel_arriving_beside_one_carried_quietly_meets_it(tmp_path: Path, batch: int) -> None:
+    """Vessel A drifts alone, slow, in one grid cell (the fast path carries its fixes); B comes and stays
+    within 60 m of it, slow, for longer than the encounter limit, then leaves: the encounter is raised,
+    as the plan says, and both paths agree on alerts and saved state."""
+    zones = load_zone_file(write_zones(tmp_path / "z.geojson"))
+    config = tmp_path / "escalating.toml"
+    config.write_text(ESCALATING)
+    track = [(0, 56.505, 25.805, 10, 0.3, 0.0) for _ in range(200)]  # A alone for 2,000 s
+    for _ in range(400):  # 4,000 s side by side (the limit: 3,600 s; 900 s once the rule raises CRITICAL)
+        track += [(0, 56.505, 25.805, 10, 0.3, 0.0), (1, 56.5055, 25.8052, 0, 0.3, 0.0)]
+    track += [(1, 56.6 + 0.001 * i, 25.9, 10, 9.0, 90.0) for i in range(30)]  # B leaves
+    track += [(0, 56.505, 25.805, 10, 0.3, 0.0) for _ in range(50)]
+    lines = track_lines(track)
+    fast = run_state(lines, True, batch, zones, config)
+    assert [a["kind"] for a in fast[0]].count("encounter") == 1
+    assert fast == run_state(lines, False, batch, zones, config)
+
+
+SPOOF_RAISES = """
+[[posture.rules]]
+name = "spoofing"
+kinds = ["on_land"]
+min_vessels = 2
+window_s = 600
+radius_km = 100
+raise_to = "CRITICAL"
+quiet_s = 7200
+"""
+
+
+@pytest.mark.parametrize("batch", [1, 50, 120, 4096])
+def test_a_posture_raised_mid_batch_shortens_a_quiet_spell_at_once(tmp_path: Path, batch: int) -> None:
+    """A loiters in the strait (its fixes carried by the fast path: the NORMAL limit, 3,600 s, is far).
+    At 1,500 s two vessels report on land within one batch, the rule raises the posture to CRITICAL
+    (strait limit 1,200 s), and A's next fix raises its loiter alert: not at 3,600 s."""
+    zones = load_zone_file(write_zones(tmp_path / "z.geojson"))
+    config = tmp_path / "spoof.toml"
+    config.write_text(SPOOF_RAISES)
+    track = [(0, 56.5, 25.8, 10, 0.3, 0.0) for _ in range(150)]
+    track += [(2, 58.5, 25.1, 0, 9.0, 0.0), (3, 58.6, 25.15, 0, 9.0, 0.0)]
+    track += [(0, 56.5, 25.8, 10, 0.3, 0.0) for _ in range(100)]
+    lines = track_lines(track)
+    alerts, state = run_state(lines, True, batch, zones, config)
+    kinds = [a["kind"] for a in alerts]
+    assert "posture_change" in kinds
+    raised = next(a for a in alerts if a["kind"] == "posture_change")
+    loiter = next(a for a in alerts if a["kind"] == "loiter")
+    assert loiter["posture"] == "CRITICAL"
+    assert 0 < _seconds(loiter["time"]) - _seconds(raised["time"]) <= 10  # A's next fix
+    assert (alerts, state) == run_state(lines, False, batch, zones, config)
+
+
+def _seconds(iso: str) -> float:
+    from datetime import datetime
+
+    return datetime.fromisoformat(iso).timestamp()  # (Python 3.11 reads the Z)

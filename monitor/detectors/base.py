@@ -87,9 +87,21 @@ class FixDetector:
         self.e = engine
         self.det = engine.det
 
+    # True: an open episode does not send every later fix of the vessel through the per-fix step. The
+    # pre-filter then also picks, among the fixes of vessels with an episode open (`fb.quiet_vessels`),
+    # those that can change the episode; `carry` applies the others' effect (an episode's spread, its last
+    # position), which must be idempotent (a vessel's skipped fixes may be carried twice).
+    quiet: ClassVar[bool] = False
+
     def open(self, v: Vessel) -> bool:
-        """Has the vessel an episode of this detector open (every later fix then takes the per-fix step)?"""
+        """Has the vessel an episode of this detector open (unless `quiet`, every later fix then takes the
+        per-fix step)?"""
         return False
+
+    def carry(self, fb: _FastBatch, rows: NDArray[np.int64]) -> None:
+        """`quiet` detectors: apply the skipped trusted fixes `rows` (input order, any vessels; only those
+        of vessels with an episode open matter) as `on_fix` would have, which the pre-filter vouched
+        changes nothing but continuous values of the episode."""
 
     def prefilter(self, fb: _FastBatch) -> NDArray[np.bool_]:
         """For each fix of the batch: can it change this detector's state of its vessel? (A vessel with an

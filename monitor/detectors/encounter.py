@@ -30,6 +30,20 @@ CELL_DEG = 0.01  # about 1 km, so the 3x3 neighbourhood covers the 500 m search
 SLOW_STALE_S = 600.0  # a neighbour's slow fix older than this is not evidence of being alongside
 
 
+_ROW = 1 << 20  # cell keys: x * _ROW + y, with x and y offset to be positive (_key)
+_OFFSET = 1 << 19
+
+
+def _cells(lon: NDArray[np.float64], lat: NDArray[np.float64]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """The grid cells of these fixes, as on_fix computes them (math.floor of the same quotient)."""
+    return np.floor(lon / CELL_DEG).astype(np.int64), np.floor(lat / CELL_DEG).astype(np.int64)
+
+
+def _key(x: Any, y: Any) -> Any:
+    """One integer per cell, neighbours `_ROW` apart in x and 1 in y."""
+    return (x + _OFFSET) * _ROW + (y + _OFFSET)
+
+
 class _Pair:
     __slots__ = ("alerted", "distance", "last", "start")
 
@@ -50,6 +64,8 @@ class EncounterSettings(Section):
 class Encounter(FixDetector):
     name = "encounter"
     settings = EncounterSettings
+    # A vessel in the grid sends only the fixes that can change something to the per-fix step (base).
+    quiet = True
     severity = {"encounter": ("warning", "warning", "critical", "critical")}
     fields = (
         Field("slow_t", NEVER, S.time_or_never, urgent=False),  # its last slow fix
@@ -68,8 +84,58 @@ class Encounter(FixDetector):
         return v.cell is not None
 
     def prefilter(self, fb: _FastBatch) -> NDArray[np.bool_]:
-        result: NDArray[np.bool_] = (fb.sog_a < self.det.encounter_max_speed_kn) & ~self.e.set_harbour[fb.ids]
+        slow = (fb.sog_a < self.det.encounter_max_speed_kn) & ~self.e.set_harbour[fb.ids]
+        # A vessel not in the grid: a slow fix puts it there.
+        result: NDArray[np.bool_] = slow.copy()
+        gridded = [(u, v.cell) for u, v in zip(fb.quiet_idx.tolist(), fb.quiet_vessels) if v.cell is not None]
+        if not gridded:
+            return result
+        # A vessel in the grid: only a fix that takes it out or to another cell, or one with another slow
+        # vessel in its neighbourhood, can change anything; the others only move its slow position
+        # (`carry`). Occupied cells: the grid's, and those of this batch's slow fixes (all of them, before
+        # or after: a neighbour arriving later in the batch must meet this vessel's fixes in order).
+        slow_rows = np.flatnonzero(slow & fb.track)
+        cx, cy = _cells(fb.lon_a[slow_rows], fb.lat_a[slow_rows])
+        grid_cells = [(key, m) for key, members in self.grid.items() for m in members]
+        keys = np.r_[_key(cx, cy), np.array([_key(*c) for c, _ in grid_cells], dtype=np.int64)]
+        who = np.r_[fb.mmsi_a[slow_rows], np.array([m for _, m in grid_cells], dtype=np.int64)]
+        # Per occupied cell, its lowest and highest MMSI: a cell holds a vessel other than A unless both
+        # are A.
+        order = np.argsort(keys, kind="stable")
+        keys, who = keys[order], who[order]
+        first = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+        occupied = keys[first]
+        low = np.minimum.reduceat(who, first)
+        high = np.maximum.reduceat(who, first)
+        n_u = len(fb.uniq)
+        home = np.full(n_u, -1, dtype=np.int64)
+        for u, (x, y) in gridded:
+            home[u] = _key(x, y)
+        rows = np.flatnonzero(home[fb.inverse] >= 0)
+        own = home[fb.inverse[rows]]
+        me = fb.mmsi_a[rows]
+        rx, ry = _cells(fb.lon_a[rows], fb.lat_a[rows])
+        alone = slow[rows] & (_key(rx, ry) == own)
+        last = len(occupied) - 1
+        for dx in (-1, 0, 1):
+            for dy in (-1, 0, 1):
+                cell = own + dx * _ROW + dy
+                at = np.minimum(np.searchsorted(occupied, cell), last)
+                alone &= (occupied[at] != cell) | ((low[at] == me) & (high[at] == me))
+        # (Fixes that move no track, on land or without a position, never reach this detector.)
+        result[rows] = fb.track[rows] & ~alone
         return result
+
+    def carry(self, fb: _FastBatch, rows: NDArray[np.int64]) -> None:
+        # Each skipped fix of a vessel in the grid is slow in its cell: the last one is its slow position.
+        mmsis = fb.mmsi_a[rows]
+        order = np.argsort(mmsis, kind="stable")
+        ends = np.r_[mmsis[order][1:] != mmsis[order][:-1], True]
+        vessels = self.e.vessels
+        for mmsi, row in zip(mmsis[order][ends].tolist(), rows[order][ends].tolist()):
+            v = vessels[mmsi]
+            if v.cell is not None:
+                v.slow_t, v.slow_x, v.slow_y = float(fb.t_a[row]), float(fb.lon_a[row]), float(fb.lat_a[row])
 
     def on_fix(self, v: Vessel, t: float, lon: float, lat: float, sog: float, cog: float, s: int,
                alerts: list[Alert]) -> None:

@@ -17,7 +17,7 @@ from pydantic import Field as Setting
 from monitor import savedstate as S
 from monitor.alerts import iso_time
 from monitor.detectors.base import Field, FixDetector, position
-from monitor.geo import haversine_m
+from monitor.geo import haversine_m, haversine_np
 from monitor.settings_base import Seconds, Section
 
 if TYPE_CHECKING:
@@ -45,17 +45,78 @@ class Loiter(FixDetector):
         Field("lo_alerted", False, S.boolean),
     )
 
+    # A spell under way sends only the fixes that can change it to the per-fix step (base.FixDetector.quiet).
+    quiet = True
+
     def __init__(self, engine: Engine) -> None:
         super().__init__(engine)
         m = engine.masks
         self._harbour, self._strait, self._region = m.harbour, m.strait, m.region
+        # Per zone-set id (geofence.sets): 1 in the strait (its limit), 2 in a region only, 0 neither.
+        self._set_area = np.zeros(0, dtype=np.int8)
 
     def open(self, v: Vessel) -> bool:
         return v.lo_t0 is not None
 
     def prefilter(self, fb: _FastBatch) -> NDArray[np.bool_]:
-        result: NDArray[np.bool_] = (fb.sog_a < self.det.loiter_max_speed_kn) & ~self.e.set_harbour[fb.ids]
+        det = self.det
+        slow = fb.sog_a < det.loiter_max_speed_kn
+        area = self._areas()[fb.ids]
+        # A vessel without a spell: a slow fix may start one.
+        result: NDArray[np.bool_] = slow & ~self.e.set_harbour[fb.ids]
+        spells = [(u, v) for u, v in zip(fb.quiet_idx.tolist(), fb.quiet_vessels) if v.lo_t0 is not None]
+        if not spells:
+            return result
+        # A vessel with a spell: only a fix that can end it (fast, in a harbour or out of the area, beyond
+        # the radius) or raise its alert. The rest only widen it (`carry`). The limit is the level's in
+        # force now: a change of level within the batch sends these fixes to the step anyway.
+        n_u = len(fb.uniq)
+        t0 = np.full(n_u, np.nan)
+        x0 = np.zeros(n_u)
+        y0 = np.zeros(n_u)
+        alerted = np.zeros(n_u, dtype=bool)
+        for i, v in spells:
+            t0[i], x0[i], y0[i], alerted[i] = v.lo_t0, v.lo_x, v.lo_y, v.lo_alerted
+        rows = np.flatnonzero(~np.isnan(t0[fb.inverse]))
+        u = fb.inverse[rows]
+        limits = self.e.posture.limits
+        limit = np.where(area[rows] == 1, limits.loiter_strait_s, limits.loiter_region_s)
+        with np.errstate(invalid="ignore"):
+            d = haversine_np(x0[u], y0[u], fb.lon_a[rows], fb.lat_a[rows])
+            # (A millimetre's margin: haversine_np may differ from on_fix's haversine_m in the last bit.)
+            keeps = (
+                slow[rows] & (area[rows] > 0) & ~self.e.set_harbour[fb.ids[rows]]
+                & (d <= det.loiter_radius_m - 1e-3) & (alerted[u] | (fb.t_a[rows] - t0[u] < limit))
+            )
+        # (Fixes that move no track, on land or without a position, never reach this detector.)
+        result[rows] = fb.track[rows] & ~keeps
         return result
+
+    def carry(self, fb: _FastBatch, rows: NDArray[np.int64]) -> None:
+        # Each skipped fix of a spell is slow and within the radius: it widens the spell (lo_r) and ends a
+        # burst of speed (lo_fast).
+        mmsis, at = np.unique(fb.mmsi_a[rows], return_inverse=True)
+        spells = [self.e.vessels[m] for m in mmsis.tolist()]
+        x0 = np.array([v.lo_x for v in spells])
+        y0 = np.array([v.lo_y for v in spells])
+        d = haversine_np(x0[at], y0[at], fb.lon_a[rows], fb.lat_a[rows])
+        # Each vessel's farthest fix (the last of its rows ordered by distance), measured again as on_fix
+        # measures it.
+        by_distance = np.lexsort((d, at))
+        last = np.r_[at[by_distance][1:] != at[by_distance][:-1], True]
+        for v, far in zip(spells, rows[by_distance[last]].tolist()):
+            if v.lo_t0 is not None:
+                v.lo_r = max(v.lo_r, haversine_m(v.lo_x, v.lo_y, float(fb.lon_a[far]), float(fb.lat_a[far])))
+                v.lo_fast = None
+
+    def _areas(self) -> NDArray[np.int8]:
+        sets = self.e.geofence.sets
+        have = len(self._set_area)
+        if have < len(sets):
+            strait, region = self._strait, self._region
+            new = [1 if mask & strait else 2 if mask & region else 0 for mask in sets.masks[have:]]
+            self._set_area = np.r_[self._set_area, np.array(new, dtype=np.int8)]
+        return self._set_area
 
     def on_fix(self, v: Vessel, t: float, lon: float, lat: float, sog: float, cog: float, s: int,
                alerts: list[Alert]) -> None:
