@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import collections
 import datetime as dt
+import functools
 import itertools
 import math
 import operator
@@ -25,18 +26,6 @@ from dataclasses import dataclass
 from typing import Any, Protocol, cast
 
 import numpy as np
-from pyais.bit_vector import bit_vector
-from pyais.constants import ShipType
-from pyais.messages import (
-    MSG_CLASS,
-    MessageType4,
-    MessageType5,
-    MessageType9,
-    MessageType19,
-    MessageType21,
-    MessageType24PartA,
-    MessageType27,
-)
 
 from monitor.nmea import RawMessage
 
@@ -114,8 +103,14 @@ for _c, _t in _TYPE_OF_CHAR.items():
     _TYPE_OF_BYTE[_c] = _t
 # Six-bit value -> its text character's byte, as pyais reads text ('@' for 0, then 'A'..'_', ' '..'?').
 _TEXT_BYTE = np.array([v + 64 if v < 32 else v for v in range(64)], dtype=np.uint8)
-# Type 5's ship type as pyais reports it: its ShipType enum maps unknown codes to reserved members.
-_SHIP_TYPE_5 = [int(ShipType(v)) for v in range(256)]
+@functools.cache
+def _ship_types_5() -> list[int]:
+    """Type 5's ship type as pyais reports it: its ShipType enum maps unknown codes to reserved members.
+    (pyais is imported on first use, here and in _decode_rare: its import is a tenth of a second, a
+    twentieth of a replay of a million lines that needs neither.)"""
+    from pyais.constants import ShipType
+
+    return [int(ShipType(v)) for v in range(256)]
 _TYPE5_BITS = 422  # type 5 fields up to the destination's end: from here on, decoded in bulk
 _GATHER = 71  # characters gathered per static message (a type 5's 422 bits)
 _COLUMNS = np.arange(_GATHER)
@@ -260,6 +255,18 @@ def _decode_rare(msg_type: int, payload: bytes, fill: int) -> dict[str, Any] | s
 
     Returns a record (CONTRACT decode keys, None for not available) or the reject reason.
     """
+    from pyais.bit_vector import bit_vector
+    from pyais.messages import (
+        MSG_CLASS,
+        MessageType4,
+        MessageType5,
+        MessageType9,
+        MessageType19,
+        MessageType21,
+        MessageType24PartA,
+        MessageType27,
+    )
+
     bits = len(payload) * 6 - fill
     if msg_type == 0 or msg_type > 27:
         return "unknown_sentence"
@@ -408,7 +415,8 @@ def _bulk_statics(
         imo = [v or None for v in _field(six, 40, 30).tolist()]
         callsign = _text(six, 70, 7)
         name = _text(six, 112, 20)
-        ship = [_SHIP_TYPE_5[v] or None for v in _field(six, 232, 8).tolist()]
+        ship_types = _ship_types_5()
+        ship = [ship_types[v] or None for v in _field(six, 232, 8).tolist()]
         draught = [v or None for v in (_field(six, 294, 8) / 10.0).tolist()]  # float(raw) / 10.0
         destination = _text(six, 302, 20)
         statics.extend(

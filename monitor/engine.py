@@ -611,8 +611,8 @@ class Engine:
                             fb.take_quiet_rows(i))
                         j = 0
                 v = self.vessel(mmsis[j])
-                fb.catch_up(v)
-                fb.started.add(v.mmsi)
+                if v.mmsi not in fb.started:
+                    fb.take_over(v, i)
                 self._report(v, t, lons[j], lats[j], sogs[j], cogs[j], words[j] if valid[j] else None,
                              moves, alerts)
                 j += 1
@@ -1019,7 +1019,6 @@ class _FastBatch:
         self.quiet_rows = np.zeros(n, dtype=bool)
         # Set when the posture level changes mid-batch: the quiet pre-filters judged with the old limits.
         self.limits_changed = False
-        self.carry_skipped = False  # take_quiet_rows has sent skipped vessels' later rows to the step
 
     def flags(self) -> NDArray[np.bool_]:
         e = self.e
@@ -1037,6 +1036,10 @@ class _FastBatch:
         tr = e._tracks
         slots = tr.lookup(uniq)
         self.uniq, self.slots = uniq, slots
+        # Each vessel's rows, in input order: order[group_lo[u]:group_hi[u]] for vessel uniq[u].
+        self.order = order
+        self.group_lo = np.flatnonzero(first)
+        self.group_hi = np.r_[self.group_lo[1:], n]
         known = slots >= 0
         k = np.maximum(slots, 0)
         st_time = np.where(known, tr.time[k], -np.inf)
@@ -1098,11 +1101,6 @@ class _FastBatch:
             (valid & ((t < prev_t) | detectors | np.isnan(prev_t) | first_fix))
             | untimed | st_hot[inverse]
         )
-        # A vessel with a quiet episode open takes the step for all its rows or none: a quiet detector's
-        # skipped fixes are carried at the batch's end, not between its per-fix steps.
-        if len(self.quiet_idx):
-            any_interesting = np.bincount(inverse, weights=interesting, minlength=len(uniq)) > 0
-            interesting |= (quiet & any_interesting)[inverse]
         self.quiet_rows = quiet[inverse]
         # From a vessel's first interesting row on, all its rows take the per-fix step.
         flags_sorted = interesting[order].astype(np.int64)
@@ -1157,6 +1155,18 @@ class _FastBatch:
             list(map(self.masks.__getitem__, self.ids[rows].tolist())),
         )
 
+    def take_over(self, v: Vessel, i: int) -> None:
+        """The per-fix step takes vessel `v` over at its row i: its rows skipped so far are applied (the
+        track; the quiet detectors carry theirs)."""
+        self.catch_up(v)
+        if self.prev_track[i] >= 0:
+            u = int(self.inverse[i])
+            rows = self.order[self.group_lo[u] : self.group_hi[u]]
+            skipped = rows[(rows < i) & self.track[rows]]
+            for detector in self.e._quiet:
+                detector.carry(self, skipped)
+        self.started.add(v.mmsi)
+
     def take_quiet_rows(self, start: int) -> NDArray[np.int64]:
         """Send the rows from `start` on of vessels with a quiet episode open through the per-fix step
         too; the rows from `start` on to process, in order. Those vessels' skipped rows before `start`
@@ -1164,7 +1174,6 @@ class _FastBatch:
         self.limits_changed = False
         extra = np.flatnonzero(self.quiet_rows[start:] & ~self.process[start:]) + start
         self.process[extra] = True
-        self.carry_skipped = True
         rest: NDArray[np.int64] = np.flatnonzero(self.process[start:]) + start
         return rest
 
@@ -1173,13 +1182,6 @@ class _FastBatch:
         if v.mmsi in self.started:
             return
         upto = self.upto
-        if self.carry_skipped and upto < self.n and self.process[upto] and int(self.mmsi_a[upto]) == v.mmsi:
-            # Taken over mid-batch (take_quiet_rows): its quiet detectors carry its skipped fixes.
-            mine = self.mmsi_a[:upto] == v.mmsi
-            skipped = np.flatnonzero(mine & self.track[:upto] & ~self.process[:upto])
-            if len(skipped):
-                for detector in self.e._quiet:
-                    detector.carry(self, skipped)
         if upto < self.n and self.process[upto] and int(self.mmsi_a[upto]) == v.mmsi:
             self._apply(v, int(self.prev_track[upto]), int(self.prev_any[upto]), int(self.prev_land[upto]))
             return
@@ -1223,13 +1225,14 @@ class _FastBatch:
             keep[np.searchsorted(self.uniq, np.fromiter(self.started, np.int64, len(self.started)))] = False
         if not keep.any():
             return
-        # Their quiet detectors' open episodes carry the skipped fixes (an episode's spread, its last place).
-        if len(self.quiet_idx):
-            carried = np.flatnonzero(self.track & (self.quiet_rows & keep[self.inverse]))
-            if len(carried):
-                for detector in e._quiet:
-                    detector.carry(self, carried)
         tr = e._tracks
+        # The quiet detectors carry their skipped fixes (an episode's spread, its last place, the encounter
+        # grid of vessels alone); where that opens or closes an episode, the table's `quiet` follows.
+        carried = np.flatnonzero(self.track & keep[self.inverse])
+        if len(carried):
+            for detector in e._quiet:
+                for v in detector.carry(self, carried):
+                    tr.quiet[tr.slot[v.mmsi]] = any(d.open(v) for d in e._quiet)
         fix = keep & (self.last_track >= 0)
         rows = self.last_track[fix]
         k = self.slots[fix]

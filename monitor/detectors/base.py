@@ -87,10 +87,10 @@ class FixDetector:
         self.e = engine
         self.det = engine.det
 
-    # True: an open episode does not send every later fix of the vessel through the per-fix step. The
-    # pre-filter then also picks, among the fixes of vessels with an episode open (`fb.quiet_vessels`),
-    # those that can change the episode; `carry` applies the others' effect (an episode's spread, its last
-    # position), which must be idempotent (a vessel's skipped fixes may be carried twice).
+    # True: an open episode does not send every later fix of the vessel through the per-fix step. Its
+    # pre-filter then picks, among all fixes (those of vessels with an episode open included: the batch's
+    # `quiet_vessels`), the ones that can change more than `carry` applies: an episode's spread, its last
+    # position, a grid cell with no other vessel near.
     quiet: ClassVar[bool] = False
 
     def open(self, v: Vessel) -> bool:
@@ -98,10 +98,12 @@ class FixDetector:
         per-fix step)?"""
         return False
 
-    def carry(self, fb: _FastBatch, rows: NDArray[np.int64]) -> None:
-        """`quiet` detectors: apply the skipped trusted fixes `rows` (input order, any vessels; only those
-        of vessels with an episode open matter) as `on_fix` would have, which the pre-filter vouched
-        changes nothing but continuous values of the episode."""
+    def carry(self, fb: _FastBatch, rows: NDArray[np.int64]) -> Iterable[Vessel]:
+        """`quiet` detectors: apply the skipped trusted fixes `rows` (input order, any vessels: those this
+        detector has nothing to do with are ignored) as `on_fix` would have; the pre-filter vouched that
+        they change nothing else. Returns the vessels whose `open` may have changed. Called once per vessel
+        and batch: for a vessel the per-fix step takes over mid-batch, with its rows before that."""
+        return ()
 
     def prefilter(self, fb: _FastBatch) -> NDArray[np.bool_]:
         """For each fix of the batch: can it change this detector's state of its vessel? (A vessel with an

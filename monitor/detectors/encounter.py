@@ -10,6 +10,7 @@ one is, else the lower MMSI.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -42,6 +43,13 @@ def _cells(lon: NDArray[np.float64], lat: NDArray[np.float64]) -> tuple[NDArray[
 def _key(x: Any, y: Any) -> Any:
     """One integer per cell, neighbours `_ROW` apart in x and 1 in y."""
     return (x + _OFFSET) * _ROW + (y + _OFFSET)
+
+
+def _last_per_vessel(mmsis: NDArray[np.int64], rows: NDArray[np.int64]) -> Iterable[tuple[int, int]]:
+    """(MMSI, its last row) for each vessel of `rows` (input order)."""
+    order = np.argsort(mmsis, kind="stable")
+    ends = np.r_[mmsis[order][1:] != mmsis[order][:-1], True] if len(order) else np.zeros(0, dtype=bool)
+    return zip(mmsis[order][ends].tolist(), rows[order][ends].tolist())
 
 
 class _Pair:
@@ -79,63 +87,88 @@ class Encounter(FixDetector):
         self._harbour = engine.masks.harbour
         self.grid: dict[tuple[int, int], set[int]] = {}  # cell -> the slow vessels in it
         self.pairs: dict[tuple[int, int], _Pair] = {}  # (lower MMSI, higher) -> their episode
+        self._involved = np.zeros(0, dtype=bool)  # of the batch, per vessel: alone, in or into the grid
 
     def open(self, v: Vessel) -> bool:
         return v.cell is not None
 
     def prefilter(self, fb: _FastBatch) -> NDArray[np.bool_]:
-        slow = (fb.sog_a < self.det.encounter_max_speed_kn) & ~self.e.set_harbour[fb.ids]
-        # A vessel not in the grid: a slow fix puts it there.
-        result: NDArray[np.bool_] = slow.copy()
-        gridded = [(u, v.cell) for u, v in zip(fb.quiet_idx.tolist(), fb.quiet_vessels) if v.cell is not None]
-        if not gridded:
-            return result
-        # A vessel in the grid: only a fix that takes it out or to another cell, or one with another slow
-        # vessel in its neighbourhood, can change anything; the others only move its slow position
-        # (`carry`). Occupied cells: the grid's, and those of this batch's slow fixes (all of them, before
-        # or after: a neighbour arriving later in the batch must meet this vessel's fixes in order).
-        slow_rows = np.flatnonzero(slow & fb.track)
+        # Only a vessel with another near it can meet it: one with a slow fix (or its grid cell at the
+        # batch's start) in the 3 x 3 cells around another vessel's slow fix or grid cell, this batch's
+        # slow fixes all counted (before or after: a neighbour arriving later must meet its fixes in
+        # order). All the trusted fixes of such a vessel take the per-fix step; a vessel alone only moves
+        # in and out of the grid, which `carry` applies.
+        slow = (fb.sog_a < self.det.encounter_max_speed_kn) & ~self.e.set_harbour[fb.ids] & fb.track
+        slow_rows = np.flatnonzero(slow)
+        n_u = len(fb.uniq)
+        home = np.full(n_u, -1, dtype=np.int64)  # grid cell key at the batch's start (-1: not in the grid)
+        for u, v in zip(fb.quiet_idx.tolist(), fb.quiet_vessels):
+            if v.cell is not None:
+                home[u] = _key(*v.cell)
+        self._involved = np.zeros(n_u, dtype=bool)
+        self._involved[fb.inverse[slow_rows]] = True
+        self._involved |= home >= 0
+        if not self._involved.any():
+            return np.zeros(fb.n, dtype=bool)
         cx, cy = _cells(fb.lon_a[slow_rows], fb.lat_a[slow_rows])
-        grid_cells = [(key, m) for key, members in self.grid.items() for m in members]
-        keys = np.r_[_key(cx, cy), np.array([_key(*c) for c, _ in grid_cells], dtype=np.int64)]
-        who = np.r_[fb.mmsi_a[slow_rows], np.array([m for _, m in grid_cells], dtype=np.int64)]
-        # Per occupied cell, its lowest and highest MMSI: a cell holds a vessel other than A unless both
-        # are A.
+        members = [(cell, m) for cell, ms in self.grid.items() for m in ms]
+        keys = np.r_[_key(cx, cy), np.array([_key(*c) for c, _ in members], dtype=np.int64)]
+        who = np.r_[fb.mmsi_a[slow_rows], np.array([m for _, m in members], dtype=np.int64)]
+        # Per occupied cell, its lowest and highest MMSI: it holds a vessel other than A unless both are A.
         order = np.argsort(keys, kind="stable")
         keys, who = keys[order], who[order]
         first = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
         occupied = keys[first]
         low = np.minimum.reduceat(who, first)
         high = np.maximum.reduceat(who, first)
-        n_u = len(fb.uniq)
-        home = np.full(n_u, -1, dtype=np.int64)
-        for u, (x, y) in gridded:
-            home[u] = _key(x, y)
-        rows = np.flatnonzero(home[fb.inverse] >= 0)
-        own = home[fb.inverse[rows]]
-        me = fb.mmsi_a[rows]
-        rx, ry = _cells(fb.lon_a[rows], fb.lat_a[rows])
-        alone = slow[rows] & (_key(rx, ry) == own)
+        # The cells each vessel is at (its slow fixes', its grid cell): has any another vessel near?
+        gridded = np.flatnonzero(home >= 0)
+        at_u = np.r_[fb.inverse[slow_rows], gridded]
+        at_key = np.r_[_key(cx, cy), home[gridded]]
+        me = fb.uniq[at_u]
+        near = np.zeros(len(at_u), dtype=bool)
         last = len(occupied) - 1
         for dx in (-1, 0, 1):
             for dy in (-1, 0, 1):
-                cell = own + dx * _ROW + dy
-                at = np.minimum(np.searchsorted(occupied, cell), last)
-                alone &= (occupied[at] != cell) | ((low[at] == me) & (high[at] == me))
-        # (Fixes that move no track, on land or without a position, never reach this detector.)
-        result[rows] = fb.track[rows] & ~alone
+                cell = at_key + dx * _ROW + dy
+                k = np.minimum(np.searchsorted(occupied, cell), last)
+                near |= (occupied[k] == cell) & ((low[k] != me) | (high[k] != me))
+        crowded = np.zeros(n_u, dtype=bool)
+        crowded[at_u[near]] = True
+        self._involved &= ~crowded
+        result: NDArray[np.bool_] = crowded[fb.inverse] & fb.track
         return result
 
-    def carry(self, fb: _FastBatch, rows: NDArray[np.int64]) -> None:
-        # Each skipped fix of a vessel in the grid is slow in its cell: the last one is its slow position.
-        mmsis = fb.mmsi_a[rows]
-        order = np.argsort(mmsis, kind="stable")
-        ends = np.r_[mmsis[order][1:] != mmsis[order][:-1], True]
+    def carry(self, fb: _FastBatch, rows: NDArray[np.int64]) -> Iterable[Vessel]:
+        # A vessel alone: its last trusted fix says whether it is in the grid (slow, out of harbours) and
+        # in which cell; its last slow one is its slow position.
+        rows = rows[self._involved[fb.inverse[rows]]]
+        if not len(rows):
+            return ()
+        max_kn = self.det.encounter_max_speed_kn
+        slow = (fb.sog_a[rows] < max_kn) & ~self.e.set_harbour[fb.ids[rows]]
+        changed = []
+        grid = self.grid
         vessels = self.e.vessels
-        for mmsi, row in zip(mmsis[order][ends].tolist(), rows[order][ends].tolist()):
+        for mmsi, pick in _last_per_vessel(fb.mmsi_a[rows[slow]], rows[slow]):
             v = vessels[mmsi]
-            if v.cell is not None:
-                v.slow_t, v.slow_x, v.slow_y = float(fb.t_a[row]), float(fb.lon_a[row]), float(fb.lat_a[row])
+            v.slow_t, v.slow_x, v.slow_y = float(fb.t_a[pick]), float(fb.lon_a[pick]), float(fb.lat_a[pick])
+        for mmsi, pick in _last_per_vessel(fb.mmsi_a[rows], rows):
+            v = vessels[mmsi]
+            cell = None
+            if fb.sog_a[pick] < max_kn and not self.e.set_harbour[fb.ids[pick]]:
+                cell = (math.floor(fb.lon_a[pick] / CELL_DEG), math.floor(fb.lat_a[pick] / CELL_DEG))
+            if cell != v.cell:
+                if v.cell is not None:
+                    grid[v.cell].discard(mmsi)
+                else:
+                    changed.append(v)
+                if cell is not None:
+                    grid.setdefault(cell, set()).add(mmsi)
+                elif v.cell is not None:
+                    changed.append(v)
+                v.cell = cell
+        return changed
 
     def on_fix(self, v: Vessel, t: float, lon: float, lat: float, sog: float, cog: float, s: int,
                alerts: list[Alert]) -> None:

@@ -8,6 +8,7 @@ A spell survives short bursts of speed (up to `episode_gap_s`); one alert per sp
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -54,6 +55,10 @@ class Loiter(FixDetector):
         self._harbour, self._strait, self._region = m.harbour, m.strait, m.region
         # Per zone-set id (geofence.sets): 1 in the strait (its limit), 2 in a region only, 0 neither.
         self._set_area = np.zeros(0, dtype=np.int8)
+        # Of the batch (prefilter, for carry): per vessel (`fb.uniq`), has it a spell open; per row of
+        # such a vessel, when its burst of speed began (NaN: none).
+        self._spell = np.zeros(0, dtype=bool)
+        self._since = np.zeros(0)
 
     def open(self, v: Vessel) -> bool:
         return v.lo_t0 is not None
@@ -62,52 +67,82 @@ class Loiter(FixDetector):
         det = self.det
         slow = fb.sog_a < det.loiter_max_speed_kn
         area = self._areas()[fb.ids]
+        harbour = self.e.set_harbour[fb.ids]
         # A vessel without a spell: a slow fix may start one.
-        result: NDArray[np.bool_] = slow & ~self.e.set_harbour[fb.ids]
+        result: NDArray[np.bool_] = slow & ~harbour
+        self._spell = np.zeros(len(fb.uniq), dtype=bool)
         spells = [(u, v) for u, v in zip(fb.quiet_idx.tolist(), fb.quiet_vessels) if v.lo_t0 is not None]
         if not spells:
             return result
-        # A vessel with a spell: only a fix that can end it (fast, in a harbour or out of the area, beyond
-        # the radius) or raise its alert. The rest only widen it (`carry`). The limit is the level's in
-        # force now: a change of level within the batch sends these fixes to the step anyway.
+        # A vessel with a spell: only a fix that ends it (in a harbour or out of the area, beyond the
+        # radius, fast for longer than the gap) or raises its alert needs the step; the others widen it or
+        # start and end bursts of speed (`carry`). The limit is the level's in force now: a change of level
+        # within the batch sends these fixes to the step (Engine._process_fast).
         n_u = len(fb.uniq)
-        t0 = np.full(n_u, np.nan)
+        t0 = np.zeros(n_u)
         x0 = np.zeros(n_u)
         y0 = np.zeros(n_u)
+        fast0 = np.full(n_u, np.nan)
         alerted = np.zeros(n_u, dtype=bool)
         for i, v in spells:
             t0[i], x0[i], y0[i], alerted[i] = v.lo_t0, v.lo_x, v.lo_y, v.lo_alerted
-        rows = np.flatnonzero(~np.isnan(t0[fb.inverse]))
+            if v.lo_fast is not None:
+                fast0[i] = v.lo_fast
+            self._spell[i] = True
+        # Their trusted fixes, vessel by vessel in input order (fixes that move no track never reach here).
+        rows = np.flatnonzero(self._spell[fb.inverse] & fb.track)
+        rows = rows[np.argsort(fb.inverse[rows], kind="stable")]
         u = fb.inverse[rows]
+        t = fb.t_a[rows]
+        slow_r = slow[rows]
+        # When the burst of speed a fast fix is in began: after the vessel's last slow fix before it, or
+        # with none in the batch, when the spell's last burst began (lo_fast), else at its first fix.
+        at = np.arange(len(rows))
+        group = np.flatnonzero(np.r_[True, u[1:] != u[:-1]]) if len(rows) else at
+        lo = np.repeat(group, np.diff(np.r_[group, len(rows)]))
+        last_slow = np.maximum.accumulate(np.where(slow_r, at, -1)) if len(rows) else at
+        since = np.where(last_slow >= lo, t[np.minimum(last_slow + 1, len(rows) - 1)], np.nan)
+        since = np.where(np.isnan(since), np.where(np.isnan(fast0[u]), t[lo], fast0[u]), since)
+        self._since = np.full(fb.n, np.nan)
+        self._since[rows] = since
         limits = self.e.posture.limits
         limit = np.where(area[rows] == 1, limits.loiter_strait_s, limits.loiter_region_s)
-        with np.errstate(invalid="ignore"):
-            d = haversine_np(x0[u], y0[u], fb.lon_a[rows], fb.lat_a[rows])
-            # (A millimetre's margin: haversine_np may differ from on_fix's haversine_m in the last bit.)
-            keeps = (
-                slow[rows] & (area[rows] > 0) & ~self.e.set_harbour[fb.ids[rows]]
-                & (d <= det.loiter_radius_m - 1e-3) & (alerted[u] | (fb.t_a[rows] - t0[u] < limit))
-            )
-        # (Fixes that move no track, on land or without a position, never reach this detector.)
-        result[rows] = fb.track[rows] & ~keeps
+        d = haversine_np(x0[u], y0[u], fb.lon_a[rows], fb.lat_a[rows])
+        # (A millimetre's margin: haversine_np may differ from on_fix's haversine_m in the last bit.)
+        keeps = (area[rows] > 0) & ~harbour[rows] & (d <= det.loiter_radius_m - 1e-3) & np.where(
+            slow_r, alerted[u] | (t - t0[u] < limit), t - since <= det.episode_gap_s)
+        result[self._spell[fb.inverse]] = False
+        result[rows] = ~keeps
         return result
 
-    def carry(self, fb: _FastBatch, rows: NDArray[np.int64]) -> None:
-        # Each skipped fix of a spell is slow and within the radius: it widens the spell (lo_r) and ends a
-        # burst of speed (lo_fast).
-        mmsis, at = np.unique(fb.mmsi_a[rows], return_inverse=True)
-        spells = [self.e.vessels[m] for m in mmsis.tolist()]
-        x0 = np.array([v.lo_x for v in spells])
-        y0 = np.array([v.lo_y for v in spells])
-        d = haversine_np(x0[at], y0[at], fb.lon_a[rows], fb.lat_a[rows])
-        # Each vessel's farthest fix (the last of its rows ordered by distance), measured again as on_fix
-        # measures it.
-        by_distance = np.lexsort((d, at))
-        last = np.r_[at[by_distance][1:] != at[by_distance][:-1], True]
-        for v, far in zip(spells, rows[by_distance[last]].tolist()):
-            if v.lo_t0 is not None:
+    def carry(self, fb: _FastBatch, rows: NDArray[np.int64]) -> Iterable[Vessel]:
+        # A spell's skipped fixes: the slow ones widen it (lo_r) and end a burst of speed, the fast ones
+        # start or continue one (lo_fast: when it began, worked out by the pre-filter).
+        rows = rows[self._spell[fb.inverse[rows]]]
+        if not len(rows):
+            return ()
+        rows = rows[np.argsort(fb.inverse[rows], kind="stable")]
+        u = fb.inverse[rows]
+        ends = np.r_[u[1:] != u[:-1], True]
+        slow = fb.sog_a[rows] < self.det.loiter_max_speed_kn
+        vessels = self.e.vessels
+        for mmsi, last in zip(fb.mmsi_a[rows[ends]].tolist(), rows[ends].tolist()):
+            v = vessels[mmsi]
+            v.lo_fast = None if fb.sog_a[last] < self.det.loiter_max_speed_kn else float(self._since[last])
+        widen = rows[slow]
+        if len(widen):
+            mmsis, at = np.unique(fb.mmsi_a[widen], return_inverse=True)
+            spells = [vessels[m] for m in mmsis.tolist()]
+            x0 = np.array([v.lo_x for v in spells])
+            y0 = np.array([v.lo_y for v in spells])
+            d = haversine_np(x0[at], y0[at], fb.lon_a[widen], fb.lat_a[widen])
+            # Each vessel's farthest slow fix (the last of its rows ordered by distance), measured again as
+            # on_fix measures it.
+            by_distance = np.lexsort((d, at))
+            last = np.r_[at[by_distance][1:] != at[by_distance][:-1], True]
+            for v, far in zip(spells, widen[by_distance[last]].tolist()):
                 v.lo_r = max(v.lo_r, haversine_m(v.lo_x, v.lo_y, float(fb.lon_a[far]), float(fb.lat_a[far])))
-                v.lo_fast = None
+        return ()
 
     def _areas(self) -> NDArray[np.int8]:
         sets = self.e.geofence.sets
