@@ -45,11 +45,12 @@ def _key(x: Any, y: Any) -> Any:
     return (x + _OFFSET) * _ROW + (y + _OFFSET)
 
 
-def _last_per_vessel(mmsis: NDArray[np.int64], rows: NDArray[np.int64]) -> Iterable[tuple[int, int]]:
-    """(MMSI, its last row) for each vessel of `rows` (input order)."""
+def _last_per_vessel(mmsis: NDArray[np.int64], rows: NDArray[np.int64]) -> NDArray[np.int64]:
+    """Each vessel's last row among `rows` (input order), in the order of their MMSIs."""
     order = np.argsort(mmsis, kind="stable")
     ends = np.r_[mmsis[order][1:] != mmsis[order][:-1], True] if len(order) else np.zeros(0, dtype=bool)
-    return zip(mmsis[order][ends].tolist(), rows[order][ends].tolist())
+    result: NDArray[np.int64] = rows[order][ends]
+    return result
 
 
 class _Pair:
@@ -102,18 +103,20 @@ class Encounter(FixDetector):
         slow_rows = np.flatnonzero(slow)
         n_u = len(fb.uniq)
         home = np.full(n_u, -1, dtype=np.int64)  # grid cell key at the batch's start (-1: not in the grid)
-        for u, v in zip(fb.quiet_idx.tolist(), fb.quiet_vessels):
-            if v.cell is not None:
-                home[u] = _key(*v.cell)
+        cells = [(u, v.cell) for u, v in zip(fb.quiet_idx.tolist(), fb.quiet_vessels) if v.cell is not None]
+        if cells:
+            at, xy = zip(*cells)
+            home[list(at)] = _key(*np.array(xy, dtype=np.int64).T)
         self._involved = np.zeros(n_u, dtype=bool)
         self._involved[fb.inverse[slow_rows]] = True
         self._involved |= home >= 0
         if not self._involved.any():
             return np.zeros(fb.n, dtype=bool)
         cx, cy = _cells(fb.lon_a[slow_rows], fb.lat_a[slow_rows])
-        members = [(cell, m) for cell, ms in self.grid.items() for m in ms]
-        keys = np.r_[_key(cx, cy), np.array([_key(*c) for c, _ in members], dtype=np.int64)]
-        who = np.r_[fb.mmsi_a[slow_rows], np.array([m for _, m in members], dtype=np.int64)]
+        members = np.array([(x, y, m) for (x, y), ms in self.grid.items() for m in ms], dtype=np.int64)
+        members = members.reshape(-1, 3)
+        keys = np.r_[_key(cx, cy), _key(members[:, 0], members[:, 1])]
+        who = np.r_[fb.mmsi_a[slow_rows], members[:, 2]]
         # Per occupied cell, its lowest and highest MMSI: it holds a vessel other than A unless both are A.
         order = np.argsort(keys, kind="stable")
         keys, who = keys[order], who[order]
@@ -145,19 +148,22 @@ class Encounter(FixDetector):
         rows = rows[self._involved[fb.inverse[rows]]]
         if not len(rows):
             return ()
-        max_kn = self.det.encounter_max_speed_kn
-        slow = (fb.sog_a[rows] < max_kn) & ~self.e.set_harbour[fb.ids[rows]]
+        slow = (fb.sog_a[rows] < self.det.encounter_max_speed_kn) & ~self.e.set_harbour[fb.ids[rows]]
+        vessels = self.e.vessels
+        picks = _last_per_vessel(fb.mmsi_a[rows[slow]], rows[slow])
+        for mmsi, t, x, y in zip(fb.mmsi_a[picks].tolist(), fb.t_a[picks].tolist(), fb.lon_a[picks].tolist(),
+                                 fb.lat_a[picks].tolist()):
+            v = vessels[mmsi]
+            v.slow_t, v.slow_x, v.slow_y = t, x, y
+        # The grid: where the last fix leaves each vessel (-1: out of it).
+        picks = _last_per_vessel(fb.mmsi_a[rows], rows)
+        in_grid = np.isin(picks, rows[slow])
+        cx, cy = _cells(fb.lon_a[picks], fb.lat_a[picks])
         changed = []
         grid = self.grid
-        vessels = self.e.vessels
-        for mmsi, pick in _last_per_vessel(fb.mmsi_a[rows[slow]], rows[slow]):
+        for mmsi, inside, x, y in zip(fb.mmsi_a[picks].tolist(), in_grid.tolist(), cx.tolist(), cy.tolist()):
             v = vessels[mmsi]
-            v.slow_t, v.slow_x, v.slow_y = float(fb.t_a[pick]), float(fb.lon_a[pick]), float(fb.lat_a[pick])
-        for mmsi, pick in _last_per_vessel(fb.mmsi_a[rows], rows):
-            v = vessels[mmsi]
-            cell = None
-            if fb.sog_a[pick] < max_kn and not self.e.set_harbour[fb.ids[pick]]:
-                cell = (math.floor(fb.lon_a[pick] / CELL_DEG), math.floor(fb.lat_a[pick] / CELL_DEG))
+            cell = (x, y) if inside else None
             if cell != v.cell:
                 if v.cell is not None:
                     grid[v.cell].discard(mmsi)

@@ -8,6 +8,7 @@ A spell survives short bursts of speed (up to `episode_gap_s`); one alert per sp
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
@@ -79,16 +80,17 @@ class Loiter(FixDetector):
         # start and end bursts of speed (`carry`). The limit is the level's in force now: a change of level
         # within the batch sends these fixes to the step (Engine._process_fast).
         n_u = len(fb.uniq)
-        t0 = np.zeros(n_u)
-        x0 = np.zeros(n_u)
-        y0 = np.zeros(n_u)
+        at_u = np.array([i for i, _ in spells], dtype=np.int64)
+        vs = [v for _, v in spells]
+        self._spell[at_u] = True
+        t0, x0, y0 = np.zeros(n_u), np.zeros(n_u), np.zeros(n_u)
         fast0 = np.full(n_u, np.nan)
         alerted = np.zeros(n_u, dtype=bool)
-        for i, v in spells:
-            t0[i], x0[i], y0[i], alerted[i] = v.lo_t0, v.lo_x, v.lo_y, v.lo_alerted
-            if v.lo_fast is not None:
-                fast0[i] = v.lo_fast
-            self._spell[i] = True
+        t0[at_u] = [v.lo_t0 for v in vs]
+        x0[at_u] = [v.lo_x for v in vs]
+        y0[at_u] = [v.lo_y for v in vs]
+        fast0[at_u] = [math.nan if v.lo_fast is None else v.lo_fast for v in vs]
+        alerted[at_u] = [v.lo_alerted for v in vs]
         # Their trusted fixes, vessel by vessel in input order (fixes that move no track never reach here).
         rows = np.flatnonzero(self._spell[fb.inverse] & fb.track)
         rows = rows[np.argsort(fb.inverse[rows], kind="stable")]
@@ -123,12 +125,12 @@ class Loiter(FixDetector):
             return ()
         rows = rows[np.argsort(fb.inverse[rows], kind="stable")]
         u = fb.inverse[rows]
-        ends = np.r_[u[1:] != u[:-1], True]
+        last = rows[np.r_[u[1:] != u[:-1], True]]
         slow = fb.sog_a[rows] < self.det.loiter_max_speed_kn
         vessels = self.e.vessels
-        for mmsi, last in zip(fb.mmsi_a[rows[ends]].tolist(), rows[ends].tolist()):
-            v = vessels[mmsi]
-            v.lo_fast = None if fb.sog_a[last] < self.det.loiter_max_speed_kn else float(self._since[last])
+        bursts = np.where(fb.sog_a[last] < self.det.loiter_max_speed_kn, np.nan, self._since[last])
+        for mmsi, since in zip(fb.mmsi_a[last].tolist(), bursts.tolist()):
+            vessels[mmsi].lo_fast = None if since != since else since
         widen = rows[slow]
         if len(widen):
             mmsis, at = np.unique(fb.mmsi_a[widen], return_inverse=True)
@@ -139,9 +141,11 @@ class Loiter(FixDetector):
             # Each vessel's farthest slow fix (the last of its rows ordered by distance), measured again as
             # on_fix measures it.
             by_distance = np.lexsort((d, at))
-            last = np.r_[at[by_distance][1:] != at[by_distance][:-1], True]
-            for v, far in zip(spells, widen[by_distance[last]].tolist()):
-                v.lo_r = max(v.lo_r, haversine_m(v.lo_x, v.lo_y, float(fb.lon_a[far]), float(fb.lat_a[far])))
+            far = widen[by_distance[np.r_[at[by_distance][1:] != at[by_distance][:-1], True]]]
+            for v, r in zip(spells, map(haversine_m, x0.tolist(), y0.tolist(), fb.lon_a[far].tolist(),
+                                        fb.lat_a[far].tolist())):
+                if r > v.lo_r:
+                    v.lo_r = r
         return ()
 
     def _areas(self) -> NDArray[np.int8]:
