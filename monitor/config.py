@@ -42,7 +42,7 @@ from pydantic_settings import (
 )
 from pydantic_settings.sources.utils import parse_env_vars
 
-from monitor.detectors import DETECTOR_KINDS, KINDS, DetectorSettings, severities
+from monitor.detectors import DETECTOR_KINDS, KINDS, CorridorSettings, DetectorSettings, severities
 from monitor.errors import ConfigError
 from monitor.levels import LEVELS, Level, Severity
 from monitor.settings_base import Seconds, Section
@@ -50,6 +50,7 @@ from monitor.settings_base import Seconds, Section
 __all__ = [
     "ENV_PREFIX",
     "LEVELS",
+    "CorridorSettings",
     "DecodeSettings",
     "DetectorSettings",
     "EscalationRule",
@@ -284,6 +285,10 @@ class PostureSettings(_Section):
 class MqttSettings(_Section):
     """[mqtt]: the broker alerts are published to (`run`, `replay --publish`)."""
 
+    # false: `run` publishes nothing and needs no broker (`make live`, a desk that only uses the HTTP
+    # API); alerts are still kept and listed over HTTP, but not queued in the outbox. An `mqtt` feed
+    # still reads from `url`.
+    enabled: bool = True
     url: str = Field(default="mqtt://127.0.0.1:1883", pattern=r"^mqtts?://[^/:]+(:\d+)?/?$")
     prefix: str = Field(default="chokepoint", pattern=r"^[^#+]+$")  # topics are {prefix}/alerts/...
     client_id: str = ""  # empty: chokepoint-monitor-<hostname>
@@ -353,7 +358,7 @@ class HttpSettings(_Section):
         return self
 
 
-FeedType = Literal["tcp", "tcp_server", "udp", "aisstream", "mqtt"]
+FeedType = Literal["tcp", "tcp_server", "udp", "aisstream", "mqtt", "file"]
 
 
 class FeedSettings(_Section):
@@ -368,6 +373,27 @@ class FeedSettings(_Section):
     topic: str = "ais/nmea"  # mqtt: input topic carrying NMEA lines (on the [mqtt] broker)
     stall_s: _Seconds = Field(default=120.0, gt=0)  # nothing received this long: reported as stalled
     reconnect_max_s: _Seconds = Field(default=60.0, gt=0)  # cap of the jittered reconnect backoff
+    # file: a recording (plain or .gz) streamed as if live, relative to the config file; `speed` times
+    # real time, paced by its lines' tag-block times; `loop`: played again and again (monitor.filefeed).
+    path: Path | None = None
+    speed: float = Field(default=1.0, gt=0, le=1_000_000, allow_inf_nan=False)
+    loop: bool = False
+
+    @field_validator("path")
+    @classmethod
+    def _readable(cls, value: Path | None) -> Path | None:
+        # Checked at start (exit 3 naming the key), not found missing by the feed minutes later.
+        if value is not None and not value.is_file():
+            raise ValueError(f"no such file: {value}" if not value.exists() else f"not a file: {value}")
+        if value is not None and not os.access(value, os.R_OK):
+            raise ValueError(f"cannot read: {value}")
+        return value
+
+    @model_validator(mode="after")
+    def _file_needs_path(self) -> FeedSettings:
+        if self.type == "file" and self.path is None:
+            raise ValueError("a feed of type \"file\" needs `path`, the recording to stream")
+        return self
 
 
 class ServiceSettings(_Section):
@@ -425,6 +451,7 @@ class Settings(BaseSettings):
     logging: LoggingSettings = LoggingSettings()
     posture: PostureSettings = PostureSettings()
     detectors: DetectorSettings = DetectorSettings()
+    corridor: CorridorSettings = CorridorSettings()
     mqtt: MqttSettings = MqttSettings()
     outbox: OutboxSettings = OutboxSettings()
     state: StateSettings = StateSettings()
@@ -513,6 +540,13 @@ def _read_toml(path: Path) -> dict[str, Any]:
             # Relative to the config file, not to wherever the daemon happens to be started from.
             # abspath, not resolve(): a config symlinked into /etc/ keeps its zone file beside the link.
             zones["file"] = os.path.join(os.path.dirname(os.path.abspath(path)), zone_file)
+    feeds = data.get("feeds")
+    for feed in feeds if isinstance(feeds, list) else ():
+        # A file feed's recording too, like the zone file.
+        if isinstance(feed, dict) and isinstance(feed.get("path"), str) and feed["path"].strip():
+            recording = Path(feed["path"]).expanduser()
+            if not recording.is_absolute():
+                feed["path"] = os.path.join(os.path.dirname(os.path.abspath(path)), recording)
     return data
 
 

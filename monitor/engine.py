@@ -85,6 +85,8 @@ class Vessel:
     slow_x: float
     slow_y: float
     cell: tuple[int, int] | None
+    cd_since: float | None  # (monitor.detectors.corridor)
+    cd_last: float
 
     def __init__(self, mmsi: int, watch: list[str]) -> None:
         self.mmsi = mmsi

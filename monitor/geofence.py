@@ -22,8 +22,10 @@ from shapely import Geometry, STRtree
 from monitor.geo import M_PER_DEG_LAT, buffer_m, haversine_m
 from monitor.zones import Zone, ZoneFile
 
-# Kinds a vessel enters and leaves (CONTRACT: not region, gate, land).
-TRACKED_KINDS = ("strait", "tss_lane", "separation_zone", "port", "anchorage", "territorial_sea")
+# Kinds a vessel enters and leaves (CONTRACT: not region, gate, land). Hazards and corridors too: their
+# zone_enter is what `hazard_enter` re-raises (monitor.detectors.hazard), with the same tolerance band.
+TRACKED_KINDS = ("strait", "tss_lane", "separation_zone", "port", "anchorage", "territorial_sea", "hazard",
+                 "corridor")
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,5 @@
-"""The daemon's HTTP API: health, readiness, metrics, vessels, alerts, zones, posture and live alerts.
+"""The daemon's HTTP API: health, readiness, metrics, vessels, alerts, zones, posture and live alerts;
+and the operator's map page (`GET /`, its files under `/page/`, from monitor/page/).
 
 Only this module touches HTTP. It knows the daemon through `ServiceView` and nothing else, so it is
 tested against a fake and the daemon can change behind it.
@@ -14,8 +15,9 @@ Security, in order of the request's path:
   idle keep-alive), request lines and headers are capped in size, bodies at MAX_BODY_BYTES, and
   `/api/vessels` answers in pages, building only the page, one page at a time, yielding to the event
   loop every VESSEL_SLICE vessels, so no request holds the daemon for more than a millisecond or two.
-- The only write, `PUT /api/posture`, needs `Authorization: Bearer TOKEN`, compared in constant time.
-  With no token configured every PUT is refused with 403, not 401: 401 invites the client to retry with
+- Every write (`PUT /api/posture`, the operator's POSTs and DELETEs: acknowledgements, snoozes, runtime
+  zones) needs `Authorization: Bearer TOKEN`, compared in constant time, checked before the body is read.
+  With no token configured every write is refused with 403, not 401: 401 invites the client to retry with
   credentials, but no credential can succeed until the operator configures one, and 403 says so.
 - The token and the Authorization header are never logged: the access log records method, path,
   status and duration only, and the header is read in one small function that returns a bool, so it
@@ -32,6 +34,7 @@ import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from functools import partial
+from pathlib import Path
 from typing import Any, Final, Protocol
 
 import prometheus_client
@@ -43,13 +46,15 @@ from aiohttp.web_request import BaseRequest
 from monitor.config import HttpSettings
 from monitor.detectors import KINDS
 from monitor.errors import StartupError
+from monitor.operator import NotWritable, Refused
+from monitor.runtimezones import NotRuntime
 
 __all__ = ["ApiError", "HttpApi", "ServiceView"]
 
 _log = structlog.get_logger(__name__)
 
 KEEPALIVE_S: Final = 15.0  # SSE comment / WebSocket ping interval: under common proxies' 60 s idle cut
-MAX_BODY_BYTES: Final = 64 * 1024  # the only body we accept is a small posture command
+MAX_BODY_BYTES: Final = 64 * 1024  # small commands, and a runtime zone: a polygon drawn by hand
 MAX_REASON_CHARS: Final = 500
 # A request line or one header over 8 KiB (aiohttp's default, stated) or more than 64 headers (aiohttp
 # allows 128; our clients send a handful) is a 400 before any handler runs.
@@ -62,6 +67,14 @@ _TYPE_RE: Final = re.compile(r"^([0-9]{1,3})(?:-([0-9]{1,3}))?$")
 _INT_RE: Final = re.compile(r"^[0-9]{1,9}$")
 _NUMBER_RE: Final = re.compile(r"^[0-9]+(?:\.[0-9]*)?$")
 _MS_ABOVE: Final = 1e11  # as the tag block's `c:` (CONTRACT): larger unix times are milliseconds
+# The operator's map page (issue 11): static files shipped in the package, served at / and /page/.
+PAGE_DIR: Final = Path(__file__).with_name("page")
+# The page's promise is that no request leaves the host: the browser enforces it too. Inline styles are
+# allowed because Leaflet positions its panes with them; no inline script, no other origin.
+_PAGE_CSP: Final = ("default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+                    "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+# no-cache (revalidate each time, a 304 when unchanged): an upgraded daemon never serves yesterday's JS.
+_PAGE_HEADERS: Final = {"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"}
 
 _dumps: Final = partial(json.dumps, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
 
@@ -88,6 +101,18 @@ class ServiceView(Protocol):
     # live alerts (bounded queue; the daemon drops for a slow client)
     def subscribe(self) -> asyncio.Queue[dict[str, Any]]: ...
     def unsubscribe(self, queue: asyncio.Queue[dict[str, Any]]) -> None: ...
+    # The operator's actions (monitor.operator). Each takes the request's JSON object and raises Refused
+    # for a bad one (400), LookupError for an unknown alert or snooze (404), NotWritable when the state
+    # database cannot be written (503); nothing changes in any of those cases.
+    def ack_alert(self, alert_id: str, body: dict[str, Any]) -> dict[str, Any]: ...  # the alert, acked
+    def snooze_list(self) -> dict[str, Any]: ...  # {"snoozes": [in force], "count", "feed_clock": ISO}
+    def add_snooze(self, body: dict[str, Any]) -> dict[str, Any]: ...  # the new snooze
+    def end_snooze(self, ident: int) -> dict[str, Any]: ...  # the snooze ended
+    # Runtime zones: add a hazard or corridor zone (a GeoJSON Feature), returning it as zones_geojson
+    # lists it; ValueError names a problem, OSError: it could not be saved (nothing changed either way).
+    def add_zone(self, feature: Any) -> dict[str, Any]: ...
+    # Delete a runtime zone: KeyError unknown id, NotRuntime a zone of the zone file, OSError not saved.
+    def delete_zone(self, zone_id: str) -> None: ...
 
 
 class ApiError(Exception):
@@ -282,6 +307,14 @@ class HttpApi:
         r.add_get("/api/zones", self._zones)
         r.add_get("/api/posture", self._posture)
         r.add_put("/api/posture", self._put_posture)
+        r.add_post("/api/alerts/{id}/ack", self._ack)
+        r.add_get("/api/snoozes", self._snoozes)
+        r.add_post("/api/snoozes", self._add_snooze)
+        r.add_delete("/api/snoozes/{id}", self._end_snooze)
+        r.add_post("/api/zones", self._post_zone)
+        r.add_delete("/api/zones/{id}", self._delete_zone)
+        r.add_get("/", self._page)
+        r.add_get("/page/{path:.+}", self._page_asset)
         app.on_startup.append(self._on_startup)
         app.on_shutdown.append(self._on_shutdown)
         return app
@@ -367,6 +400,24 @@ class HttpApi:
         _params(request, ())
         body = prometheus_client.generate_latest(self._service.metrics_registry())
         return web.Response(body=body, headers={"Content-Type": prometheus_client.CONTENT_TYPE_LATEST})
+
+    # ---- the operator's page -------------------------------------------------------------------------
+
+    async def _page(self, request: web.Request) -> web.FileResponse:
+        # No _params check: a bookmark with a stray query string still opens the page.
+        return web.FileResponse(PAGE_DIR / "index.html",
+                                headers={**_PAGE_HEADERS, "Content-Security-Policy": _PAGE_CSP})
+
+    async def _page_asset(self, request: web.Request) -> web.FileResponse:
+        """A file under PAGE_DIR: resolved and checked to lie inside it (no `..`, no symlink out), and
+        never a dotfile; anything else is the JSON 404 of an unknown path."""
+        rel = request.match_info["path"]
+        root = PAGE_DIR.resolve()
+        path = (root / rel).resolve()
+        if (not path.is_relative_to(root) or not path.is_file()
+                or any(part.startswith(".") for part in path.relative_to(root).parts)):
+            raise web.HTTPNotFound
+        return web.FileResponse(path, headers=_PAGE_HEADERS)
 
     # ---- vessels ---------------------------------------------------------------------------------------
 
@@ -590,17 +641,21 @@ class HttpApi:
         # surrogatepass: any str encodes, so a strange header is refused, never a 500.
         return hmac.compare_digest(given.strip().encode("utf-8", "surrogatepass"), token)
 
-    async def _put_posture(self, request: web.Request) -> web.Response:
-        _params(request, ())
+    def _require_token(self, request: web.Request, what: str) -> None:
+        """403 when no token is configured (no credential can succeed), 401 without the right one. Called
+        before the body is read, so an anonymous client learns nothing from validation."""
         if self._token is None:
-            raise ApiError(403, "posture changes over HTTP are disabled: no token is configured "
+            raise ApiError(403, f"{what} over HTTP are disabled: no token is configured "
                                 "(http.token or MONITOR_HTTP__TOKEN)")
-        # Authenticate before reading the body, so an anonymous client learns nothing from validation.
         if not self._authorized(request):
             challenge = 'Bearer realm="chokepoint-monitor"'
             if "Authorization" in request.headers:
                 challenge += ', error="invalid_token"'  # RFC 6750 3.1: credentials given but wrong
             raise ApiError(401, "a valid bearer token is required", headers={"WWW-Authenticate": challenge})
+
+    async def _json_object(self, request: web.Request, shape: str) -> dict[str, Any]:
+        """The request body as a JSON object (`shape` shows the expected one in the 400); 408 when it
+        trickles in slower than idle_timeout_s, 413 over MAX_BODY_BYTES."""
         try:
             # A body trickling in is bounded like a slow request head.
             async with asyncio.timeout(self.settings.idle_timeout_s):
@@ -613,12 +668,17 @@ class HttpApi:
         except RecursionError:
             # Arrays or objects nested deeper than the interpreter's recursion limit (a 64 KiB body can
             # nest 32,000 deep): the parser gives up cleanly, and so do we.
-            raise ApiError(400, "the body is nested too deeply: it must be a JSON object "
-                                "{\"level\": ..., \"reason\": ...}") from None
+            raise ApiError(400, f"the body is nested too deeply: it must be a JSON object {shape}") from None
         except ValueError:  # includes UnicodeDecodeError
-            raise ApiError(400, "the body must be a JSON object {\"level\": ..., \"reason\": ...}") from None
+            raise ApiError(400, f"the body must be a JSON object {shape}") from None
         if not isinstance(body, dict):
-            raise ApiError(400, "the body must be a JSON object {\"level\": ..., \"reason\": ...}")
+            raise ApiError(400, f"the body must be a JSON object {shape}")
+        return body
+
+    async def _put_posture(self, request: web.Request) -> web.Response:
+        _params(request, ())
+        self._require_token(request, "posture changes")
+        body = await self._json_object(request, '{"level": ..., "reason": ...}')
         unknown = sorted(set(body) - {"level", "reason"})
         if unknown:
             raise ApiError(400, f"unknown field {unknown[0]!r} (known: level, reason)", parameter=unknown[0])
@@ -635,6 +695,77 @@ class HttpApi:
             raise ApiError(400, str(exc), parameter="level") from None
         _log.info("posture_set_over_http", level=level, reason=reason, remote=request.remote)
         return web.json_response(result, dumps=_dumps)
+
+    # ---- the operator's actions: acknowledge, snooze ---------------------------------------------------
+
+    async def _operator_call(self, call: Callable[[], dict[str, Any]], status: int = 200) -> web.Response:
+        """Run one of the service's operator actions, its refusals turned into the API's errors."""
+        try:
+            result = call()
+        except Refused as exc:
+            raise ApiError(400, exc.message, parameter=exc.parameter) from None
+        except LookupError as exc:
+            raise ApiError(404, str(exc.args[0]) if exc.args else "not found") from None
+        except NotWritable as exc:
+            raise ApiError(503, str(exc), headers={"Retry-After": "5"}) from None
+        return web.json_response(result, status=status, dumps=_dumps)
+
+    async def _ack(self, request: web.Request) -> web.Response:
+        _params(request, ())
+        self._require_token(request, "acknowledgements")
+        body = await self._json_object(request, '{"by": ..., "note": ...}')
+        alert_id = request.match_info["id"]
+        return await self._operator_call(lambda: self._service.ack_alert(alert_id, body))
+
+    async def _snoozes(self, request: web.Request) -> web.Response:
+        _params(request, ())
+        return web.json_response(self._service.snooze_list(), dumps=_dumps)
+
+    async def _add_snooze(self, request: web.Request) -> web.Response:
+        _params(request, ())
+        self._require_token(request, "snoozes")
+        body = await self._json_object(request, '{"mmsi": ..., "kind": ..., "until": ..., "reason": ...}')
+        return await self._operator_call(lambda: self._service.add_snooze(body), status=201)
+
+    async def _end_snooze(self, request: web.Request) -> web.Response:
+        _params(request, ())
+        self._require_token(request, "snoozes")
+        raw = request.match_info["id"]
+        if not _INT_RE.match(raw):
+            raise ApiError(404, f"no snooze {raw[:40]!r}: ids are positive integers")
+        return await self._operator_call(lambda: self._service.end_snooze(int(raw)))
+
+    # ---- runtime zones (POST, DELETE /api/zones) -----------------------------------------------------
+
+    async def _post_zone(self, request: web.Request) -> web.Response:
+        _params(request, ())
+        self._require_token(request, "zone changes")
+        feature = await self._json_object(
+            request, '(a GeoJSON Feature: {"type": "Feature", "properties": {"id", "name", "kind", '
+                     '"expires"}, "geometry": ...})')
+        try:
+            stored = self._service.add_zone(feature)
+        except ValueError as exc:
+            raise ApiError(400, str(exc)) from None
+        except OSError as exc:
+            raise ApiError(503, f"the zone could not be saved: {exc.strerror or exc}") from None
+        _log.info("zone_added_over_http", zone=stored["properties"]["id"], remote=request.remote)
+        return web.json_response(stored, status=201, content_type="application/geo+json", dumps=_dumps)
+
+    async def _delete_zone(self, request: web.Request) -> web.Response:
+        _params(request, ())
+        self._require_token(request, "zone changes")
+        zone_id = request.match_info["id"]
+        try:
+            self._service.delete_zone(zone_id)
+        except KeyError:
+            raise ApiError(404, f"no zone {zone_id[:80]!r}") from None
+        except NotRuntime as exc:
+            raise ApiError(409, str(exc)) from None
+        except OSError as exc:
+            raise ApiError(503, f"the change could not be saved: {exc.strerror or exc}") from None
+        _log.info("zone_deleted_over_http", zone=zone_id, remote=request.remote)
+        return web.Response(status=204)
 
 
 class _Closing(Exception):

@@ -14,6 +14,9 @@ Feed types (FeedSettings.type):
 - `udp`: bind; each datagram holds one or more lines.
 - `aisstream`: aisstream.io's websocket; JSON messages become NMEA lines (monitor.aisstream).
 - `mqtt`: subscribe a topic on the [mqtt] broker; each payload holds one or more lines.
+- `file`: a recording streamed as if live, paced by its own times (monitor.filefeed; `make live`). It
+  ends at the end of the file (unless `loop`), and is not "reconnected": played again, its old times
+  would lie behind the feed's clock.
 
 Lines go to the sink without their newline and without checks beyond length: validation is the
 pipeline's job (monitor.nmea), done once for every feed alike. A line longer than MAX_LINE_BYTES (no
@@ -43,6 +46,8 @@ import structlog
 from monitor.aio import honour_cancel
 from monitor.aisstream import AisStreamMessageError, subscription, to_nmea
 from monitor.config import FeedSettings, MqttSettings
+from monitor.errors import FeedError
+from monitor.filefeed import loop_shift, play
 
 __all__ = [
     "MAX_LINE_BYTES",
@@ -80,7 +85,7 @@ class FeedStats:
 
     name: str
     type: str
-    connected: bool = False  # a connection is up (tcp_server: listening; udp: bound)
+    connected: bool = False  # a connection is up (tcp_server: listening; udp: bound; file: playing)
     lines: int = 0  # lines handed to the sink
     bytes: int = 0  # bytes received from the network (websocket/MQTT payloads for those types)
     reconnects: int = 0  # retries after a failed or closed connection
@@ -518,10 +523,41 @@ async def _run_mqtt(feed: _Feed) -> None:
     raise _Disconnected("broker connection ended")
 
 
+# -- file --------------------------------------------------------------------------------------------
+
+
+async def _run_file(feed: _Feed) -> None:
+    settings = feed.settings
+    path = settings.path
+    assert path is not None  # (FeedSettings requires it for this type)
+
+    def deliver(lines: list[bytes]) -> None:
+        feed.stats.bytes += sum(map(len, lines)) + len(lines)  # (the lines as read, newlines included)
+        feed.deliver(lines)
+
+    feed.up(path=str(path), speed=settings.speed, loop=settings.loop)
+    shift = 0.0
+    passes = 0
+    while True:
+        try:
+            span = await play(path, settings.speed, deliver, shift=shift)
+        except FeedError as exc:  # (a gzip file cut short: logged and retried like a dropped connection)
+            raise _Disconnected(str(exc)) from exc
+        passes += 1
+        if not settings.loop or span is None:  # (without a timed line there is no pace to keep)
+            break
+        shift += loop_shift(*span)
+    feed.stats.connected = False
+    feed.stats.connected_since = None
+    feed.log.info("feed_finished", path=str(path), passes=passes)
+    await asyncio.Event().wait()  # the feed has ended; it waits here until the daemon stops
+
+
 _RUNNERS: Final[dict[str, Callable[[_Feed], Awaitable[None]]]] = {
     "tcp": _run_tcp,
     "tcp_server": _run_tcp_server,
     "udp": _run_udp,
     "aisstream": _run_aisstream,
     "mqtt": _run_mqtt,
+    "file": _run_file,
 }

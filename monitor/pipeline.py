@@ -23,6 +23,7 @@ import structlog
 from monitor.alerts import Alert
 from monitor.config import Settings
 from monitor.decode import decode_batch
+from monitor.detectors.corridor import CorridorDeparture
 from monitor.engine import Engine
 from monitor.geofence import Geofence
 from monitor.nmea import NmeaAssembler
@@ -208,7 +209,7 @@ class Pipeline:
 def _engine(settings: Settings, geofence: Geofence, posture: Posture) -> Engine:
     """The engine the configuration describes (at start, and on a reload)."""
     watchlists = {name: (frozenset(w.mids), frozenset(w.mmsis)) for name, w in settings.watchlists.items()}
-    return Engine(
+    engine = Engine(
         geofence,
         posture=posture,
         detectors=settings.detectors,
@@ -218,3 +219,9 @@ def _engine(settings: Settings, geofence: Geofence, posture: Posture) -> Engine:
         outage_s=settings.clock.outage_s,
         max_vessels=settings.state.max_vessels,
     )
+    for detector in engine.detectors:
+        if isinstance(detector, CorridorDeparture):
+            # [corridor] is a section of its own (CONTRACT: `corridor.tolerance_m`), not [detectors] keys,
+            # which are all the engine is given.
+            detector.configure(settings.corridor)
+    return engine

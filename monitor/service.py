@@ -38,8 +38,11 @@ from monitor.detectors import KINDS
 from monitor.errors import EXIT_FAILURE, EXIT_OK, StartupError
 from monitor.http import HttpApi
 from monitor.livefeeds import FeedStats, run_feed
+from monitor.operator import NotWritable, Snooze, Snoozes, parse_ack, parse_snooze
 from monitor.pipeline import Pipeline
 from monitor.publisher import Publisher
+from monitor.runtimezones import FILE_NAME as RUNTIME_ZONES_FILE
+from monitor.runtimezones import NotRuntime, RuntimeZones
 from monitor.savedstate import OLD_FORMAT, StateError
 from monitor.store import Store, StoreCorrupt, StoreError, StoreWriteError
 from monitor.zones import ZoneFile, default_zone_path, load_zone_file
@@ -133,6 +136,9 @@ class _Held:
     rows: deque[tuple[str, str, bytes]] = field(default_factory=deque)
     state: dict[str, bytes | None] = field(default_factory=dict)
     dropped: int = 0
+    # The alerts for /api/alerts' kept history (alert_id, payload, snoozed): every alert, where `rows`
+    # holds only those a sink will send. Bounded like `rows`.
+    history: deque[tuple[str, bytes, bool]] = field(default_factory=deque)
 
 
 class Service:
@@ -152,13 +158,19 @@ class Service:
         self.mqtt_url = mqtt_url
         self.started_at = time.time()
         self.started = iso_time(round(self.started_at))
-        self.pipeline = Pipeline(settings, zonefile, clock=time.time)
+        # The operator's hazard and corridor zones (POST /api/zones), added to the zone file's: the
+        # pipeline watches both (`zones_in_force`); `zonefile` stays the file's own.
+        self.runtime_zones = RuntimeZones(state_directory(settings) / RUNTIME_ZONES_FILE)
+        self.pipeline = Pipeline(settings, self.runtime_zones.load(zonefile), clock=time.time)
         self.pipeline.engine.dirty = set()
         self.input = _Input(settings.service.queue_max_lines)
         self.feed_stats: dict[str, FeedStats] = {}
         self._feed_tasks: dict[str, asyncio.Task[None]] = {}
         self._stalled: set[str] = set()
+        # /api/alerts: the newest alerts, each the CONTRACT object plus `snoozed` and `ack`; loaded from
+        # the store's `alerts` table at start (it keeps the same number), so they survive a restart.
         self.recent: deque[dict[str, Any]] = deque(maxlen=max(1, settings.http.recent_alerts))
+        self.snoozes = Snoozes()  # loaded from the store at start
         self._subscribers: set[asyncio.Queue[dict[str, Any]]] = set()
         self._stop = asyncio.Event()
         self._signals = 0
@@ -187,17 +199,24 @@ class Service:
         try:
             self.pipeline.engine.dirty = set()
             log.info("state_restored", vessels=self.restored, directory=str(state_directory(self.settings)))
-            publisher = self.publisher = Publisher(
-                self.settings.mqtt, store, url=self.mqtt_url, version=__version__, started=self.started,
-                on_command=self._posture_command,
-            )
-            publisher.set_posture(self.posture())
+            publisher: Publisher | None = None
+            if self.settings.mqtt.enabled:
+                publisher = self.publisher = Publisher(
+                    self.settings.mqtt, store, url=self.mqtt_url, version=__version__, started=self.started,
+                    on_command=self._posture_command,
+                )
+                publisher.set_posture(self.posture())
+            else:
+                # No broker: alerts are kept and listed (/api/alerts, the live streams) but queued for no
+                # one; alerts a run with MQTT left in the outbox stay there for the next run with it.
+                log.info("mqtt_disabled", outbox_kept=store.depth)
             if self.settings.http.enabled:
                 self.http = HttpApi(self.settings.http, self)
                 self.http_port = await self.http.start()
                 log.info("http_listening", host=self.settings.http.listen, port=self.http_port)
             async with asyncio.TaskGroup() as tg:
-                publisher_task = tg.create_task(publisher.run(), name="mqtt-publisher")
+                publisher_task = None if publisher is None else tg.create_task(publisher.run(),
+                                                                               name="mqtt-publisher")
                 self._start_feeds(tg)
                 pipeline_task = tg.create_task(self._process(), name="pipeline")
                 ticker_task = tg.create_task(self._ticker(), name="ticker")
@@ -218,16 +237,22 @@ class Service:
         """The state database, and the engine state restored from it. A database or state that cannot be
         used (corrupt, not SQLite, an old pickle format) is moved aside with one error event and the daemon
         starts fresh: never a restart loop. An I/O error raises StoreError: exit 1, systemd retries."""
-        store = Store.open(state_directory(self.settings), max_outbox=self.settings.outbox.max_alerts)
+        store = Store.open(state_directory(self.settings), max_outbox=self.settings.outbox.max_alerts,
+                           max_history=self.recent.maxlen or 1)
         try:
+            # The operator's tables first: they change nothing in memory until every check passed.
+            kept, snoozes = store.load_alerts(), store.load_snoozes()
             self.restored = self.pipeline.engine.import_state(store.load_state())
         except (StateError, StoreCorrupt) as exc:
             old = isinstance(exc, StateError) and exc.problem == OLD_FORMAT
             store = store.discard(str(exc), event="state_old_format" if old else "state_corrupt")
             self.restored = 0  # (import_state changed nothing: it checks every row first)
+            kept, snoozes = [], store.load_snoozes()  # (the fresh file holds the snoozes carried over)
         except StoreError:
             store.close()
             raise
+        self.recent.extend(kept)
+        self.snoozes = Snoozes(Snooze(*row) for row in snoozes)
         refused = self.pipeline.engine.refuse_clock_beyond(time.time() + self.settings.clock.max_ahead_s)
         if refused is not None:
             log.error("state_clock_refused", saved_clock=iso_time(refused[0]),  # (saved times are <= 2100)
@@ -249,8 +274,8 @@ class Service:
         self._stop.set()
 
     async def _shutdown(
-        self, publisher: Publisher, pipeline_task: asyncio.Task[None], ticker_task: asyncio.Task[None],
-        publisher_task: asyncio.Task[None],
+        self, publisher: Publisher | None, pipeline_task: asyncio.Task[None], ticker_task: asyncio.Task[None],
+        publisher_task: asyncio.Task[None] | None,
     ) -> None:
         """uvicorn's order: stop accepting, drain, flush before a deadline, publish offline, disconnect."""
         deadline = time.monotonic() + self.settings.service.shutdown_timeout_s
@@ -268,6 +293,8 @@ class Service:
         if self._held is not None and not self._retry_writes():
             log.error("held_alerts_lost", alerts=len(self._held.rows), error=self._held.error,
                       note="the state database could not be written before exit")
+        if publisher is None or publisher_task is None:
+            return  # ([mqtt] enabled = false: nothing to flush)
         flushed = await publisher.flush(max(0.0, deadline - time.monotonic()))
         if not flushed:
             assert self.store is not None
@@ -321,22 +348,28 @@ class Service:
         """One transaction: the alerts and the state that produced them; then send and share them."""
         assert self.store is not None
         prefix = self.settings.mqtt.prefix
-        rows = [(a.id, alert_topic(prefix, a), a.to_json().encode()) for a in alerts]
+        # Every sink's queue is filled from `publishable`, the one snooze rule; the history keeps all.
+        publishable = self.snoozes.publishable(alerts)
+        snoozed = {a.id for a in alerts} - {a.id for a in publishable}
+        payloads = {a.id: a.to_json().encode() for a in alerts}
+        rows = [(a.id, alert_topic(prefix, a), payloads[a.id]) for a in publishable
+                if self.settings.mqtt.enabled]
+        history = [(a.id, payloads[a.id], a.id in snoozed) for a in alerts]
         state = self.pipeline.engine.export_state(everything=everything, moved=moved)
         if self._held is not None:
-            self._hold(rows, state)  # the ticker retries
-        elif rows or len(state) > 1 or everything or moved:
+            self._hold(rows, state, history)  # the ticker retries
+        elif rows or history or len(state) > 1 or everything or moved:
             # (A batch that raised nothing and changed no vessel beyond its track needs no transaction:
             # the clock alone is not worth an fsync.)
             try:
-                self.store.commit(rows, state)
+                self.store.commit(rows, state, history)
             except StoreWriteError as exc:
                 self._held = _Held(error=exc.problem, since=time.time())
                 self._last_retry = time.monotonic()
                 log.error("state_write_failed", file=str(exc.path), error=exc.problem,
                           retry_s=self.settings.outbox.retry_s,
                           max_held_alerts=self.settings.outbox.max_held_alerts)
-                self._hold(rows, state)
+                self._hold(rows, state, history)
                 self.notifier.notify(f"STATUS={self._status()}")
         if not alerts:
             return
@@ -344,7 +377,7 @@ class Service:
             self.publisher.wake()
         posture_changed = False
         for a in alerts:
-            d = a.to_dict()
+            d = {**a.to_dict(), "snoozed": a.id in snoozed, "ack": None}
             self.recent.append(d)
             for q in list(self._subscribers):
                 if q.full():
@@ -355,11 +388,16 @@ class Service:
         if posture_changed and self.publisher is not None:
             self.publisher.set_posture(self.posture())
 
-    def _hold(self, rows: Sequence[tuple[str, str, bytes]], state: dict[str, bytes | None]) -> None:
+    def _hold(self, rows: Sequence[tuple[str, str, bytes]], state: dict[str, bytes | None],
+              history: Sequence[tuple[str, bytes, bool]] = ()) -> None:
         held = self._held
         assert held is not None
         held.rows.extend(rows)
         held.state.update(state)
+        held.history.extend(history)
+        # The history is display, not a promise: its oldest go quietly (the held rows are counted).
+        for _ in range(len(held.history) - self.settings.outbox.max_held_alerts):
+            held.history.popleft()
         over = len(held.rows) - self.settings.outbox.max_held_alerts
         if over > 0:
             for _ in range(over):
@@ -377,7 +415,7 @@ class Service:
             return True
         assert self.store is not None
         try:
-            self.store.commit(list(held.rows), held.state)
+            self.store.commit(list(held.rows), held.state, list(held.history))
         except StoreWriteError as exc:
             held.error = exc.problem
             return False
@@ -419,6 +457,7 @@ class Service:
             if self.pipeline.engine.moved:
                 # Tracks that only moved on are saved a slice a second, not with every batch.
                 self._commit([], moved=_MOVED_PER_TICK)
+            self._expire_snoozes(now)
             if now - last_freeze >= _GC_FREEZE_EVERY_S:
                 last_freeze = now
                 gc.freeze()
@@ -439,7 +478,7 @@ class Service:
         return (
             f"{s.messages} messages, {len(self.pipeline.engine.vessels)} vessels, "
             f"{sum(s.alerts.values())} alerts, outbox {depth}, posture {self.pipeline.posture.level}, "
-            f"mqtt {'up' if connected else 'down'}"
+            f"mqtt {'up' if connected else 'down' if self.settings.mqtt.enabled else 'off'}"
             + ("" if self._held is None else f", STATE NOT WRITABLE ({len(self._held.rows)} alerts held)")
         )
 
@@ -454,11 +493,12 @@ class Service:
             settings = load_settings(self.config_path) if self.config_path else self.settings
             zone_path = settings.zones.file or default_zone_path()
             zonefile = load_zone_file(zone_path)
+            in_force = self.runtime_zones.merged(zonefile)
         except StartupError as exc:
             log.error("reload_refused", problem=str(exc))
             self.notifier.notify("READY=1")
             return False
-        self.pipeline.reload(settings, zonefile)
+        self.pipeline.reload(settings, in_force)
         changed_feeds = settings.feeds != self.settings.feeds
         needs_restart = [
             name for name in ("mqtt", "http", "state", "outbox")
@@ -569,19 +609,51 @@ class Service:
         return list(self.recent)
 
     def zones_geojson(self) -> dict[str, Any]:
-        """The zone file in force (not the file on disk, which may have been edited since)."""
+        """The zones in force (not the file on disk, which may have been edited since): the zone file's,
+        then the runtime zones, marked `"runtime": true`."""
         if self._zones_geojson is None:
-            zf = self.zonefile
+            zf = self.pipeline.geofence.zonefile
+            runtime = self.runtime_zones.ids()
             self._zones_geojson = {
                 "type": "FeatureCollection",
                 "properties": dict(zf.properties),
                 "features": [
-                    {"type": "Feature", "properties": dict(z.properties),
+                    {"type": "Feature",
+                     "properties": {**z.properties, **({"runtime": True} if z.id in runtime else {})},
                      "geometry": json.loads(shapely.to_geojson(z.geometry))}
                     for z in zf.zones
                 ],
             }
         return self._zones_geojson
+
+    # ---- runtime zones (POST and DELETE /api/zones, monitor.runtimezones) --------------------------------
+    def add_zone(self, feature: Any) -> dict[str, Any]:
+        """Add a hazard or corridor zone, checked as the zone file's are, saved, and watched from the next
+        fix on; the feature as GET /api/zones lists it. ValueError names the problem and OSError says it
+        could not be saved: nothing changed either way."""
+        in_force, stored = self.runtime_zones.add(self.pipeline.geofence.zonefile, feature,
+                                                  self.pipeline.engine.now)
+        self._apply_zones(in_force)
+        props = stored["properties"]
+        log.info("runtime_zone_added", zone=props["id"], kind=props["kind"], expires=props.get("expires"))
+        return {**stored, "properties": {**props, "runtime": True}}
+
+    def delete_zone(self, zone_id: str) -> None:
+        """Delete a runtime zone. KeyError: no zone has that id; NotRuntime: it is the zone file's (edit
+        the file and reload); OSError: it could not be saved (nothing changed)."""
+        in_force = self.pipeline.geofence.zonefile
+        if zone_id not in self.runtime_zones.ids():
+            if any(z.id == zone_id for z in in_force.zones):
+                raise NotRuntime(f"zone {zone_id!r} is the zone file's: edit the file and reload")
+            raise KeyError(zone_id)
+        self._apply_zones(self.runtime_zones.remove(in_force, zone_id))
+        log.info("runtime_zone_deleted", zone=zone_id)
+
+    def _apply_zones(self, in_force: ZoneFile) -> None:
+        # As a reload does: the geofence and the engine rebuilt between two batches, every vessel's state
+        # kept (by zone id), so the change holds from the next fix on.
+        self.pipeline.reload(self.settings, in_force)
+        self._zones_geojson = None
 
     def posture(self) -> dict[str, Any]:
         p = self.pipeline.posture
@@ -602,6 +674,87 @@ class Service:
 
     def unsubscribe(self, queue: asyncio.Queue[dict[str, Any]]) -> None:
         self._subscribers.discard(queue)
+
+    # ---- the operator's actions: acknowledge, snooze (monitor.operator) ----------------------------------
+    def _feed_now(self, wall: float | None = None) -> float:
+        """The feed clock now (what alerts and snoozes are timed on); the wall clock before any line."""
+        wall = time.time() if wall is None else wall
+        now = self.pipeline.clock_time(wall)
+        return wall if now is None else now
+
+    def ack_alert(self, alert_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        """Acknowledge a listed alert; the alert as /api/alerts shows it. Idempotent: an alert already
+        acknowledged keeps its first acknowledgement (who saw it first is what the next shift needs).
+        LookupError: no such alert listed; Refused: a bad body; NotWritable: the store cannot be written."""
+        by, note = parse_ack(body)
+        listed = [d for d in self.recent if d["id"] == alert_id]
+        if not listed:
+            raise LookupError(f"no alert {alert_id[:80]!r} among the {self.recent.maxlen} kept")
+        if listed[0]["ack"] is not None:
+            return listed[0]
+        ack = {"by": by, "note": note, "time": iso_time(round(time.time(), 3))}
+        assert self.store is not None
+        try:
+            written = self._held is None and self.store.set_ack(alert_id, ack)
+        except StoreWriteError as exc:
+            raise NotWritable(f"the state database cannot be written: {exc.problem}") from exc
+        if not written:
+            # Listed but not in the store: raised while the disk was failing and still held in memory.
+            raise NotWritable("the alert is not written to the state database yet; try again shortly")
+        for d in listed:
+            d["ack"] = ack
+        log.info("alert_acknowledged", id=alert_id, by=by)
+        return listed[0]
+
+    def snooze_list(self) -> dict[str, Any]:
+        """The snoozes in force (not expired on the feed clock), by id, and the feed clock now: what
+        `until` is compared with (months behind the wall clock for `make live`'s recording)."""
+        now = self._feed_now()
+        snoozes = [s.to_dict() for s in self.snoozes.active(now)]
+        return {"snoozes": snoozes, "count": len(snoozes), "feed_clock": iso_time(round(now, 3))}
+
+    def add_snooze(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Snooze a vessel's alerts of a kind until a time (feed clock); the new snooze. Refused: a bad
+        body (nothing changed); NotWritable: the store cannot be written (nothing changed)."""
+        mmsi, kind, until, reason = parse_snooze(body, self._feed_now())
+        created = iso_time(round(time.time(), 3))
+        assert self.store is not None
+        try:
+            ident = self.store.add_snooze(mmsi, kind, until, reason, created)
+        except StoreWriteError as exc:
+            raise NotWritable(f"the state database cannot be written: {exc.problem}") from exc
+        snooze = Snooze(ident, mmsi, kind, until, reason, created)
+        self.snoozes.add(snooze)
+        log.info("snooze_added", **snooze.to_dict())
+        return snooze.to_dict()
+
+    def end_snooze(self, ident: int) -> dict[str, Any]:
+        """End a snooze in force early; the snooze ended. LookupError: none with that id in force."""
+        snooze = self.snoozes.get(ident)
+        if snooze is None or snooze.until <= self._feed_now():
+            raise LookupError(f"no snooze {ident} in force")
+        assert self.store is not None
+        try:
+            self.store.end_snoozes([ident])
+        except StoreWriteError as exc:
+            raise NotWritable(f"the state database cannot be written: {exc.problem}") from exc
+        self.snoozes.remove(ident)
+        log.info("snooze_ended", id=ident)
+        return snooze.to_dict()
+
+    def _expire_snoozes(self, wall: float) -> None:
+        """Forget the snoozes that ended on the feed clock. They already match no alert (an alert is
+        snoozed only when timed before `until`), so a failed write is only retried at the next tick."""
+        expired = self.snoozes.expired(self._feed_now(wall))
+        if not expired or self.store is None:
+            return
+        try:
+            self.store.end_snoozes(expired)
+        except StoreWriteError:
+            return
+        for ident in expired:
+            self.snoozes.remove(ident)
+        log.info("snoozes_expired", ids=expired)
 
 
 class _ServiceCollector(Collector):

@@ -25,12 +25,22 @@ Faults, and who decides what (README "State and disk faults"):
   a fresh one, as `discard` does for state rows the engine refuses: never a restart loop;
 - while running, a write that fails for the disk (full, read-only, I/O error) is StoreWriteError and
   changes nothing; the daemon keeps the alerts and retries. An `ack` that cannot be written is kept in
-  memory (those rows are no longer pending) and written with the next successful write.
+  memory (those rows are no longer pending) and written with the next successful write. An operator's
+  action (acknowledging an alert, adding or ending a snooze) that cannot be written is refused
+  (StoreWriteError) and changes nothing: the operator is told and tries again.
+
+Besides the outbox (alerts still to publish) the database keeps what the operator's HTTP API shows and
+does (monitor.operator): `alerts`, the last `max_history` alerts raised, written in the same transaction
+as the outbox, each with whether a snooze kept it from being published and the operator's
+acknowledgement; and `snoozes`. These tables were added without a new schema version: an older
+program ignores tables it does not know, and this one creates them in an older file (`_prepare`).
 """
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -70,7 +80,28 @@ CREATE TABLE IF NOT EXISTS state (
     key TEXT PRIMARY KEY,
     value BLOB NOT NULL
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS alerts (
+    -- The alerts /api/alerts lists, newest max_history kept: the CONTRACT JSON (as published), whether a
+    -- snooze held it back from the sinks, and the operator's acknowledgement (JSON {by, note, time}).
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    alert_id TEXT NOT NULL UNIQUE,
+    payload BLOB NOT NULL,
+    snoozed INTEGER NOT NULL DEFAULT 0,
+    ack TEXT
+);
+CREATE TABLE IF NOT EXISTS snoozes (
+    -- AUTOINCREMENT: an id once ended is never given to another snooze, so a DELETE sent twice cannot
+    -- end a newer one.
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    mmsi INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    until REAL NOT NULL,
+    reason TEXT NOT NULL,
+    created TEXT NOT NULL
+);
 """
+# Every table the schema makes: a file lacking one of them (written before it was added) gets it.
+_TABLES: Final = frozenset(re.findall(r"CREATE TABLE IF NOT EXISTS (\w+)", _SCHEMA))
 
 
 class StoreError(StartupError):
@@ -144,12 +175,15 @@ class Store:
     operator reconnecting wants those; the oldest are the most likely to be stale.
     """
 
-    def __init__(self, directory: Path, *, max_outbox: int = 1_000_000) -> None:
+    def __init__(self, directory: Path, *, max_outbox: int = 1_000_000, max_history: int = 10_000) -> None:
         if max_outbox < 1:
             raise ValueError(f"max_outbox must be at least 1, not {max_outbox}")
+        if max_history < 1:
+            raise ValueError(f"max_history must be at least 1, not {max_history}")
         self.directory = Path(directory)
         self.path = self.directory / DB_NAME
         self.max_outbox = max_outbox
+        self.max_history = max_history  # alerts kept in the `alerts` table (http.recent_alerts)
         self.dropped = 0  # dropped since start because the outbox was full
         self._unacked: set[int] = set()  # acknowledged rows whose DELETE could not be written yet
         self._read_failing = False
@@ -174,14 +208,14 @@ class Store:
             raise _error(self.path, exc, "cannot use the database") from exc
 
     @classmethod
-    def open(cls, directory: Path, *, max_outbox: int = 1_000_000) -> Store:
+    def open(cls, directory: Path, *, max_outbox: int = 1_000_000, max_history: int = 10_000) -> Store:
         """Open the store; a file that is not a usable database is moved aside (one `state_corrupt` error
         event naming it and the problem) and a fresh one started. StoreError for anything else."""
         try:
-            return cls(directory, max_outbox=max_outbox)
+            return cls(directory, max_outbox=max_outbox, max_history=max_history)
         except StoreCorrupt as exc:
             moved = _move_aside(exc.path)
-            fresh = cls(directory, max_outbox=max_outbox)
+            fresh = cls(directory, max_outbox=max_outbox, max_history=max_history)
             kept = fresh._copy_outbox(moved)  # (most often nothing can be read from a corrupt file)
             _log.error("state_corrupt", file=str(exc.path), problem=exc.problem, moved_to=str(moved),
                        alerts_kept=kept, note="started with a fresh state database")
@@ -194,7 +228,7 @@ class Store:
         with suppress(sqlite3.Error):
             self._db.close()
         moved = _move_aside(self.path)
-        fresh = Store(self.directory, max_outbox=self.max_outbox)
+        fresh = Store(self.directory, max_outbox=self.max_outbox, max_history=self.max_history)
         kept = fresh._copy_outbox(moved)
         _log.error(event, file=str(self.path), problem=problem, moved_to=str(moved), alerts_kept=kept,
                    note="started with a fresh state database")
@@ -202,7 +236,8 @@ class Store:
 
     def _copy_outbox(self, other: Path) -> int:
         """Queue the alerts of another store file (a moved-aside one), oldest first; 0 if it cannot be
-        read."""
+        read. Its snoozes come along too: the operator's decisions are not the engine's state that was
+        refused, and losing them would publish what the operator silenced."""
         db = self._db
         try:
             db.execute("ATTACH DATABASE ? AS old", (str(other),))
@@ -221,6 +256,16 @@ class Store:
             with suppress(sqlite3.Error):
                 db.execute("ROLLBACK")
             added = 0
+        try:
+            # (A file from before snoozes existed has no such table: nothing to carry over.)
+            db.execute(
+                "INSERT INTO snoozes (mmsi, kind, until, reason, created) SELECT mmsi, kind, until,"
+                " reason, created FROM old.snoozes WHERE typeof(mmsi) = 'integer' AND typeof(kind) = 'text'"
+                " AND typeof(until) = 'real' AND typeof(reason) = 'text' AND typeof(created) = 'text'"
+                " ORDER BY id"
+            )
+        except sqlite3.Error:
+            pass
         finally:
             with suppress(sqlite3.Error):
                 db.execute("DETACH DATABASE old")
@@ -238,10 +283,8 @@ class Store:
         version = db.execute("PRAGMA user_version").fetchone()[0]
         if version > _SCHEMA_VERSION:
             raise _NewerSchema(f"schema version {version} is newer than this program's ({_SCHEMA_VERSION})")
-        tables = db.execute(
-            "SELECT COUNT(*) FROM sqlite_master WHERE name IN ('outbox', 'state')"
-        ).fetchone()[0]
-        if version != _SCHEMA_VERSION or tables != 2:
+        tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if version != _SCHEMA_VERSION or not _TABLES.issubset(tables):
             # Written only when needed: a daemon restarted on a full disk opens its database read-only
             # in effect, and its first write (not the start) meets the fault.
             db.executescript(f"BEGIN IMMEDIATE;{_SCHEMA}PRAGMA user_version={_SCHEMA_VERSION};COMMIT;")
@@ -257,14 +300,17 @@ class Store:
         self,
         outgoing: Sequence[tuple[str, str, bytes]],
         state: Mapping[str, bytes | None] = _EMPTY_STATE,
+        history: Sequence[tuple[str, bytes, bool]] = (),
     ) -> None:
-        """In ONE transaction: queue `outgoing` alerts (alert_id, topic, payload) and upsert (bytes) or
-        delete (None) the `state` keys. All or nothing: on any error nothing is written.
+        """In ONE transaction: queue `outgoing` alerts (alert_id, topic, payload), upsert (bytes) or
+        delete (None) the `state` keys, and keep the `history` alerts (alert_id, payload, snoozed) for
+        /api/alerts. All or nothing: on any error nothing is written.
 
-        An alert id already queued is not queued again. When the outbox would hold more than
-        `max_outbox` alerts, the oldest are dropped (see the class docstring).
+        An alert id already queued (or kept) is not queued (kept) again. When the outbox would hold more
+        than `max_outbox` alerts, the oldest are dropped (see the class docstring); the history keeps the
+        newest `max_history`.
         """
-        if not outgoing and not state and not self._unacked:
+        if not outgoing and not state and not self._unacked and not history:
             return
         db = self._db
         try:
@@ -293,6 +339,19 @@ class Store:
                 )
                 db.executemany(
                     "DELETE FROM state WHERE key = ?", ((_text(k, "state key"),) for (k,) in deletes)
+                )
+            if history:
+                db.executemany(
+                    "INSERT OR IGNORE INTO alerts (alert_id, payload, snoozed) VALUES (?, ?, ?)",
+                    ((_text(i, "alert id"), _blob(p, f"payload of alert {i!r}"), int(bool(z)))
+                     for i, p, z in history),
+                )
+                # The newest max_history by seq. (Counted, not a seq range: an alert id already kept
+                # still uses up a seq, so seqs have gaps. The OFFSET walks the primary key's index.)
+                db.execute(
+                    "DELETE FROM alerts WHERE seq <= "
+                    "(SELECT seq FROM alerts ORDER BY seq DESC LIMIT 1 OFFSET ?)",
+                    (self.max_history,),
                 )
             excess = self._depth + added - self.max_outbox
             dropped = 0
@@ -379,6 +438,84 @@ class Store:
         self._depth -= max(cursor.rowcount, 0)
         self._unacked.clear()
 
+    def _write(self, sql: str, params: tuple[object, ...]) -> sqlite3.Cursor:
+        """One statement in its own transaction (an operator's action). A disk fault is StoreWriteError
+        and nothing is written."""
+        db = self._db
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            cursor = db.execute(sql, params)
+            db.execute("COMMIT")
+        except BaseException as exc:
+            with suppress(sqlite3.Error):
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+            if _disk_fault(exc):
+                raise StoreWriteError(self.path, str(exc)) from exc
+            raise
+        return cursor
+
+    def set_ack(self, alert_id: str, ack: Mapping[str, str]) -> bool:
+        """Record the operator's acknowledgement of a kept alert not acknowledged yet; False when no such
+        alert is kept unacknowledged. StoreWriteError on a disk fault."""
+        text = json.dumps(dict(ack), ensure_ascii=False, separators=(",", ":"))
+        cursor = self._write("UPDATE alerts SET ack = ? WHERE alert_id = ? AND ack IS NULL", (text, alert_id))
+        return cursor.rowcount > 0
+
+    def add_snooze(self, mmsi: int, kind: str, until: float, reason: str, created: str) -> int:
+        """Keep a new snooze; its id. StoreWriteError on a disk fault."""
+        cursor = self._write(
+            "INSERT INTO snoozes (mmsi, kind, until, reason, created) VALUES (?, ?, ?, ?, ?)",
+            (int(mmsi), kind, float(until), reason, created),
+        )
+        rowid = cursor.lastrowid
+        assert rowid is not None  # (an INSERT that returned sets it)
+        return rowid
+
+    def end_snoozes(self, ids: Iterable[int]) -> None:
+        """Remove snoozes (ended early, or expired). StoreWriteError on a disk fault."""
+        keys = sorted({int(i) for i in ids})
+        if keys:
+            marks = ",".join("?" * len(keys))
+            self._write(f"DELETE FROM snoozes WHERE id IN ({marks})", tuple(keys))  # (placeholders only)
+
+    def load_snoozes(self) -> list[tuple[int, int, str, float, str, str]]:
+        """Every kept snooze as (id, mmsi, kind, until, reason, created), by id; StoreCorrupt for a row
+        this program did not write (the daemon then starts with a fresh file, as for bad state)."""
+        try:
+            rows = self._db.execute(
+                "SELECT id, mmsi, kind, until, reason, created FROM snoozes ORDER BY id"
+            ).fetchall()
+        except sqlite3.Error as exc:
+            raise _error(self.path, exc, "cannot read the snoozes") from exc
+        for row in rows:
+            ident, mmsi, kind, until, reason, created = row
+            ok = (isinstance(ident, int) and isinstance(mmsi, int) and isinstance(kind, str)
+                  and isinstance(until, float) and isinstance(reason, str) and isinstance(created, str))
+            if not ok or not 1 <= mmsi <= 999_999_999 or not 0.0 <= until < 4_102_444_800.0:
+                raise StoreCorrupt(self.path, f"cannot read the snoozes: row {ident!r:.20} fails its checks")
+        return rows
+
+    def load_alerts(self) -> list[dict[str, object]]:
+        """The kept alerts, oldest first, each the CONTRACT object plus `snoozed` (bool) and `ack` (the
+        acknowledgement {by, note, time} or None); StoreCorrupt for a row that fails its checks."""
+        try:
+            rows = self._db.execute(
+                "SELECT alert_id, payload, snoozed, ack FROM alerts ORDER BY seq"
+            ).fetchall()
+        except sqlite3.Error as exc:
+            raise _error(self.path, exc, "cannot read the alerts") from exc
+        out: list[dict[str, object]] = []
+        for alert_id, payload, snoozed, ack in rows:
+            alert = _json_object(payload) if isinstance(payload, bytes) else None
+            acked = _json_object(ack) if isinstance(ack, str) else None
+            if (alert is None or alert.get("id") != alert_id or snoozed not in (0, 1)
+                    or (ack is not None and (acked is None or not _is_ack(acked)))):
+                what = f"row {alert_id!r:.40} fails its checks"
+                raise StoreCorrupt(self.path, f"cannot read the alerts: {what}")
+            out.append({**alert, "snoozed": bool(snoozed), "ack": acked})
+        return out
+
     def load_state(self) -> dict[str, bytes]:
         """Every state key and its value."""
         try:
@@ -404,6 +541,18 @@ class Store:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _json_object(raw: bytes | str) -> dict[str, object] | None:
+    try:
+        value = json.loads(raw)
+    except (ValueError, RecursionError):  # (UnicodeDecodeError is a ValueError)
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _is_ack(value: Mapping[str, object]) -> bool:
+    return set(value) == {"by", "note", "time"} and all(isinstance(v, str) for v in value.values())
 
 
 class _NewerSchema(sqlite3.DatabaseError):

@@ -11,6 +11,9 @@ far from the rest of the file (a single feature written the wrong way round amon
 named after a well-known strait or sea that lies far from it but would lie on it with lon and lat exchanged
 (a whole file written the wrong way round: exchanging every coordinate mirrors the file, so it stays
 consistent with itself and only outside knowledge can tell). See _check_placement.
+
+`hazard` and `corridor` zones may carry `expires` (ISO 8601 UTC); an operator adds them at run time too,
+checked by the same code together with the zones already loaded (merge_zone_features, monitor.runtimezones).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from importlib import resources
 from types import MappingProxyType
 from typing import Any
@@ -38,6 +42,7 @@ from monitor.geo import EARTH_RADIUS_M
 
 __all__ = [
     "FAR_APART_KM",
+    "RUNTIME_KINDS",
     "ZONE_KINDS",
     "Zone",
     "ZoneCheck",
@@ -45,6 +50,8 @@ __all__ = [
     "check_zone_file",
     "default_zone_path",
     "load_zone_file",
+    "merge_zone_features",
+    "parse_expires",
 ]
 
 ZONE_KINDS: tuple[str, ...] = (
@@ -57,7 +64,12 @@ ZONE_KINDS: tuple[str, ...] = (
     "territorial_sea",
     "land",
     "gate",
+    "hazard",
+    "corridor",
 )
+# The kinds an operator may add at run time (POST /api/zones), and the only ones `expires` applies to: an
+# expiring strait or port would change what every other detector means by it.
+RUNTIME_KINDS: tuple[str, ...] = ("hazard", "corridor")
 
 _POLYGONAL = frozenset({"Polygon", "MultiPolygon"})
 _COUNTRY = re.compile(r"[A-Za-z]{2}")
@@ -77,6 +89,7 @@ class Zone:
     bearing: float | None = None  # tss_lane only, degrees true
     gates: tuple[str, str] | None = None  # strait only: (outer_gate_id, inner_gate_id)
     country: str | None = None
+    expires: float | None = None  # hazard and corridor only: unix time (feed clock) it stops applying
     # All of the feature's original properties. Excluded from the hash because a mapping is not hashable;
     # zones stay usable as dict keys and set members.
     properties: Mapping[str, Any] = field(default_factory=dict, hash=False)
@@ -177,7 +190,16 @@ class _Draft:
     geometry: BaseGeometry | None = None
 
 
-def _build(path: str, document: Any) -> ZoneCheck:
+def merge_zone_features(base: ZoneFile, features: Sequence[Any], path: str | None = None) -> ZoneCheck:
+    """Zones added to a loaded zone file (the operator's runtime zones), checked exactly as a zone file's
+    features are, and together with the base's: an id must be unique across both, and a feature must lie
+    among the base's features. The base is not checked again (it was, when loaded). Problems name only
+    the added features; on success `zone_file` holds the base's zones, then the added ones."""
+    document = {"type": "FeatureCollection", "features": list(features)}
+    return _build(path if path is not None else base.path, document, base)
+
+
+def _build(path: str, document: Any, base: ZoneFile | None = None) -> ZoneCheck:
     problems: list[str] = []
     if not isinstance(document, dict) or document.get("type") != "FeatureCollection":
         found = document.get("type") if isinstance(document, dict) else type(document).__name__
@@ -185,20 +207,28 @@ def _build(path: str, document: Any) -> ZoneCheck:
     features = document.get("features")
     if not isinstance(features, list):
         return ZoneCheck(path, ("not a GeoJSON FeatureCollection: 'features' is not a list",), None)
-    if not features:
+    if not features and base is None:
         return ZoneCheck(path, ("empty FeatureCollection: no features",), None)
     collection_properties = document.get("properties") or {}
     if not isinstance(collection_properties, dict):
         problems.append("collection 'properties' is not an object")
         collection_properties = {}
+    if base is not None:
+        collection_properties = dict(base.properties)
 
     drafts = [_read_feature(index, feature, problems) for index, feature in enumerate(features)]
+    # The base's zones take part in the checks that look across features (ids, placement, strait gates),
+    # as drafts already built; their own checks passed when the base was loaded.
+    known = [] if base is None else [
+        _Draft(-1, f"zone {zone.id!r}", zone.id, zone.kind, dict(zone.properties), zone.geometry)
+        for zone in base.zones
+    ]
     kinds = Counter(draft.kind for draft in drafts if draft.kind is not None)
-    _check_ids(drafts, problems)
+    _check_ids(drafts, problems, {draft.id for draft in known if draft.id is not None})
     bounds = _bounds(drafts)
     _check_geometries(drafts, problems)
-    _check_placement(drafts, problems)
-    by_id = {draft.id: draft for draft in drafts if draft.id is not None}
+    _check_placement([*known, *drafts], problems)
+    by_id = {draft.id: draft for draft in [*known, *drafts] if draft.id is not None}
 
     zones: list[Zone] = []
     for draft in drafts:
@@ -216,6 +246,9 @@ def _build(path: str, document: Any) -> ZoneCheck:
         problems.sort(key=lambda problem: position.get(problem.split(": ", 1)[0], -1))
         return ZoneCheck(path, tuple(problems), None, len(features), counts, bounds)
     shapely.prepare([zone.geometry for zone in zones])
+    if base is not None:
+        zones = [*base.zones, *zones]
+        path = base.path  # (the zones in force are still the base's file, with the features added)
     zone_file = ZoneFile(path=path, zones=tuple(zones), properties=MappingProxyType(collection_properties))
     return ZoneCheck(path, (), zone_file, len(features), counts, bounds)
 
@@ -268,12 +301,17 @@ def _read_feature(index: int, feature: Any, problems: list[str]) -> _Draft:
     return draft
 
 
-def _check_ids(drafts: list[_Draft], problems: list[str]) -> None:
+def _check_ids(drafts: list[_Draft], problems: list[str], taken: set[str] | frozenset[str] = frozenset()
+               ) -> None:
+    """Ids unique within the file and not among `taken` (the zones the file is added to)."""
     first_seen: dict[str, int] = {}
     for draft in drafts:
         if draft.id is None:
             continue
-        if draft.id in first_seen:
+        if draft.id in taken:
+            problems.append(f"{draft.label}: duplicate id: a zone {draft.id!r} exists already")
+            draft.id = None
+        elif draft.id in first_seen:
             problems.append(f"{draft.label}: duplicate id (also feature #{first_seen[draft.id]})")
             draft.id = None  # later lookups (strait gates) resolve to the first one
         else:
@@ -605,6 +643,20 @@ def _make_zone(draft: _Draft, by_id: Mapping[str, _Draft], problems: list[str]) 
         else:
             bearing = float(raw)
 
+    expires: float | None = None
+    raw_expires = properties.get("expires")
+    if raw_expires is not None:
+        if draft.kind is not None and draft.kind not in RUNTIME_KINDS:
+            problems.append(f"{label}: 'expires' applies only to {' and '.join(RUNTIME_KINDS)} zones, "
+                            f"not {draft.kind}")
+            ok = False
+        else:
+            try:
+                expires = parse_expires(raw_expires)
+            except ValueError as exc:
+                problems.append(f"{label}: {exc}")
+                ok = False
+
     gates: tuple[str, str] | None = None
     if draft.kind == "strait":
         gates = _strait_gates(label, properties.get("gates"), by_id, problems)
@@ -621,8 +673,26 @@ def _make_zone(draft: _Draft, by_id: Mapping[str, _Draft], problems: list[str]) 
         bearing=bearing,
         gates=gates,
         country=country,
+        expires=expires,
         properties=MappingProxyType(properties),
     )
+
+
+def parse_expires(value: Any) -> float:
+    """An `expires` property: an ISO 8601 date and time in UTC (`Z` or `+00:00`) as unix seconds.
+    ValueError says what is wrong. A time without an offset is refused rather than taken as UTC: the
+    property is written by hand, and an analyst's local time read as UTC would move the expiry by hours."""
+    example = "ISO 8601 UTC such as 2026-03-01T12:00:00Z"
+    if not isinstance(value, str):
+        raise ValueError(f"'expires' must be {example}, got {value!r:.60}")
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"'expires' must be {example}, got {value!r:.60}") from None
+    if when.tzinfo is None or when.utcoffset() != timedelta(0):
+        raise ValueError(f"'expires' must be in UTC (ending Z or +00:00), such as 2026-03-01T12:00:00Z, "
+                         f"got {value!r:.60}")
+    return when.timestamp()
 
 
 def _strait_gates(

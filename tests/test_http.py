@@ -21,6 +21,7 @@ from monitor.config import HttpSettings
 from monitor.detectors import KINDS
 from monitor.errors import StartupError
 from monitor.http import HttpApi, ServiceView
+from monitor.operator import NotWritable, Refused
 
 TOKEN = "s3cret-token-for-tests"
 LEVELS = ("NORMAL", "ELEVATED", "HIGH", "CRITICAL")
@@ -71,6 +72,8 @@ class FakeService:
         self.queues: list[asyncio.Queue[dict[str, Any]]] = []
         self.unsubscribed: list[asyncio.Queue[dict[str, Any]]] = []
         self.failing: set[str] = set()  # names of methods that raise, to provoke 500s
+        self.zone_calls: list[tuple[str, Any]] = []  # runtime zones (tests/test_http_zones.py)
+        self.zone_error: Exception | None = None  # raised by add_zone and delete_zone if set
 
     def _maybe_fail(self, name: str) -> None:
         if name in self.failing:
@@ -132,6 +135,38 @@ class FakeService:
 
     def unsubscribe(self, queue: asyncio.Queue[dict[str, Any]]) -> None:
         self.unsubscribed.append(queue)
+
+    def add_zone(self, feature: Any) -> dict[str, Any]:
+        self.zone_calls.append(("add", feature))
+        if self.zone_error is not None:
+            raise self.zone_error
+        return {**feature, "properties": {**feature["properties"], "runtime": True}}
+
+    def delete_zone(self, zone_id: str) -> None:
+        self.zone_calls.append(("delete", zone_id))
+        if self.zone_error is not None:
+            raise self.zone_error
+
+    # The operator's actions: `operator_error`, when set, is what each raises (tests/test_operator.py and
+    # tests/test_live.py test the real ones).
+    operator_error: Exception | None = None
+
+    def _operator(self, result: dict[str, Any]) -> dict[str, Any]:
+        if self.operator_error is not None:
+            raise self.operator_error
+        return result
+
+    def ack_alert(self, alert_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        return self._operator({"id": alert_id, "ack": {**body, "time": "2026-12-04T22:00:00Z"}})
+
+    def snooze_list(self) -> dict[str, Any]:
+        return {"snoozes": [], "count": 0, "feed_clock": "2026-12-04T22:00:00Z"}
+
+    def add_snooze(self, body: dict[str, Any]) -> dict[str, Any]:
+        return self._operator({"id": 1, **body})
+
+    def end_snooze(self, ident: int) -> dict[str, Any]:
+        return self._operator({"id": ident})
 
 
 def _typecheck(fake: FakeService) -> ServiceView:
@@ -523,8 +558,9 @@ async def test_settings_token_used_without_override() -> None:
 # ---- errors ------------------------------------------------------------------------------------------
 
 @pytest.mark.asyncio
-@pytest.mark.parametrize("path", ["/", "/nope", "/api", "/api/vessels/", "/api/vessels/538000001/track",
-                                  "/healthz/x"])
+# ("/" is the operator's page since issue 11: tests/test_page.py.)
+@pytest.mark.parametrize("path", ["/nope", "/api", "/api/vessels/", "/api/vessels/538000001/track",
+                                  "/healthz/x", "/page/", "/page/nope.js"])
 async def test_unknown_path_is_json_404(server: Server, path: str) -> None:
     """An unknown path is a JSON 404, not aiohttp's text page."""
     async with server.session.get(server.base + path) as resp:
@@ -745,3 +781,24 @@ async def test_start_returns_the_bound_port_and_stop_is_idempotent() -> None:
             assert resp.status == 200
     await api.stop()
     await api.stop()
+
+
+@pytest.mark.asyncio
+async def test_operator_refusals_become_the_api_errors(server: Server) -> None:
+    """The service's Refused is a 400 naming the field, LookupError a 404, NotWritable a 503 with
+    Retry-After; a success is the service's answer (201 for a new snooze)."""
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    calls = [("POST", "/api/alerts/a1/ack", {"by": "wo"}), ("POST", "/api/snoozes", {"mmsi": 1}),
+             ("DELETE", "/api/snoozes/7", None)]
+    for (method, path, body), status in zip(calls, (200, 201, 200), strict=True):
+        async with server.session.request(method, server.base + path, json=body, headers=auth) as resp:
+            assert resp.status == status
+    for error, status in ((Refused("kind must be ...", "kind"), 400), (LookupError("no snooze 7"), 404),
+                          (NotWritable("the state database cannot be written"), 503)):
+        server.fake.operator_error = error
+        for method, path, body in calls:
+            async with server.session.request(method, server.base + path, json=body, headers=auth) as resp:
+                answer = await _error(resp, status)
+                assert answer["error"] == str(error.args[0])
+                assert answer.get("parameter") == ("kind" if status == 400 else None)
+                assert (resp.headers.get("Retry-After") == "5") is (status == 503)

@@ -59,6 +59,11 @@ def _valid() -> dict[str, Any]:
                 {"id": "land-1", "name": "Land", "kind": "land"},
                 {"type": "MultiPolygon", "coordinates": [_square(56.2, 25.5)["coordinates"]]},
             ),
+            _feature(
+                {"id": "mines", "name": "Mined area", "kind": "hazard", "expires": "2026-03-01T12:00:00Z"},
+                _square(56.5, 26.1, 0.05),
+            ),
+            _feature({"id": "evac", "name": "Corridor", "kind": "corridor"}, _square(56.0, 26.6, 0.05)),
         ],
     }
 
@@ -735,3 +740,79 @@ def test_place_boxes_hold_the_real_ports_and_schemes(tmp_path: Path) -> None:
             as_given["geometry"]["coordinates"] = _swap(as_given["geometry"]["coordinates"])
             check = check_zone_file(_write(tmp_path, {"type": "FeatureCollection", "features": [as_given]}))
             assert check.problems and "looks like lat/lon swapped" in check.problems[-1], (port, water)
+
+
+# ------------------------------------------------------------------------------- hazards and corridors
+
+HAZARD_INDEX = len(_valid()["features"]) - 2  # the last two features: a hazard, then a corridor
+
+
+def test_hazard_and_corridor_load_with_expires_as_unix_time(tmp_path: Path) -> None:
+    """`expires` "2026-03-01T12:00:00Z" is 1772366400 (calendar.timegm, not the code under test); a zone
+    without it never expires."""
+    import calendar
+
+    zone_file = load_zone_file(_write(tmp_path, _valid()))
+    assert zone_file.by_id("mines").expires == calendar.timegm((2026, 3, 1, 12, 0, 0, 0, 0, 0)) == 1772366400
+    assert zone_file.by_id("evac").expires is None and zone_file.by_id("evac").kind == "corridor"
+    # "+00:00" is UTC too.
+    problems = check_zone_file(_write(tmp_path, _with_expires("2026-03-01T12:00:00+00:00"))).problems
+    assert problems == ()
+
+
+def _with_expires(value: Any, index: int = HAZARD_INDEX) -> dict[str, Any]:
+    document = _valid()
+    document["features"][index]["properties"]["expires"] = value
+    return document
+
+
+@pytest.mark.parametrize("value", ["tomorrow", "2026-13-01T00:00:00Z", "", 1772366400, None, "2026-03-01"])
+def test_refuses_malformed_expires_naming_the_feature(tmp_path: Path, value: Any) -> None:
+    document = _with_expires(value)
+    if value is None:  # JSON null: present but not a time
+        document["features"][HAZARD_INDEX]["properties"]["expires"] = None
+        assert load_zone_file(_write(tmp_path, document)).by_id("mines").expires is None  # null: absent
+        return
+    problem = _only(_problems(_write(tmp_path, document)))
+    assert problem.startswith("feature 'mines': 'expires' must be") and "2026-03-01T12:00:00Z" in problem
+
+
+@pytest.mark.parametrize("value", ["2026-03-01T12:00:00", "2026-03-01T16:00:00+04:00"])
+def test_refuses_expires_that_is_not_utc(tmp_path: Path, value: str) -> None:
+    """A time without an offset, or in another zone, is refused rather than guessed."""
+    problem = _only(_problems(_write(tmp_path, _with_expires(value))))
+    assert problem.startswith("feature 'mines': 'expires' must be in UTC")
+
+
+def test_refuses_expires_on_a_kind_that_does_not_expire(tmp_path: Path) -> None:
+    problem = _only(_problems(_write(tmp_path, _with_expires("2026-03-01T12:00:00Z", index=6))))
+    assert problem == "feature 'port-x': 'expires' applies only to hazard and corridor zones, not port"
+
+
+@pytest.mark.parametrize("index", [HAZARD_INDEX, HAZARD_INDEX + 1])
+def test_refuses_hazard_or_corridor_that_is_not_a_polygon(tmp_path: Path, index: int) -> None:
+    kind = _valid()["features"][index]["properties"]["kind"]
+    fid = _valid()["features"][index]["properties"]["id"]
+    line = {"type": "LineString", "coordinates": [[56.5, 26.1], [56.6, 26.1]]}
+    problems = _broken(tmp_path, index, geometry=line)
+    assert _only(problems) == f"feature {fid!r}: {kind} must be a Polygon or MultiPolygon, got LineString"
+
+
+def test_merge_adds_features_checked_with_the_base(tmp_path: Path) -> None:
+    """Features added to a loaded file: ids unique across both, placed among the base's features, checked
+    as the file's; the base's zones come first and are not checked again."""
+    from monitor.zones import merge_zone_features
+
+    base = load_zone_file(_write(tmp_path, _valid()))
+    hazard = _feature({"id": "wreck", "kind": "hazard"}, _square(56.6, 26.6, 0.02))
+    check = merge_zone_features(base, [hazard])
+    assert check.problems == () and check.zone_file is not None
+    assert [z.id for z in check.zone_file.zones] == [*(z.id for z in base.zones), "wreck"]
+    assert check.zone_file.properties == base.properties and check.kinds == {"hazard": 1}
+    assert merge_zone_features(base, []).zone_file is not None  # nothing added: the base
+    taken = _feature({"id": "strait", "kind": "hazard"}, _square(56.6, 26.6, 0.02))
+    assert merge_zone_features(base, [taken]).problems == (
+        "feature 'strait': duplicate id: a zone 'strait' exists already",)
+    swapped = _feature({"id": "far", "kind": "corridor"}, _square(26.6, 56.6, 0.02))
+    problem = merge_zone_features(base, [swapped]).problems[0]
+    assert problem.startswith("feature 'far': looks like lat/lon swapped")

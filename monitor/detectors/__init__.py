@@ -8,9 +8,11 @@ their fields in the saved state. To add one, see docs/detectors.md.
 from __future__ import annotations
 
 from monitor.detectors.base import AggregateDetector, EpisodeSettings, Field, FixDetector, TrustDetector
+from monitor.detectors.corridor import CorridorDeparture, CorridorSettings
 from monitor.detectors.dark import Dark
 from monitor.detectors.encounter import Encounter, EncounterSettings
 from monitor.detectors.escalation import Escalation
+from monitor.detectors.hazard import HazardEnter
 from monitor.detectors.loiter import Loiter, LoiterSettings
 from monitor.detectors.on_land import OnLand
 from monitor.detectors.position_jump import PositionJump, PositionJumpSettings
@@ -18,9 +20,12 @@ from monitor.detectors.wrong_way import WrongWay, WrongWaySettings
 from monitor.detectors.zones import Zones
 from monitor.levels import LEVELS, PerLevel, Severity
 
-DETECTORS: tuple[type[FixDetector], ...] = (Zones, Dark, OnLand, PositionJump, Loiter, WrongWay, Encounter)
+DETECTORS: tuple[type[FixDetector], ...] = (
+    Zones, Dark, OnLand, PositionJump, Loiter, WrongWay, Encounter, CorridorDeparture,
+)
 # The aggregate detectors (state per area, woken on the feed clock), in the order they see each alert.
-AGGREGATES: tuple[type[AggregateDetector], ...] = (Escalation,)
+# (`hazard` re-raises the zones' entries of hazard zones; the posture's rules see those too.)
+AGGREGATES: tuple[type[AggregateDetector], ...] = (Escalation, HazardEnter)
 
 
 
@@ -65,6 +70,7 @@ __all__ = [
     "DETECTOR_KINDS",
     "KINDS",
     "SEVERITY",
+    "CorridorSettings",
     "DetectorSettings",
     "Field",
     "FixDetector",

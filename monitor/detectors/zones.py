@@ -6,12 +6,16 @@ when a fix lies in it (after `geofence.min_dwell_s` inside, if set) and left onl
 enters its zones with `first_seen`. A zone passed through between two fixes is entered and left at the
 interpolated times. A strait is transited by crossing its outer gate then its inner gate (inbound) or the
 reverse (outbound); leaving by the gate it came in by is no transit.
+
+A zone with `expires` (a hazard or corridor) raises nothing from that time on, on the feed clock: it stays
+in the geofence until the next reload, and a vessel's membership of it still follows the track, so no
+event is raised late once it lapses.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -47,6 +51,14 @@ class Zones(FixDetector):
         self._selected = m.tracked | m.region
         self._keys: dict[int, int] = {}
         self._set_key = np.zeros(0, dtype=np.int64)
+        self._expires = {i: z.expires for i, z in enumerate(engine.geofence.zones) if z.expires is not None}
+
+    def _alert(self, kind: str, v: Vessel, t: float, z: int, p: dict[str, float | None],
+               details: dict[str, Any], alerts: list[Alert]) -> None:
+        """An enter or exit of zone `z` at `t`, unless the zone has expired by then."""
+        expires = self._expires.get(z)
+        if expires is None or t < expires:
+            self.e.alert(kind, v, t, z, p, details, t, alerts)
 
     def open(self, v: Vessel) -> bool:
         # A zone waiting for min_dwell_s, or one kept by the tolerance band.
@@ -75,7 +87,7 @@ class Zones(FixDetector):
         v.member = s
         p = position(lat, lon, sog, cog)
         for z in bits(s):
-            self.e.alert("zone_enter", v, t, z, p, {"first_seen": True}, t, alerts)
+            self._alert("zone_enter", v, t, z, p, {"first_seen": True}, alerts)
 
     def on_move(self, v: Vessel, t: float, lon: float, lat: float, sog: float, cog: float, s_all: int,
                 moves: list[Move], alerts: list[Alert], reanchor: bool) -> None:
@@ -112,7 +124,7 @@ class Zones(FixDetector):
             if band > 0 and geofence.in_band(z, lon, lat):
                 kept |= 1 << z
             else:
-                self.e.alert("zone_exit", v, t, z, p, {}, t, alerts)
+                self._alert("zone_exit", v, t, z, p, {}, alerts)
         entered = s & ~member
         if self.min_dwell_s > 0:
             # Still waiting: a pending zone confirms after min_dwell_s inside, or is forgotten once the
@@ -122,7 +134,7 @@ class Zones(FixDetector):
                     if t - since >= self.min_dwell_s:
                         del v.pending[z]
                         kept |= 1 << z
-                        self.e.alert("zone_enter", v, since, z, p, {}, since, alerts)
+                        self._alert("zone_enter", v, since, z, p, {}, alerts)
                 elif not (band > 0 and geofence.in_band(z, lon, lat)):
                     del v.pending[z]
                 entered &= ~(1 << z)
@@ -131,7 +143,7 @@ class Zones(FixDetector):
             v.member = (s & member) | kept
             return
         for z in bits(entered):
-            self.e.alert("zone_enter", v, t, z, p, {}, t, alerts)
+            self._alert("zone_enter", v, t, z, p, {}, alerts)
         v.member = s | kept
 
     def _gates(self, v: Vessel, t: float, lon: float, lat: float, sog: float, cog: float,
@@ -168,4 +180,4 @@ class Zones(FixDetector):
                 for kind, f in (("zone_enter", ps.frac_in), ("zone_exit", ps.frac_out)):
                     tf = round(t0 + (t - t0) * f, 3)
                     p = position(y0 + (lat - y0) * f, x0 + (lon - x0) * f, sog, cog)
-                    self.e.alert(kind, v, tf, ps.zone, p, {"interpolated": True}, tf, alerts)
+                    self._alert(kind, v, tf, ps.zone, p, {"interpolated": True}, alerts)
