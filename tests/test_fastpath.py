@@ -345,3 +345,21 @@ def _seconds(iso: str) -> float:
     from datetime import datetime
 
     return datetime.fromisoformat(iso).timestamp()  # (Python 3.11 reads the Z)
+
+
+@pytest.mark.parametrize("batch", [1, 4096])
+def test_the_encounter_grid_keeps_only_occupied_cells(tmp_path: Path, batch: int) -> None:
+    """A slow vessel drifting across 25 grid cells leaves one occupied cell behind it, not 25 (the grid
+    is walked by every batch's pre-filter), on both paths."""
+    from monitor.detectors.encounter import Encounter
+
+    zones = load_zone_file(write_zones(tmp_path / "z.geojson"))
+    lines = track_lines([(0, 56.3 + 0.005 * i, 25.8, 10, 1.0, 90.0) for i in range(50)])
+    for fast in (True, False):
+        p = Pipeline(load_settings(None, env={}), zones)
+        if not fast:
+            use_reference(p)
+        for i in range(0, len(lines), batch):
+            p.process_lines(lines[i : i + batch])
+        encounter = next(d for d in p.engine.detectors if isinstance(d, Encounter))
+        assert [len(members) for members in encounter.grid.values()] == [1]

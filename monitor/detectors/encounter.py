@@ -166,7 +166,7 @@ class Encounter(FixDetector):
             cell = (x, y) if inside else None
             if cell != v.cell:
                 if v.cell is not None:
-                    grid[v.cell].discard(mmsi)
+                    self._leave(v)
                 else:
                     changed.append(v)
                 if cell is not None:
@@ -181,7 +181,7 @@ class Encounter(FixDetector):
         det = self.det
         if s & self._harbour or not sog < det.encounter_max_speed_kn:
             if v.cell is not None:
-                self.grid[v.cell].discard(v.mmsi)
+                self._leave(v)
                 v.cell = None
             return
         cx, cy = math.floor(lon / CELL_DEG), math.floor(lat / CELL_DEG)
@@ -189,7 +189,7 @@ class Encounter(FixDetector):
         grid = self.grid
         if v.cell != cell:
             if v.cell is not None:
-                grid[v.cell].discard(v.mmsi)
+                self._leave(v)
             grid.setdefault(cell, set()).add(v.mmsi)
             v.cell = cell
         v.slow_t, v.slow_x, v.slow_y = t, lon, lat
@@ -242,6 +242,15 @@ class Encounter(FixDetector):
         if len(self.pairs) > 4 * len(self.e.vessels) + 1024:
             self.prune(self.e.now)
 
+    def _leave(self, v: Vessel) -> None:
+        """Take `v` out of its grid cell, and the cell out of the grid when that empties it (else every
+        cell a slow vessel ever drifted through would stay, and each batch's pre-filter walk them)."""
+        assert v.cell is not None
+        members = self.grid[v.cell]
+        members.discard(v.mmsi)
+        if not members:
+            del self.grid[v.cell]
+
     def prune(self, now: float) -> None:
         gap = self.det.episode_gap_s
         self.pairs = {k: p for k, p in self.pairs.items() if now - p.last <= gap}
@@ -249,10 +258,7 @@ class Encounter(FixDetector):
     def forget(self, gone: set[int], vessels: list[Vessel]) -> None:
         for v in vessels:
             if v.cell is not None:
-                members = self.grid[v.cell]
-                members.discard(v.mmsi)
-                if not members:
-                    del self.grid[v.cell]
+                self._leave(v)
         self.pairs = {k: p for k, p in self.pairs.items() if k[0] not in gone and k[1] not in gone}
 
     def global_state(self) -> dict[str, Any]:
