@@ -31,8 +31,12 @@ CELL_DEG = 0.01  # about 1 km, so the 3x3 neighbourhood covers the 500 m search
 SLOW_STALE_S = 600.0  # a neighbour's slow fix older than this is not evidence of being alongside
 
 
-_ROW = 1 << 20  # cell keys: x * _ROW + y, with x and y offset to be positive (_key)
-_OFFSET = 1 << 19
+# Cell keys: x * _ROW + y, x and y offset to be positive (_key): |x| <= 18,000 and |y| <= 9,000 cells of
+# CELL_DEG, so a key is below 2**32.
+_ROW = 1 << 16
+_OFFSET = 1 << 15
+_NEIGHBOURS = np.array([dx * _ROW + dy for dx in (-1, 0, 1) for dy in (-1, 0, 1)], dtype=np.int64)
+_U_BITS = 24  # (cell key << _U_BITS | vessel index) < 2**56: a batch has fewer than 2**24 vessels
 
 
 def _cells(lon: NDArray[np.float64], lat: NDArray[np.float64]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
@@ -123,19 +127,19 @@ class Encounter(FixDetector):
         first = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
         occupied = keys[first]
         low = np.minimum.reduceat(who, first)
-        high = np.maximum.reduceat(who, first)
-        # The cells each vessel is at (its slow fixes', its grid cell): has any another vessel near?
+        # Per occupied cell, its one vessel (-1: several): a cell holds a vessel other than A unless A is
+        # its one vessel.
+        sole = np.where(low == np.maximum.reduceat(who, first), low, -1)
+        # The cells each vessel is at (its slow fixes', its grid cell), each (cell, vessel) once: has any
+        # another vessel near? All nine neighbours of them all in one search.
         gridded = np.flatnonzero(home >= 0)
-        at_u = np.r_[fb.inverse[slow_rows], gridded]
-        at_key = np.r_[_key(cx, cy), home[gridded]]
-        me = fb.uniq[at_u]
-        near = np.zeros(len(at_u), dtype=bool)
-        last = len(occupied) - 1
-        for dx in (-1, 0, 1):
-            for dy in (-1, 0, 1):
-                cell = at_key + dx * _ROW + dy
-                k = np.minimum(np.searchsorted(occupied, cell), last)
-                near |= (occupied[k] == cell) & ((low[k] != me) | (high[k] != me))
+        at = np.r_[_key(cx, cy), home[gridded]] << _U_BITS
+        pairs = np.unique(at | np.r_[fb.inverse[slow_rows], gridded])
+        at_u = pairs & ((1 << _U_BITS) - 1)
+        at_key = pairs >> _U_BITS
+        around = (at_key[None, :] + _NEIGHBOURS[:, None]).ravel()
+        k = np.minimum(np.searchsorted(occupied, around), len(occupied) - 1)
+        near = ((occupied[k] == around) & (sole[k] != np.tile(fb.uniq[at_u], 9))).reshape(9, -1).any(axis=0)
         crowded = np.zeros(n_u, dtype=bool)
         crowded[at_u[near]] = True
         self._involved &= ~crowded
@@ -157,7 +161,8 @@ class Encounter(FixDetector):
             v.slow_t, v.slow_x, v.slow_y = t, x, y
         # The grid: where the last fix leaves each vessel (-1: out of it).
         picks = _last_per_vessel(fb.mmsi_a[rows], rows)
-        in_grid = np.isin(picks, rows[slow])
+        in_grid = fb.sog_a[picks] < self.det.encounter_max_speed_kn
+        in_grid &= ~self.e.set_harbour[fb.ids[picks]]
         cx, cy = _cells(fb.lon_a[picks], fb.lat_a[picks])
         changed = []
         grid = self.grid
