@@ -561,8 +561,12 @@ class NmeaAssembler:
                     digit = pad[tstar - j].astype(np.int64) - 0x30
                     p &= (digit >= 0) & (digit <= 9)
                     value = value * 10 + digit
-                commas = np.flatnonzero(a == 0x2C)
-                p &= np.searchsorted(commas, tstar) - np.searchsorted(commas, body) == 1  # the one before c:
+                # No comma before the one ahead of `c:` (the source holds none): one pass over the buffer
+                # for every line's segment at once.
+                segments = np.empty(2 * len(ct), dtype=np.int64)
+                segments[0::2] = body
+                segments[1::2] = np.clip(tstar - 13, 0, size - 1)
+                p &= ~np.logical_or.reduceat(a == 0x2C, segments)[0::2]
                 p &= (value >= TIME_MIN) & (value < TIME_MAX)  # else the per-line code refuses it
                 plain[ct] = p
                 plain_t[ct] = value  # below 1e11: seconds, as float() of the digits gives
