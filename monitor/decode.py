@@ -27,7 +27,7 @@ from typing import Any, Protocol, cast
 
 import numpy as np
 
-from monitor.nmea import RawMessage
+from monitor.nmea import Messages, RawMessage
 
 POSITION_DTYPE = np.dtype(
     [
@@ -447,8 +447,14 @@ def decode_batch(messages: Sequence[RawMessage], seq_start: int = 0) -> DecodedB
         return DecodedBatch(np.empty(0, dtype=POSITION_DTYPE), statics, 0, rejects)
     # One pass over the joined payloads sorts the batch: position reports and the common static
     # reports are decoded in bulk, the rest one by one.
-    payloads = list(map(_SECOND, messages))
-    fills = np.fromiter(map(_THIRD, messages), dtype=np.int64, count=n)
+    if isinstance(messages, Messages):  # (push_lines's columns, as they are)
+        times_column: Sequence[float | None] = messages.times
+        payloads = messages.payloads
+        fills = np.fromiter(messages.fills, dtype=np.int64, count=n)
+    else:
+        times_column = list(map(_FIRST, messages))
+        payloads = list(map(_SECOND, messages))
+        fills = np.fromiter(map(_THIRD, messages), dtype=np.int64, count=n)
     # The payloads joined by newlines (never in a payload from NmeaAssembler): their starts and lengths
     # come from the separators, found with numpy, rather than from a len() per payload.
     text = b"\n".join(payloads)
@@ -471,9 +477,9 @@ def decode_batch(messages: Sequence[RawMessage], seq_start: int = 0) -> DecodedB
     vec_idx = np.flatnonzero(vec)
     if len(vec_idx):
         try:
-            times = np.fromiter(map(_FIRST, messages), dtype=np.float64, count=n)
+            times = np.fromiter(times_column, dtype=np.float64, count=n)
         except TypeError:  # None among them: NaN
-            times = np.array(list(map(_FIRST, messages)), dtype=np.float64)
+            times = np.array(times_column, dtype=np.float64)
         if (lengths[vec_idx] == 28).all():  # the usual 168-bit reports: their bytes joined are the matrix
             picked = (
                 operator.itemgetter(*vec_idx.tolist())(payloads)
@@ -498,7 +504,7 @@ def decode_batch(messages: Sequence[RawMessage], seq_start: int = 0) -> DecodedB
         if len(idx):
             rows = np.take(joined, starts[idx][:, None] + _COLUMNS[: _GATHER if kind == 5 else 28])
             picked = idx.tolist()
-            ts = [_NaN if (t := messages[i][0]) is None else t for i in picked]
+            ts = [_NaN if (t := times_column[i]) is None else t for i in picked]
             _bulk_statics(
                 rows, 5 if kind == 5 else 24, kind, [i + seq_start for i in picked], ts, statics, rejects
             )

@@ -21,8 +21,8 @@ import collections
 import itertools
 import math
 import operator
-from collections.abc import Callable, Sequence
-from typing import cast
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import cast, overload
 
 import numpy as np
 
@@ -50,6 +50,71 @@ TIME_MAX = 4_102_444_800.0  # 2100-01-01T00:00:00Z
 
 RawMessage = tuple[float | None, bytes, int]
 """(receive time in UNIX seconds on the feed clock or None, armoured payload, fill bits)."""
+
+
+class Messages(Sequence[RawMessage]):
+    """The messages a push_lines call completed, in order, kept as three columns (time, payload, fill).
+
+    Why columns: the decoder reads columns, and the fast path completes runs of thousands of lines at
+    once; as tuples, every message was packed here and unpacked there (a tenth of a replay's time). A run
+    goes in with three list extends (`add_columns`); one message with `append`. It reads as a sequence of
+    RawMessage tuples, and equals any sequence of the same tuples."""
+
+    __slots__ = ("fills", "payloads", "times")
+
+    def __init__(self) -> None:
+        self.times: list[float | None] = []
+        self.payloads: list[bytes] = []
+        self.fills: list[int] = []
+
+    def append(self, message: RawMessage) -> None:
+        t, payload, fill = message
+        self.times.append(t)
+        self.payloads.append(payload)
+        self.fills.append(fill)
+
+    def extend(self, messages: Iterable[RawMessage]) -> None:
+        for message in messages:
+            self.append(message)
+
+    def add_columns(self, times: Sequence[float | None], payloads: Sequence[bytes], fills: Sequence[int]
+                    ) -> None:
+        self.times += times
+        self.payloads += payloads
+        self.fills += fills
+
+    def __len__(self) -> int:
+        return len(self.payloads)
+
+    @overload
+    def __getitem__(self, index: int) -> RawMessage: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Messages: ...
+
+    def __getitem__(self, index: int | slice) -> RawMessage | Messages:
+        if isinstance(index, slice):
+            part = Messages()
+            part.add_columns(self.times[index], self.payloads[index], self.fills[index])
+            return part
+        return self.times[index], self.payloads[index], self.fills[index]
+
+    def __iter__(self) -> Iterator[RawMessage]:
+        return zip(self.times, self.payloads, self.fills)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Sequence) and len(other) == len(self) and all(map(operator.eq, self, other))
+
+    __hash__ = None  # type: ignore[assignment]  # (mutable, like a list)
+
+    def __add__(self, other: Iterable[RawMessage]) -> Messages:
+        result = self[:]
+        result.extend(other)
+        return result
+
+    def __repr__(self) -> str:
+        return f"Messages({list(self)!r})"
+
 
 # The 64 characters of the AIS six-bit armour ('0'..'W' and '`'..'w'); `bytes.translate` deletes
 # them, so anything left over is a character outside the alphabet.
@@ -365,7 +430,7 @@ class NmeaAssembler:
         if seed is not None:
             self.feed_clock(source).seed(seed)
 
-    def push_lines(self, lines: Sequence[bytes], source: bytes = b"") -> list[RawMessage]:
+    def push_lines(self, lines: Sequence[bytes], source: bytes = b"") -> Messages:
         """Process a batch of lines; returns the messages completed by it, in input order."""
         self._clock_now = None
         self._feed = self.feed_clock(source)
@@ -374,9 +439,9 @@ class NmeaAssembler:
         if out is not None:
             self._purge_seen()
             return out
-        return []
+        return Messages()
 
-    def _push_slow(self, lines: Sequence[bytes], source: bytes) -> list[RawMessage] | None:
+    def _push_slow(self, lines: Sequence[bytes], source: bytes) -> Messages | None:
         """Every line through the general per-line code; None when no line was a candidate."""
         candidates, _, hexes, tag_bodies, tag_hexes = self._scan(lines)
         if not candidates:
@@ -693,7 +758,7 @@ class NmeaAssembler:
             src_hi,
         )
 
-    def _push_fast(self, lines: Sequence[bytes], source: bytes, scan: _FastLines) -> list[RawMessage] | None:
+    def _push_fast(self, lines: Sequence[bytes], source: bytes, scan: _FastLines) -> Messages | None:
         """The batched path: runs of common lines in bulk, the lines between them one by one, in order."""
         fast = scan.lines
         nf = len(fast)
@@ -712,7 +777,7 @@ class NmeaAssembler:
             tag_ok = _tag_verdicts(candidates, _checksums_ok(tag_bodies, tag_hexes))
         if not candidates and nf == 0:
             return None
-        out: list[RawMessage] = []
+        out = Messages()
         # Where each slow candidate falls among the fast lines: the runs between them go in bulk.
         cuts = np.searchsorted(fast, np.asarray(where, dtype=np.int64)).tolist() if candidates else []
         untimed = np.isnan(scan.own)
@@ -760,7 +825,7 @@ class NmeaAssembler:
             self._fast_run(run, done, nf, out)
         return out
 
-    def _fast_fragment(self, run: _Run, k: int, out: list[RawMessage]) -> None:
+    def _fast_fragment(self, run: _Run, k: int, out: Messages) -> None:
         """Fast line k, a well-formed fragment of a multi-sentence message: as in `_assemble`."""
         scan = run.scan
         _, count, number, seq, channel, _, _ = scan.keys[k].split(b",")
@@ -771,7 +836,7 @@ class NmeaAssembler:
             return
         self._fragment(t, src, channel, seq, int(count), int(number), scan.payloads[k], scan.fills[k], out)
 
-    def _fast_run(self, run: _Run, lo: int, hi: int, out: list[RawMessage]) -> None:
+    def _fast_run(self, run: _Run, lo: int, hi: int, out: Messages) -> None:
         """Fast lines lo..hi-1 (single-sentence, well formed, in order, nothing else between them)."""
         scan = run.scan
         n = hi - lo
@@ -786,7 +851,7 @@ class NmeaAssembler:
             fill_t = self._feed.fill(self._wall())
             if fill_t is None:  # no time at all yet: no expiry, no de-duplication
                 self.assembled_lines += n
-                out.extend(zip(itertools.repeat(None, n), scan.payloads[lo:hi], scan.fills[lo:hi]))
+                out.add_columns([None] * n, scan.payloads[lo:hi], scan.fills[lo:hi])
                 return
             ts = [fill_t] * n
         else:
@@ -815,7 +880,7 @@ class NmeaAssembler:
         if window <= 0:
             self._max_time = run_max if prev_max is None or run_max > prev_max else prev_max
             self.assembled_lines += n
-            out.extend(zip(ts, payloads, fills))
+            out.add_columns(ts, payloads, fills)
             return
         seen = self._seen
         maxes: list[float] | None = None  # running feed-clock maximum, line by line, when needed
@@ -890,7 +955,7 @@ class NmeaAssembler:
             out.extend((ts[k], payloads[k], fills[k]) for k in kept)
         else:
             self.assembled_lines += n
-            out.extend(zip(ts, payloads, fills))
+            out.add_columns(ts, payloads, fills)
 
     def _dedup_one_by_one(
         self,
@@ -921,7 +986,7 @@ class NmeaAssembler:
                 self._purge_seen()
 
     def _stamp(
-        self, t: float | None, src: bytes, item: tuple[bytes, bytes, bytes, int] | None, out: list[RawMessage]
+        self, t: float | None, src: bytes, item: tuple[bytes, bytes, bytes, int] | None, out: Messages
     ) -> float | None:
         """A line's time: its own, else its feed's clock (see FeedClock.fill). A timed line the feed clock
         holds back gives _HELD: `item` (source, dedup key, payload, fill bits of a single sentence; None
@@ -952,7 +1017,7 @@ class NmeaAssembler:
         if deadline is not None and t > deadline:
             self._expire_source(src, t)
 
-    def _release(self, feed: FeedClock, out: list[RawMessage]) -> None:
+    def _release(self, feed: FeedClock, out: Messages) -> None:
         """The lines a feed clock held back were a real jump: on they go, in order, as they would have."""
         held, feed.held = feed.held, []
         for t, item in held:
@@ -963,7 +1028,7 @@ class NmeaAssembler:
             self._moved_to(t, src)
             self._single(t, key, payload, fill, out)
 
-    def _single(self, t: float | None, key: bytes, payload: bytes, fill: int, out: list[RawMessage]) -> None:
+    def _single(self, t: float | None, key: bytes, payload: bytes, fill: int, out: Messages) -> None:
         """A single-sentence message with its time: into `out`, unless it is a duplicate (`key`: the sentence
         after the talker id). Untimed lines are never duplicates."""
         if t is not None and self.dedup_window_s > 0 and self._duplicate(key, t):
@@ -993,7 +1058,7 @@ class NmeaAssembler:
             self._purge_seen()
         return False
 
-    def _run_one_by_one(self, run: _Run, lo: int, hi: int, out: list[RawMessage]) -> None:
+    def _run_one_by_one(self, run: _Run, lo: int, hi: int, out: Messages) -> None:
         """Fast lines lo..hi-1 line by line: the same steps as a single sentence in `_assemble`."""
         scan = run.scan
         own = scan.own[lo:hi].tolist()
@@ -1014,15 +1079,15 @@ class NmeaAssembler:
         sentence_ok: Sequence[bool],
         tag_ok: Sequence[bool | None],
         source: bytes = b"",
-        out: list[RawMessage] | None = None,
-    ) -> list[RawMessage]:
+        out: Messages | None = None,
+    ) -> Messages:
         """The lines' state in order: tag groups, times, expiry, de-duplication and reassembly.
 
         `tag_ok[i]` is the checksum verdict of candidate i's tag block (None without one). Messages
         are appended to `out` (a new list by default), which is returned.
         """
         if out is None:
-            out = []
+            out = Messages()
         rejects = self.rejects
         fill_bits = _FILL_BITS
         alphabet = SIXBIT_ALPHABET
@@ -1089,7 +1154,7 @@ class NmeaAssembler:
         n_number: int,
         payload: bytes,
         fill: int,
-        out: list[RawMessage],
+        out: Messages,
     ) -> None:
         """One well-formed fragment of a multi-sentence message, its time known (or None): join it to its
         group, and append the message to `out` when it completes it."""

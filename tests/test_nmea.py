@@ -7,6 +7,7 @@ import itertools
 import operator
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -641,3 +642,22 @@ def test_purge_forgets_the_leading_old_entries(
 def test_nmea_checksum_is_the_xor_of_all_bytes(data: bytes) -> None:
     """`nmea_checksum` (folded as one integer, for speed) equals the XOR of the bytes taken one by one."""
     assert nmea_checksum(data) == xor(data)
+
+
+def test_messages_read_as_the_tuples_they_hold() -> None:
+    """push_lines's columns (Messages) read, compare, slice and add as a list of RawMessage tuples."""
+    from monitor.nmea import Messages
+
+    tuples = [(1.0, b"13HOI", 0), (None, b"55Nab", 2), (3.0, b"B6CdC", 0)]
+    m = Messages()
+    m.append(tuples[0])
+    m.add_columns([tuples[1][0]], [tuples[1][1]], [tuples[1][2]])
+    m.extend(tuples[2:])
+    assert m == tuples and list(m) == tuples and len(m) == 3
+    assert m[1] == tuples[1] and m[-1] == tuples[2]
+    assert m[1:] == tuples[1:] and isinstance(m[1:], Messages)
+    assert m + tuples[:1] == tuples + tuples[:1]
+    assert m != tuples[:2] and m != [*tuples[:2], (3.0, b"B6CdC", 1)] and m != "not messages"
+    assert repr(m) == f"Messages({tuples!r})"
+    with pytest.raises(TypeError):
+        hash(m)  # (mutable, as a list)
