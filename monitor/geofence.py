@@ -328,6 +328,7 @@ class _ZoneGrid:
     zones whose boundary crosses it (as 64-bit word masks)."""
 
     CELL_DEG = 0.02  # about 2 km: most fixes of a vessel fall in cells far from any boundary
+    COARSE = 8  # cells a side of a coarse cell (_classify)
 
     def __init__(self, geoms: NDArray[np.object_], tree: STRtree, words: int, sets: ZoneSets) -> None:
         self.geoms = geoms
@@ -345,14 +346,56 @@ class _ZoneGrid:
         self.known = np.zeros(cells, dtype=bool)
         self.inside_id = np.zeros(cells, dtype=np.int32)  # zone-set id of `inside`
         self.has_edge = np.zeros(cells, dtype=bool)
+        # A coarse grid of COARSE x COARSE cells, classified first: under a coarse cell no boundary crosses,
+        # every cell takes its zones with no test of its own, and under the others only the zones whose
+        # boundary crosses the coarse cell are tested (most of the sea is far from most boundaries).
+        self.ncx = -(-self.nx // self.COARSE)
+        coarse = self.ncx * -(-self.ny // self.COARSE)
+        self.coarse_inside = np.zeros((coarse, words), dtype=np.uint64)
+        self.coarse_edge = np.zeros((coarse, words), dtype=np.uint64)
+        self.coarse_known = np.zeros(coarse, dtype=bool)
 
     def _classify(self, cells: NDArray[np.int64]) -> None:
-        r = self.CELL_DEG
+        """Classify these cells (not yet known): the zones containing each whole, and those whose
+        boundary crosses it."""
         cx = cells % self.nx
         cy = cells // self.nx
-        west, south = self.x0 + cx * r, self.y0 + cy * r
-        east, north = self.x0 + (cx + 1) * r, self.y0 + (cy + 1) * r
-        boxes = shapely.box(west, south, east, north)
+        parent = (cy // self.COARSE) * self.ncx + cx // self.COARSE
+        self._classify_coarse(np.unique(parent))
+        self.inside[cells] = self.coarse_inside[parent]
+        self.edge[cells] = 0
+        edgy = np.flatnonzero((self.coarse_edge[parent] != 0).any(axis=1))
+        if len(edgy):
+            # Each cell against the zones whose boundary crosses its coarse cell.
+            pi, zi = _set_bits(self.coarse_edge[parent[edgy]])
+            r = self.CELL_DEG
+            bx, by = cx[edgy][pi], cy[edgy][pi]
+            west, south = self.x0 + bx * r, self.y0 + by * r
+            boxes = shapely.box(west, south, self.x0 + (bx + 1) * r, self.y0 + (by + 1) * r)
+            g = self.geoms[zi]
+            hit = shapely.intersects(g, boxes)
+            whole = hit & shapely.contains(g, boxes)
+            at = cells[edgy][pi]
+            bits = np.left_shift(np.uint64(1), (zi % 64).astype(np.uint64))
+            word = zi // 64
+            np.bitwise_or.at(self.inside, (at[whole], word[whole]), bits[whole])
+            partial = hit & ~whole
+            np.bitwise_or.at(self.edge, (at[partial], word[partial]), bits[partial])
+        self.inside_id[cells] = self.sets.intern_words(self.inside[cells])
+        self.has_edge[cells] = (self.edge[cells] != 0).any(axis=1)
+        self.known[cells] = True
+
+    def _classify_coarse(self, parents: NDArray[np.int64]) -> None:
+        new = parents[~self.coarse_known[parents]]
+        if not len(new):
+            return
+        side = self.CELL_DEG * self.COARSE
+        px, py = new % self.ncx, new // self.ncx
+        # Widened by a hair, so that its cells' boxes (computed from the fine grid, whose rounding may
+        # differ in the last bit) lie inside it: "no boundary crosses it" then holds for each of them.
+        e = 1e-9
+        boxes = shapely.box(self.x0 + px * side - e, self.y0 + py * side - e, self.x0 + (px + 1) * side + e,
+                            self.y0 + (py + 1) * side + e)
         bi, zi = self.tree.query(boxes)
         if len(bi):
             g = self.geoms[zi]
@@ -360,12 +403,10 @@ class _ZoneGrid:
             whole = hit & shapely.contains(g, boxes[bi])
             bits = np.left_shift(np.uint64(1), (zi % 64).astype(np.uint64))
             word = zi // 64
-            np.bitwise_or.at(self.inside, (cells[bi[whole]], word[whole]), bits[whole])
+            np.bitwise_or.at(self.coarse_inside, (new[bi[whole]], word[whole]), bits[whole])
             partial = hit & ~whole
-            np.bitwise_or.at(self.edge, (cells[bi[partial]], word[partial]), bits[partial])
-            self.inside_id[cells] = self.sets.intern_words(self.inside[cells])
-            self.has_edge[cells] = (self.edge[cells] != 0).any(axis=1)
-        self.known[cells] = True
+            np.bitwise_or.at(self.coarse_edge, (new[bi[partial]], word[partial]), bits[partial])
+        self.coarse_known[new] = True
 
     def plain_moves(self, coords: NDArray[np.float64]) -> NDArray[np.bool_]:
         """For moves (n, 2, 2), whether each stays in one cell, or two side by side, whose zone masks are
@@ -401,16 +442,8 @@ class _ZoneGrid:
             return ids
         # The fixes in cells that a zone boundary crosses: the exact test, only for those zones.
         cells = cell[rows]
-        edge = self.edge[cells]
         words = self.inside[cells]
-        er, wi = np.nonzero(edge)
-        # The set bits of each non-zero word (little-endian bytes, bits in little order: bit b of the
-        # word is column b).
-        edge_bytes = edge[er, wi].astype("<u8").view(np.uint8).reshape(-1, 8)
-        bits = np.unpackbits(edge_bytes, axis=1, bitorder="little")
-        k, b = np.nonzero(bits)
-        pr = er[k]
-        pz = wi[k] * 64 + b
+        pr, pz = _set_bits(self.edge[cells])
         ok = shapely.intersects_xy(self.geoms[pz], lon[rows[pr]], lat[rows[pr]])
         pr, pz = pr[ok], pz[ok]
         if len(pr):
@@ -481,3 +514,12 @@ def _row_keys(words: NDArray[np.uint64]) -> NDArray[np.uint64]:
         key = (key ^ words[:, k]) * np.uint64(0x9E37_79B9_7F4A_7C15)
         key ^= key >> np.uint64(29)
     return key
+
+
+def _set_bits(words: NDArray[np.uint64]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """The set bits of rows of 64-bit words: (row, bit index over the row's words), one pair per bit."""
+    er, wi = np.nonzero(words)
+    # (little-endian bytes, bits in little order: bit b of the word is column b)
+    word_bytes = words[er, wi].astype("<u8").view(np.uint8).reshape(-1, 8)
+    k, b = np.nonzero(np.unpackbits(word_bytes, axis=1, bitorder="little"))
+    return er[k].astype(np.int64), (wi[k] * 64 + b).astype(np.int64)
