@@ -8,6 +8,9 @@ any `MONITOR_*` overrides (`MONITOR_DECODE__DEDUP_WINDOW_S=0` turns de-duplicati
 half of the feed brings the fleet in (first sightings, lazily classified zone-grid cells); the second half is
 timed alone with the process's CPU clock, which is far steadier on a shared machine than the
 difference of two whole replays. Prints one JSON line: messages, cpu_s, us_per_msg, alerts.
+
+`--without NAME` (repeatable) leaves that aggregate detector out of the engine (`traffic`, say): the
+difference of a run with and one without is the detector's own cost per message.
 """
 
 from __future__ import annotations
@@ -28,8 +31,15 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("feed", type=Path)
     ap.add_argument("--zones", type=Path, help="zone file (default: the bundled Hormuz file)")
+    ap.add_argument("--without", action="append", default=[], metavar="NAME",
+                    help="leave this aggregate detector out (e.g. traffic)")
     args = ap.parse_args()
     pipeline = Pipeline(load_settings(None), load_zone_file(args.zones or default_zone_path()))
+    engine = pipeline.engine
+    unknown = set(args.without) - {a.name for a in engine.aggregates}
+    if unknown:
+        ap.error(f"--without: no aggregate detector {', '.join(sorted(unknown))}")
+    engine.aggregates = [a for a in engine.aggregates if a.name not in args.without]
     gc.freeze()  # as the replay command does
     gc.set_threshold(100_000, 50, 100)
     batches = list(iter_batches([str(args.feed)], 8192))

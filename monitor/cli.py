@@ -1,4 +1,4 @@
-"""The command line (CONTRACT): run, replay, decode, zones check.
+"""The command line (CONTRACT): run, replay, stats, decode, zones check.
 
 Errors at start print one line naming the file and the problem and exit non-zero: 3 for a bad zone or
 config file (systemd's RestartPreventExitStatus=3), 1 for a feed that cannot be read.
@@ -53,6 +53,13 @@ def _parser() -> argparse.ArgumentParser:
         help="with --publish: give up (exit 1) when the broker has not acknowledged every alert by then",
     )
 
+    stp = sub.add_parser("stats", help="traffic statistics of recorded feeds (transits, port calls)")
+    stp.add_argument("feeds", nargs="+", metavar="FEED", help="NMEA file (.gz read transparently) or -")
+    stp.add_argument("--zones", metavar="FILE", help="zone file (default: the packaged Hormuz zones)")
+    stp.add_argument("--config", metavar="FILE", help="TOML configuration file")
+    stp.add_argument("--by", choices=("day", "hour"), help="period (default: the config's traffic.period)")
+    stp.add_argument("--format", choices=("csv", "json"), default="csv", help="output format")
+
     dc = sub.add_parser("decode", help="decode AIS messages to JSON lines, like gpsdecode")
     dc.add_argument("feeds", nargs="+", metavar="FEED")
 
@@ -68,6 +75,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "replay":
             return _replay(args)
+        if args.command == "stats":
+            return _stats(args)
         if args.command == "decode":
             return _decode(args)
         if args.command == "zones":
@@ -161,6 +170,36 @@ def _replay(args: argparse.Namespace) -> int:
         _write_alerts(args, alerts)
     summary = pipeline.finish()
     _print_summary(summary.to_dict(), sys.stdout if args.format == "text" else sys.stderr)
+    return EXIT_OK
+
+
+def _stats(args: argparse.Namespace) -> int:
+    """The replay pipeline without printing alerts; at the end, the statistics of every period from the
+    recording's first to its last (the last one as far as the recording goes)."""
+    from monitor.detectors.traffic import Traffic, stats_csv, traffic_stats
+    from monitor.feeds import check_feeds
+    from monitor.pipeline import Pipeline
+
+    check_feeds(args.feeds)
+    settings, zonefile = _load(args)
+    if args.by is not None:
+        settings = settings.model_copy(update={"traffic": settings.traffic.model_copy(
+            update={"period": args.by})})
+    pipeline = Pipeline(settings, zonefile)
+    for aggregate in pipeline.engine.aggregates:
+        if isinstance(aggregate, Traffic):
+            aggregate.keep_everything()  # every period of the recording, not the daemon's last two months
+    gc.freeze()
+    gc.set_threshold(100_000, 50, 100)
+    args.speed = None
+    for _ in _replay_alerts(args, pipeline):
+        pass
+    pipeline.finish()
+    stats = traffic_stats(pipeline.engine)
+    if args.format == "json":
+        sys.stdout.write(json.dumps(stats, separators=(",", ":")) + "\n")
+    else:
+        sys.stdout.write(stats_csv(stats))
     return EXIT_OK
 
 

@@ -42,7 +42,14 @@ from pydantic_settings import (
 )
 from pydantic_settings.sources.utils import parse_env_vars
 
-from monitor.detectors import DETECTOR_KINDS, KINDS, CorridorSettings, DetectorSettings, severities
+from monitor.detectors import (
+    DETECTOR_KINDS,
+    KINDS,
+    CorridorSettings,
+    DetectorSettings,
+    TrafficSettings,
+    severities,
+)
 from monitor.errors import ConfigError
 from monitor.levels import LEVELS, Level, Severity
 from monitor.settings_base import Seconds, Section
@@ -65,6 +72,7 @@ __all__ = [
     "ServiceSettings",
     "Settings",
     "StateSettings",
+    "TrafficSettings",
     "Watchlist",
     "ZonesSettings",
     "load_settings",
@@ -267,12 +275,20 @@ class EscalationRule(_Section):
         return value
 
 
+def _traffic_drop_rule() -> EscalationRule:
+    """The default rule on a strait's traffic drop (issue 12): one drop raises the posture to ELEVATED.
+    The traffic detector feeds it again at every closed period still down, so the level holds for the
+    whole episode and falls back a day after the last period below the threshold."""
+    return EscalationRule(name="traffic-drop", kinds=["traffic_drop"], min_vessels=1, window_s=86_400.0,
+                          radius_km=50.0, raise_to="ELEVATED", quiet_s=86_400.0)
+
+
 class PostureSettings(_Section):
     """[posture]: the operator's level at start, the per-level table, and the escalation rules."""
 
     level: Level = "NORMAL"
     levels: LevelsTable = LevelsTable()
-    rules: list[EscalationRule] = Field(default_factory=lambda: [EscalationRule()])
+    rules: list[EscalationRule] = Field(default_factory=lambda: [EscalationRule(), _traffic_drop_rule()])
 
     @field_validator("level", mode="before")
     @classmethod
@@ -347,6 +363,10 @@ class HttpSettings(_Section):
     vessels_page_size: int = Field(default=500, ge=1)
     vessels_page_max: int = Field(default=5000, ge=1)
     vessels_scan_max: int = Field(default=20_000, ge=1)
+    # GET /api/vessels/{mmsi}/track and the map page's track: each vessel's last `track_points` trusted
+    # fixes, one every `track_interval_s` at most (12 bytes a fix: 36 MB for 50,000 vessels at 60).
+    track_points: int = Field(default=60, ge=0, le=10_000)
+    track_interval_s: _Seconds = Field(default=60.0, gt=0)
 
     @model_validator(mode="after")
     def _pages_in_order(self) -> HttpSettings:
@@ -452,6 +472,7 @@ class Settings(BaseSettings):
     posture: PostureSettings = PostureSettings()
     detectors: DetectorSettings = DetectorSettings()
     corridor: CorridorSettings = CorridorSettings()
+    traffic: TrafficSettings = TrafficSettings()
     mqtt: MqttSettings = MqttSettings()
     outbox: OutboxSettings = OutboxSettings()
     state: StateSettings = StateSettings()

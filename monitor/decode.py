@@ -61,6 +61,7 @@ class StaticReport:
     draught: float | None = None
     destination: str | None = None
     part: int | None = None  # type 24: 0 = part A (name), 1 = part B (call sign, ship type)
+    length: int | None = None  # metres, bow to stern (types 5, 19 and 24 part B; 0 is "not available")
 
 
 @dataclass(slots=True)
@@ -313,6 +314,7 @@ def _decode_rare(msg_type: int, payload: bytes, fill: int) -> dict[str, Any] | s
         rec["heading"] = None if heading == 511 else float(heading)
         rec["name"] = _clean(msg.shipname)
         rec["ship_type"] = _nonzero(int(msg.ship_type))
+        rec["length"] = _nonzero(int(msg.to_bow) + int(msg.to_stern))
     elif isinstance(msg, MessageType9):
         cog = float(msg.course)
         if cog > 360:
@@ -331,6 +333,7 @@ def _decode_rare(msg_type: int, payload: bytes, fill: int) -> dict[str, Any] | s
         rec["callsign"] = _clean(msg.callsign)
         rec["imo"] = _nonzero(msg.imo)
         rec["ship_type"] = _nonzero(int(msg.ship_type))
+        rec["length"] = _nonzero(int(msg.to_bow) + int(msg.to_stern))
         rec["draught"] = _nonzero(msg.draught)
         rec["destination"] = _clean(msg.destination)
     elif isinstance(msg, MessageType24PartA):
@@ -341,12 +344,14 @@ def _decode_rare(msg_type: int, payload: bytes, fill: int) -> dict[str, Any] | s
         rec["part"] = int(part_b.partno)
         rec["callsign"] = _clean(part_b.callsign)
         rec["ship_type"] = _nonzero(int(part_b.ship_type))
+        # (An auxiliary craft's part B carries its mothership's MMSI where others have dimensions.)
+        rec["length"] = _nonzero(int(getattr(part_b, "to_bow", 0)) + int(getattr(part_b, "to_stern", 0)))
     elif isinstance(msg, MessageType21):
         rec["name"] = _clean((msg.name or "") + (msg.name_ext or ""))
     return rec
 
 
-_STATIC_KEYS = ("name", "callsign", "imo", "ship_type", "draught", "destination", "part")
+_STATIC_KEYS = ("name", "callsign", "imo", "ship_type", "draught", "destination", "part", "length")
 
 
 def _split(
@@ -380,6 +385,12 @@ def _text(six: np.ndarray, offset: int, chars: int) -> list[str | None]:
     # get_str's rstrip("@").strip() then _clean's rstrip("@ "): the text has no whitespace but ' '.
     cleaned = map(str.lstrip, map(str.rstrip, rows, itertools.repeat("@ ")), itertools.repeat(" "))
     return [text or None for text in cleaned]
+
+
+def _lengths(six: np.ndarray, offset: int) -> list[int | None]:
+    """Bow-to-stern lengths from the 9-bit `to_bow` at `offset` and `to_stern` after it (None for 0)."""
+    total = _field(six, offset, 9) + _field(six, offset + 9, 9)
+    return [v or None for v in total.tolist()]
 
 
 def _bulk_statics(
@@ -419,9 +430,10 @@ def _bulk_statics(
         ship = [ship_types[v] or None for v in _field(six, 232, 8).tolist()]
         draught = [v or None for v in (_field(six, 294, 8) / 10.0).tolist()]  # float(raw) / 10.0
         destination = _text(six, 302, 20)
+        length = _lengths(six, 240)
         statics.extend(
             map(StaticReport, seqs, times, mmsis, itertools.repeat(5), name, callsign, imo, ship, draught,
-                destination, none)
+                destination, none, length)
         )  # fmt: skip
     elif part == 0:
         name = _text(six, 40, 20)
@@ -432,9 +444,12 @@ def _bulk_statics(
     else:
         ship = [v or None for v in _field(six, 40, 8).tolist()]
         callsign = _text(six, 90, 7)
+        # An auxiliary craft (MMSI 98XXXYYYY) sends its mothership's MMSI there, not dimensions.
+        aux = ((mmsi >= 980_000_000) & (mmsi <= 989_999_999)).tolist()
+        length = [None if a else n for a, n in zip(aux, _lengths(six, 132), strict=True)]
         statics.extend(
             map(StaticReport, seqs, times, mmsis, itertools.repeat(24), none, callsign, none, ship, none,
-                none, itertools.repeat(1))
+                none, itertools.repeat(1), length)
         )  # fmt: skip
 
 
@@ -621,6 +636,7 @@ def decode_records(
                     counts[result] += 1
                     continue
                 rec = result
+                rec.pop("length", None)  # (the engine's, for traffic statistics; not a decode key)
             rec["time"] = _iso(t)
             if "lat" in rec:
                 rec["lat"] = _r(rec["lat"], 6)

@@ -87,6 +87,18 @@ class Vessel:
     cell: tuple[int, int] | None
     cd_since: float | None  # (monitor.detectors.corridor)
     cd_last: float
+    dark_back: float  # (monitor.detectors.dark: its last reappearance)
+    pc_zone: str | None  # (monitor.detectors.port_call)
+    pc_since: float | None
+    pc_last: float
+    pc_stop: float | None
+    pc_draught: float | None
+    pc_port: str | None
+    pc_left: float
+    dc_ref: float | None  # (monitor.detectors.draught_change)
+    dc_seen: float
+    length: int | None  # (monitor.detectors.traffic: AIS dimensions, bow + stern, metres)
+    draught_max: float | None  # the deepest draught heard from it
 
     def __init__(self, mmsi: int, watch: list[str]) -> None:
         self.mmsi = mmsi
@@ -129,6 +141,13 @@ class Vessel:
             if value is not None and getattr(self, attr) != value:
                 setattr(self, attr, value)
                 changed = True
+        # What a tanker's laden/ballast call needs (monitor.detectors.traffic).
+        if s.length is not None and s.length != self.length:
+            self.length = s.length
+            changed = True
+        if s.draught is not None and (self.draught_max is None or s.draught > self.draught_max):
+            self.draught_max = s.draught
+            changed = True
         if changed:
             self._info = None
         return changed
@@ -169,6 +188,8 @@ class Engine:
         forget_after_s: float = 0.0,
         outage_s: float = math.inf,
         max_vessels: int = 0,
+        history_points: int = 0,
+        history_interval_s: float = 60.0,
     ) -> None:
         self.geofence = geofence
         self.posture = posture
@@ -208,7 +229,11 @@ class Engine:
         self._ids_cache: dict[int, list[str]] = {}  # zone mask -> zone ids, for saving state
         # The track fields of every vessel in numpy arrays: the fast path reads and writes them for the
         # whole batch at once, and brings a Vessel object up to date only when something looks at it.
-        self._tracks = _Tracks()
+        self._tracks = _Tracks(history_points)
+        # Each vessel's recent track (for the API and the map page): a trusted fix at most every
+        # history_interval_s, the last history_points of them (0: none kept). Taken from the track as each
+        # batch leaves it, so a replay in other batch sizes may keep other fixes of the same track.
+        self.history_interval_s = history_interval_s
         # What the fast path asks of a fix's zone set, per zone-set id (geofence.sets), grown as new sets
         # appear (the detectors keep tables of their own for their own questions).
         self._sets = geofence.sets
@@ -230,6 +255,8 @@ class Engine:
         self.dark = next(d for d in self.detectors if isinstance(d, Dark))
         self.trust_detectors = [d for d in self.detectors if isinstance(d, TrustDetector)]
         self.fix_detectors = [d for d in self.detectors if not isinstance(d, (TrustDetector, Dark, Zones))]
+        # Those that take static reports (`on_static`; the others' is the base's no-op, not worth a call).
+        self._static_hooks = [d for d in self.detectors if type(d).on_static is not FixDetector.on_static]
         # Whose open episodes keep a vessel's every fix on the per-fix step, and whose do not (`quiet`).
         self._loud = [d for d in self.detectors if not d.quiet]
         self._quiet = [d for d in self.detectors if d.quiet]
@@ -302,6 +329,8 @@ class Engine:
         tr.heard[k] = v.heard
         tr.last_id[k] = self._sets.intern(v.last_s)
         tr.land_last[k] = v.land_last
+        if tr.history and v.time - tr.hist_last[k] >= self.history_interval_s:
+            tr.sample(np.array([k]), np.array([v.time]), np.array([v.lon]), np.array([v.lat]))
         # (A vessel without a trusted fix yet is not hot for that: the fast path flags its first one.)
         tr.hot[k] = any(d.open(v) for d in self._loud)
         tr.quiet[k] = any(d.open(v) for d in self._quiet)
@@ -359,8 +388,9 @@ class Engine:
         for aggregate in self.aggregates:
             aggregate.observe(alert, alerts)
 
-    def _stateful(self) -> list[FixDetector | AggregateDetector]:
-        """The detectors with engine-wide state of their own, saved in the engine's row."""
+    def parts(self) -> list[FixDetector | AggregateDetector]:
+        """Every detector, per fix and aggregate, in order (their engine-wide state is saved in the
+        engine's row)."""
         return [*self.detectors, *self.aggregates]
 
     def posture_changed(self, change: PostureChange, alerts: list[Alert]) -> None:
@@ -422,6 +452,29 @@ class Engine:
             if due >= t:
                 break
             dark.fire_next(t, alerts)
+
+    def track_of(self, mmsi: int) -> list[tuple[float, float, float]]:
+        """The vessel's recent track, oldest first: (time, lon, lat) of its kept fixes and its last one."""
+        tr = self._tracks
+        k = tr.slot.get(mmsi)
+        if k is None:
+            return []
+        points = tr.history_of(k)
+        last = (float(tr.time[k]), float(tr.lon[k]), float(tr.lat[k]))
+        if last[0] > -math.inf and (not points or points[-1][0] < last[0]):
+            points.append(last)
+        return points
+
+    def adopt_history(self, other: Engine) -> None:
+        """Take the recent tracks of `other` (the engine this one replaces on a reload; its vessels were
+        imported here): state export keeps no track history. (Dropped if the ring's size changed.)"""
+        tr, old = self._tracks, other._tracks
+        if not tr.history or tr.history != old.history or not tr.n:
+            return
+        at = old.lookup(tr.mmsi[: tr.n])
+        mine = np.flatnonzero(at >= 0)
+        for name, _, _, _ in tr.HISTORY:
+            getattr(tr, name)[mine] = getattr(old, name)[at[mine]]
 
     def mmsis_in_order(self) -> NDArray[np.int64]:
         """Every vessel's MMSI, in order (for the API's pages: kept sorted by the track table)."""
@@ -651,6 +704,10 @@ class Engine:
         changed = v.apply_static(st)
         dark = v.dark
         self.dark.hear(v, t, math.nan, math.nan, math.nan, math.nan, alerts)
+        n_alerts = len(alerts)
+        for d in self._static_hooks:  # (after `dark`: a reappearance comes first, as on a position report)
+            d.on_static(v, st, t, alerts)
+        changed |= len(alerts) != n_alerts
         self.dark.schedule(v)
         if self.dirty is not None:
             (self.dirty if changed or dark != v.dark else self.moved).add(v.mmsi)
@@ -759,7 +816,7 @@ class Engine:
             "stale": self.stale,
             "posture": _posture_state(self.posture.state()),
         }
-        for d in self._stateful():
+        for d in self.parts():
             g.update(d.global_state())
         return g
 
@@ -774,7 +831,7 @@ class Engine:
         index = self.geofence.index_of
         straits = {s.zone.id: i for i, s in enumerate(self.geofence.straits)}
         # First: an old format is named as such.
-        g = _read_global(blobs["engine"], self._stateful()) if "engine" in blobs else None
+        g = _read_global(blobs["engine"], self.parts()) if "engine" in blobs else None
         vessels = [
             _restore_vessel(key, blob, index, straits) for key, blob in blobs.items() if key.startswith("v:")
         ]
@@ -790,7 +847,7 @@ class Engine:
         if g is not None:
             self.now = g["now"]
             self.stale = g["stale"]
-            for d, checked in zip(self._stateful(), g["detectors"], strict=True):
+            for d, checked in zip(self.parts(), g["detectors"], strict=True):
                 d.restore_global(checked)
             if g["posture"] is not None:
                 self.posture.restore(g["posture"])
@@ -836,12 +893,13 @@ _get_fields = operator.attrgetter(*(name for name, _ in _FIELDS))
 # Floats kept as -inf ("never") or NaN ("not available") in memory: null in the saved state.
 _NULLS = (S.time_or_never, S.lon_or_nan, S.lat_or_nan, S.sog_or_nan, S.cog_or_nan)
 _NULLABLE = tuple(i for i, (_, check) in enumerate(_FIELDS) if check in _NULLS)
+_WITH_FIELDS: tuple[type[FixDetector] | type[AggregateDetector], ...] = (*DETECTORS, *AGGREGATES)
 # Each detector with fields: its name, its fields' getter, and which of them are such floats.
 _DETECTOR_ROWS = tuple(
     (d.name, d.fields, operator.attrgetter(*(f.name for f in d.fields)) if len(d.fields) > 1
      else (lambda v, n=d.fields[0].name: (getattr(v, n),)),
      tuple(i for i, f in enumerate(d.fields) if f.check in _NULLS))
-    for d in DETECTORS if d.fields
+    for d in _WITH_FIELDS if d.fields
 )
 
 
@@ -1241,6 +1299,9 @@ class _FastBatch:
         tr.time[k] = self.t_a[rows]
         tr.lon[k] = self.lon_a[rows]
         tr.lat[k] = self.lat_a[rows]
+        if tr.history:
+            due = self.t_a[rows] - tr.hist_last[k] >= e.history_interval_s
+            tr.sample(k[due], self.t_a[rows][due], self.lon_a[rows][due], self.lat_a[rows][due])
         tr.sog[k] = self.sog_a[rows]
         tr.cog[k] = self.cog_a[rows]
         tr.last_id[k] = self.ids[rows]
@@ -1282,8 +1343,9 @@ class _Tracks:
     born: NDArray[np.float64]
     land_last: NDArray[np.float64]
 
-    def __init__(self) -> None:
+    def __init__(self, history: int = 0) -> None:
         self.n = 0
+        self.history = history  # recent fixes kept per vessel (Engine.track_of)
         self.slot: dict[int, int] = {}
         self._keys = np.empty(0, dtype=np.int64)  # sorted MMSIs and their slots, for lookup()
         self._key_slots = np.empty(0, dtype=np.int64)
@@ -1301,14 +1363,53 @@ class _Tracks:
         ("land_last", -np.inf, np.float64),  # its last fix on land (monitor.detectors.on_land)
     )
 
-    def _alloc(self, cap: int) -> None:
+    # The recent track: a ring of `history` fixes per row, where the next goes, when the last was taken
+    # (made by _alloc, with the columns). Whole seconds (0: unused) and float32 degrees (a metre): 12
+    # bytes a fix, 36 MB for 50,000 vessels at the default 60.
+    HISTORY: tuple[tuple[str, Any, Any, bool], ...] = (
+        ("hist_t", 0, np.uint32, True), ("hist_x", np.nan, np.float32, True),
+        ("hist_y", np.nan, np.float32, True), ("hist_at", 0, np.int32, False),
+        ("hist_last", -np.inf, np.float64, False),
+    )
+    hist_t: NDArray[np.uint32]
+    hist_x: NDArray[np.float32]
+    hist_y: NDArray[np.float32]
+    hist_at: NDArray[np.int32]
+    hist_last: NDArray[np.float64]
+
+    def _columns(self) -> Iterable[tuple[str, Any, Any, tuple[int, ...]]]:
         for name, fill, dtype in self._FIELDS:
-            out = np.full(cap, fill, dtype=dtype)
+            yield name, fill, dtype, ()
+        for name, fill, dtype, ring in self.HISTORY:
+            yield name, fill, dtype, (self.history,) if ring else ()
+
+    def _alloc(self, cap: int) -> None:
+        for name, fill, dtype, ring in self._columns():
+            out = np.full((cap, *ring), fill, dtype=dtype)
             old = getattr(self, name, None)
             if old is not None:
                 out[: len(old)] = old
             setattr(self, name, out)
         self.cap = cap
+
+    def sample(self, k: NDArray[np.int64], t: NDArray[np.float64], lon: NDArray[np.float64],
+               lat: NDArray[np.float64]) -> None:
+        """Add these fixes to the rows' recent tracks (one per row)."""
+        at = self.hist_at[k]
+        self.hist_t[k, at] = t
+        self.hist_x[k, at] = lon
+        self.hist_y[k, at] = lat
+        self.hist_at[k] = (at + 1) % self.history
+        self.hist_last[k] = t
+
+    def history_of(self, k: int) -> list[tuple[float, float, float]]:
+        if not self.history:
+            return []
+        order = np.roll(np.arange(self.history), -int(self.hist_at[k]))  # oldest first
+        t = self.hist_t[k, order]
+        kept = t > 0
+        return list(zip(t[kept].tolist(), self.hist_x[k, order][kept].astype(np.float64).tolist(),
+                        self.hist_y[k, order][kept].astype(np.float64).tolist(), strict=True))
 
     def add(self, mmsi: int) -> int:
         k = self.slot.get(mmsi)
@@ -1329,7 +1430,7 @@ class _Tracks:
         keep[[self.slot[m] for m in mmsis]] = False
         rows = np.flatnonzero(keep)
         m = len(rows)
-        for name, fill, _ in self._FIELDS:
+        for name, fill, _, _ in self._columns():
             a = getattr(self, name)
             a[:m] = a[rows]
             a[m:n] = fill

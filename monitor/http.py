@@ -93,9 +93,12 @@ class ServiceView(Protocol):
     def vessels(self, after: int = 0) -> Iterable[dict[str, Any]]: ...
     def vessel_count(self) -> int: ...  # how many vessels vessels() would yield from the start
     def vessel(self, mmsi: int) -> dict[str, Any] | None: ...  # the same object with more detail, or None
+    # its recent track, oldest first ({"time", "lat", "lon"}), or None for an unknown vessel
+    def vessel_track(self, mmsi: int) -> list[dict[str, Any]] | None: ...
     def recent_alerts(self) -> Sequence[dict[str, Any]]: ...  # CONTRACT alert dicts, oldest first (a ring)
     def zones_geojson(self) -> dict[str, Any]: ...  # the zone file as a GeoJSON FeatureCollection
     def posture(self) -> dict[str, Any]: ...  # {"level", "since", "reason", "set_by", "operator_level"}
+    def traffic(self) -> dict[str, Any]: ...  # CONTRACT's traffic statistics, as `stats --format json`
     # raises ValueError on an unknown level; returns posture()
     def set_posture(self, level: str, reason: str, set_by: str) -> dict[str, Any]: ...
     # live alerts (bounded queue; the daemon drops for a slow client)
@@ -231,6 +234,12 @@ def _ship_types(value: str) -> tuple[int, int]:
     return lo, hi
 
 
+def _mmsi(raw: str) -> int:
+    if not _MMSI_RE.match(raw) or not 1 <= int(raw) <= 999_999_999:
+        raise ApiError(400, f"MMSI must be a number from 1 to 999999999, got {raw!r}", parameter="mmsi")
+    return int(raw)
+
+
 def _parse_time(value: str) -> float:
     """Unix seconds (milliseconds above 10^11), or ISO 8601; a time without offset is UTC."""
     if _NUMBER_RE.match(value):
@@ -301,11 +310,13 @@ class HttpApi:
         r.add_get("/metrics", self._metrics)
         r.add_get("/api/vessels", self._vessels)
         r.add_get("/api/vessels/{mmsi}", self._vessel)
+        r.add_get("/api/vessels/{mmsi}/track", self._vessel_track)
         r.add_get("/api/alerts", self._alerts)
         r.add_get("/api/alerts/stream", self._alerts_sse)
         r.add_get("/api/alerts/ws", self._alerts_ws)
         r.add_get("/api/zones", self._zones)
         r.add_get("/api/posture", self._posture)
+        r.add_get("/api/traffic", self._traffic)
         r.add_put("/api/posture", self._put_posture)
         r.add_post("/api/alerts/{id}/ack", self._ack)
         r.add_get("/api/snoozes", self._snoozes)
@@ -499,14 +510,19 @@ class HttpApi:
 
     async def _vessel(self, request: web.Request) -> web.Response:
         _params(request, ())
-        raw = request.match_info["mmsi"]
-        if not _MMSI_RE.match(raw) or not 1 <= int(raw) <= 999_999_999:
-            raise ApiError(400, f"MMSI must be a number from 1 to 999999999, got {raw!r}", parameter="mmsi")
-        mmsi = int(raw)
+        mmsi = _mmsi(request.match_info["mmsi"])
         vessel = self._service.vessel(mmsi)
         if vessel is None:
             raise ApiError(404, f"no vessel with MMSI {mmsi}")
         return web.json_response(vessel, dumps=_dumps)
+
+    async def _vessel_track(self, request: web.Request) -> web.Response:
+        _params(request, ())
+        mmsi = _mmsi(request.match_info["mmsi"])
+        track = self._service.vessel_track(mmsi)
+        if track is None:
+            raise ApiError(404, f"no vessel with MMSI {mmsi}")
+        return web.json_response({"mmsi": mmsi, "track": track}, dumps=_dumps)
 
     # ---- alerts ----------------------------------------------------------------------------------------
 
@@ -628,6 +644,10 @@ class HttpApi:
     async def _posture(self, request: web.Request) -> web.Response:
         _params(request, ())
         return web.json_response(self._service.posture(), dumps=_dumps)
+
+    async def _traffic(self, request: web.Request) -> web.Response:
+        _params(request, ())
+        return web.json_response(self._service.traffic(), dumps=_dumps)
 
     def _authorized(self, request: web.Request) -> bool:
         """Whether the request carries the configured bearer token. Kept apart, returning only a bool,

@@ -23,7 +23,6 @@ import structlog
 from monitor.alerts import Alert
 from monitor.config import Settings
 from monitor.decode import decode_batch
-from monitor.detectors.corridor import CorridorDeparture
 from monitor.engine import Engine
 from monitor.geofence import Geofence
 from monitor.nmea import NmeaAssembler
@@ -78,8 +77,11 @@ class Pipeline:
         *,
         posture: str | None = None,
         clock: Callable[[], float] | None = None,
+        keep_tracks: bool = False,
     ) -> None:
         self.settings = settings
+        # Recent tracks (http.track_points) are kept for the daemon's API and map page, not in a replay.
+        self.keep_tracks = keep_tracks
         self.clock: Callable[[], float] = clock or _time.time
         self.assembler = NmeaAssembler(
             fragment_timeout_s=settings.decode.fragment_timeout_s,
@@ -91,7 +93,7 @@ class Pipeline:
         )
         self.geofence = Geofence(zonefile, hysteresis_m=settings.geofence.hysteresis_m)
         self.posture = Posture(settings.posture, operator_level=posture)
-        self.engine = _engine(settings, self.geofence, self.posture)
+        self.engine = _engine(settings, self.geofence, self.posture, keep_tracks)
         self.summary = Summary()
         self._seq = 0
         self._decode_rejects: Counter[str] = Counter()
@@ -182,8 +184,9 @@ class Pipeline:
         saved = self.engine.export_state(everything=True)
         geofence = Geofence(zonefile, hysteresis_m=settings.geofence.hysteresis_m)
         posture = Posture(settings.posture)
-        engine = _engine(settings, geofence, posture)
+        engine = _engine(settings, geofence, posture, self.keep_tracks)
         engine.import_state({k: v for k, v in saved.items() if v is not None})
+        engine.adopt_history(self.engine)
         engine.forgotten = self.engine.forgotten
         engine.evicted = self.engine.evicted
         # Everything is saved again under the new zone file, and deletions still pending (forgotten
@@ -206,7 +209,7 @@ class Pipeline:
         return s
 
 
-def _engine(settings: Settings, geofence: Geofence, posture: Posture) -> Engine:
+def _engine(settings: Settings, geofence: Geofence, posture: Posture, keep_tracks: bool = False) -> Engine:
     """The engine the configuration describes (at start, and on a reload)."""
     watchlists = {name: (frozenset(w.mids), frozenset(w.mmsis)) for name, w in settings.watchlists.items()}
     engine = Engine(
@@ -218,10 +221,11 @@ def _engine(settings: Settings, geofence: Geofence, posture: Posture) -> Engine:
         forget_after_s=settings.state.forget_after_s,
         outage_s=settings.clock.outage_s,
         max_vessels=settings.state.max_vessels,
+        history_points=settings.http.track_points if keep_tracks else 0,
+        history_interval_s=settings.http.track_interval_s,
     )
-    for detector in engine.detectors:
-        if isinstance(detector, CorridorDeparture):
-            # [corridor] is a section of its own (CONTRACT: `corridor.tolerance_m`), not [detectors] keys,
-            # which are all the engine is given.
-            detector.configure(settings.corridor)
+    # Sections of their own (CONTRACT names [corridor] and [traffic]), beside the [detectors] keys.
+    for part in engine.parts():
+        if part.section is not None:
+            part.configure(getattr(settings, part.section))
     return engine

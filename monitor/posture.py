@@ -136,8 +136,10 @@ class Posture:
         self.operator_level, self.operator_reason, self.operator_set_by = level, reason, set_by
         return self._update(t)
 
-    def observe(self, kind: str, t: float, mmsi: int | None, lon: float, lat: float) -> PostureChange | None:
-        """An alert of `kind` was raised: feed the rules that count it."""
+    def observe(self, kind: str, t: float, mmsi: int | None, lon: float, lat: float,
+                reason: str | None = None) -> PostureChange | None:
+        """An alert of `kind` was raised: feed the rules that count it. `reason`: what raised the posture,
+        for an alert about no vessel (a traffic drop), instead of counting vessels."""
         states = self._kinds.get(kind)
         if not states or mmsi is None:
             return None
@@ -152,7 +154,7 @@ class Posture:
             if len(vessels) >= rule.min_vessels:
                 if st.until is None:
                     kinds = "/".join(rule.kinds)
-                    st.reason = (
+                    st.reason = reason or (
                         f"{len(vessels)} vessels with {kinds} within {rule.window_s / 60:g} min and "
                         f"{rule.radius_km:g} km"
                     )

@@ -149,6 +149,10 @@ class Publisher:
         self.stats = PublisherStats()
         self._posture: bytes | None = None
         self._posture_dirty = False
+        # Other retained messages (the traffic per strait): topic -> latest payload, and the payload last
+        # acknowledged on this connection (a payload replaced while its publish was under way is sent next).
+        self._retained: dict[str, bytes] = {}
+        self._retained_sent: dict[str, bytes] = {}
         self._wake = asyncio.Event()  # new rows or a new posture
         self._acked = asyncio.Event()  # the outbox shrank: flush() re-checks
         self._stop = asyncio.Event()  # close(): leave cleanly, do not reconnect
@@ -179,6 +183,12 @@ class Publisher:
         """The retained {prefix}/posture message: published now if connected, and after every reconnect."""
         self._posture = _json(payload)
         self._posture_dirty = True
+        self._wake.set()
+
+    def set_retained(self, topic: str, payload: dict[str, Any]) -> None:
+        """A retained message (QoS 1) kept up to date like the posture: the latest payload of the topic is
+        published when connected, and again after every reconnect; older ones not yet sent are skipped."""
+        self._retained[topic] = _json(payload)
         self._wake.set()
 
     async def flush(self, timeout: float) -> bool:
@@ -308,6 +318,7 @@ class Publisher:
             self._ever_connected = True
             self.stats.connected = True
             self._posture_dirty = self._posture is not None
+            self._retained_sent = {}
             _log.info("mqtt_connected", broker=self._broker.address, client_id=self._client_id)
             # Commands are handled while alerts are being sent: a long backlog must not delay an
             # operator's posture change. If either task fails, the TaskGroup cancels the other.
@@ -339,6 +350,10 @@ class Publisher:
                 except BaseException:
                     self._posture_dirty = True
                     raise
+            for topic, payload in list(self._retained.items()):
+                if self._retained_sent.get(topic) is not payload:
+                    await client.publish(topic, payload, qos=1, retain=True, timeout=self._timeout)
+                    self._retained_sent[topic] = payload
             rows = self._store.pending(limit=_WINDOW)
             if rows:
                 await self._send(client, rows)

@@ -35,6 +35,7 @@ from monitor import __version__
 from monitor.alerts import Alert, iso_time
 from monitor.config import LEVELS, Settings, load_settings
 from monitor.detectors import KINDS
+from monitor.detectors.traffic import CLASSES, DIRECTIONS, Traffic, traffic_stats
 from monitor.errors import EXIT_FAILURE, EXIT_OK, StartupError
 from monitor.http import HttpApi
 from monitor.livefeeds import FeedStats, run_feed
@@ -51,6 +52,9 @@ log = structlog.get_logger("monitor.service")
 
 MAX_REASON = 500
 _MOVED_PER_TICK = 1000  # vessels whose track only moved, saved per second (a few ms of work)
+# The retained {prefix}/traffic/STRAIT messages are sent at most this often: a busy strait changes its
+# counts with every transit, and a subscriber wants the picture, not each step of it.
+_TRAFFIC_EVERY_S = 10.0
 # Long-lived objects (vessels, zones) are moved out of the cyclic GC's view every minute: a full
 # collection over 50,000 vessels stalls the loop for 40-70 ms, which is the whole latency budget. They
 # are freed by reference counting as usual; only cyclic garbage alive at that instant is kept.
@@ -161,7 +165,8 @@ class Service:
         # The operator's hazard and corridor zones (POST /api/zones), added to the zone file's: the
         # pipeline watches both (`zones_in_force`); `zonefile` stays the file's own.
         self.runtime_zones = RuntimeZones(state_directory(settings) / RUNTIME_ZONES_FILE)
-        self.pipeline = Pipeline(settings, self.runtime_zones.load(zonefile), clock=time.time)
+        self.pipeline = Pipeline(settings, self.runtime_zones.load(zonefile), clock=time.time,
+                                 keep_tracks=True)
         self.pipeline.engine.dirty = set()
         self.input = _Input(settings.service.queue_max_lines)
         self.feed_stats: dict[str, FeedStats] = {}
@@ -432,6 +437,8 @@ class Service:
         watchdog_usec = int(os.environ.get("WATCHDOG_USEC", "0") or 0)
         interval = min(1.0, watchdog_usec / 2e6) if watchdog_usec else 1.0
         last_status = 0.0
+        last_traffic = 0.0
+        traffic_sent: tuple[int, int] | None = None  # (which detector, its `changes`) last published
         last_freeze = 0.0
         last_rejects = 0
         while True:
@@ -458,6 +465,14 @@ class Service:
                 # Tracks that only moved on are saved a slice a second, not with every batch.
                 self._commit([], moved=_MOVED_PER_TICK)
             self._expire_snoozes(now)
+            if self.publisher is not None and now - last_traffic >= _TRAFFIC_EVERY_S:
+                traffic = self._traffic()
+                seen = (id(traffic), traffic.changes)  # (a reload builds a new detector)
+                if seen != traffic_sent:
+                    last_traffic, traffic_sent = now, seen
+                    prefix = self.settings.mqtt.prefix.rstrip("/")
+                    for sid in traffic.straits:
+                        self.publisher.set_retained(f"{prefix}/traffic/{sid}", traffic.latest(sid))
             if now - last_freeze >= _GC_FREEZE_EVERY_S:
                 last_freeze = now
                 gc.freeze()
@@ -605,6 +620,12 @@ class Service:
     def vessel(self, mmsi: int) -> dict[str, Any] | None:
         return self._vessel_dict(mmsi, detail=True)
 
+    def vessel_track(self, mmsi: int) -> list[dict[str, Any]] | None:
+        if self.pipeline.engine.get(mmsi) is None:
+            return None
+        return [{"time": iso_time(t), "lat": round(lat, 6), "lon": round(lon, 6)}
+                for t, lon, lat in self.pipeline.engine.track_of(mmsi)]
+
     def recent_alerts(self) -> Sequence[dict[str, Any]]:
         return list(self.recent)
 
@@ -660,6 +681,12 @@ class Service:
         since = p.since if p.since is not None else self.started_at
         return {"level": p.level, "since": iso_time(round(since, 3)), "reason": p.reason, "set_by": p.set_by,
                 "operator_level": p.operator_level}
+
+    def traffic(self) -> dict[str, Any]:
+        return traffic_stats(self.pipeline.engine)
+
+    def _traffic(self) -> Traffic:
+        return next(a for a in self.pipeline.engine.aggregates if isinstance(a, Traffic))
 
     def set_posture(self, level: str, reason: str, set_by: str) -> dict[str, Any]:
         if level.upper() not in LEVELS:
@@ -783,6 +810,13 @@ class _ServiceCollector(Collector):
         c = CounterMetricFamily("chokepoint_alerts", "Alerts raised, by kind", labels=["kind"])
         for kind in KINDS:
             c.add_metric([kind], summary.alerts.get(kind, 0))
+        yield c
+        c = CounterMetricFamily("chokepoint_transits", "Strait transits counted (traffic statistics), by "
+                                "strait, direction and ship class", labels=["strait", "direction", "class"])
+        for sid, totals in s._traffic().totals.items():
+            for i, direction in enumerate(DIRECTIONS):
+                for j, cls in enumerate(CLASSES):
+                    c.add_metric([sid, direction, cls], totals[i * len(CLASSES) + j])
         yield c
         g = GaugeMetricFamily("chokepoint_vessels", "Vessels tracked")
         g.add_metric([], len(p.engine.vessels))

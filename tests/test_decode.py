@@ -386,7 +386,7 @@ def test_bulk_statics_equal_pyais_one_by_one(msgs: list[RawMessage], seq_start: 
         if isinstance(rec, str):
             expected_rejects[rec] += 1
             continue
-        keys = ("name", "callsign", "imo", "ship_type", "draught", "destination", "part")
+        keys = ("name", "callsign", "imo", "ship_type", "draught", "destination", "part", "length")
         time = math.nan if t is None else t
         expected.append(
             StaticReport(i + seq_start, time, rec["mmsi"], msg_type, **{k: rec.get(k) for k in keys})

@@ -105,6 +105,13 @@ class FakeService:
                 return {**v, "destination": "FUJAIRAH"}
         return None
 
+    def vessel_track(self, mmsi: int) -> list[dict[str, Any]] | None:
+        self._maybe_fail("vessel_track")
+        if all(v["mmsi"] != mmsi for v in self.vessel_list):
+            return None
+        return [{"time": "2025-06-20T00:00:00Z", "lat": 26.0, "lon": 56.0},
+                {"time": "2025-06-20T00:01:00Z", "lat": 26.01, "lon": 56.02}]
+
     def recent_alerts(self) -> Sequence[dict[str, Any]]:
         self._maybe_fail("recent_alerts")
         return list(self.alerts)
@@ -333,6 +340,20 @@ async def test_vessel_bad_mmsi_is_400(server: Server, raw: str) -> None:
     assert body["parameter"] == "mmsi"
 
 
+@pytest.mark.asyncio
+async def test_vessel_track(server: Server) -> None:
+    """/api/vessels/{mmsi}/track gives the service's track of that vessel; an unknown vessel is a 404 and a
+    bad MMSI a 400 naming it."""
+    async with server.session.get(server.base + "/api/vessels/538000001/track") as resp:
+        assert resp.status == 200
+        body = await resp.json()
+    assert body == {"mmsi": 538000001, "track": server.fake.vessel_track(538000001)}
+    async with server.session.get(server.base + "/api/vessels/999999999/track") as resp:
+        await _error(resp, 404)
+    async with server.session.get(server.base + "/api/vessels/0/track") as resp:
+        assert (await _error(resp, 400))["parameter"] == "mmsi"
+
+
 # ---- alerts ------------------------------------------------------------------------------------------
 
 async def _alert_ids(server: Server, query: str) -> list[str]:
@@ -559,7 +580,7 @@ async def test_settings_token_used_without_override() -> None:
 
 @pytest.mark.asyncio
 # ("/" is the operator's page since issue 11: tests/test_page.py.)
-@pytest.mark.parametrize("path", ["/nope", "/api", "/api/vessels/", "/api/vessels/538000001/track",
+@pytest.mark.parametrize("path", ["/nope", "/api", "/api/vessels/", "/api/vessels/538000001/tracks",
                                   "/healthz/x", "/page/", "/page/nope.js"])
 async def test_unknown_path_is_json_404(server: Server, path: str) -> None:
     """An unknown path is a JSON 404, not aiohttp's text page."""

@@ -200,6 +200,13 @@ def test_page_lists_and_draws_the_daemons_vessels_zones_and_alerts(page: tuple[A
     box = pg.locator("#map").bounding_box()
     pg.mouse.click(box["x"] + x, box["y"] + y)
     pg.wait_for_selector(f"#details[data-mmsi='{mmsi}']", timeout=5000)
+    # Its recent track as the daemon keeps it (a fix a minute) is drawn, every point of it.
+    kept = daemon.get(f"/api/vessels/{mmsi}/track")[1]["track"]
+    assert len(kept) > 1
+    want = {(round(p["lat"], 4), round(p["lon"], 4)) for p in kept}
+    drawn = "window.chokepoint.view.track ? window.chokepoint.view.track.getLatLngs() : []"
+    wait_until(lambda: want <= {(round(p["lat"], 4), round(p["lng"], 4)) for p in pg.evaluate(drawn)}, 5,
+               "the track drawn")
     zones = daemon.get("/api/zones")[1]["features"]
     drawn_zones = pg.evaluate(f"window.chokepoint.view.zoneLayer.getLayers().map({ZONE_ID})")
     assert sorted(drawn_zones) == sorted(f["properties"]["id"] for f in zones)
@@ -448,3 +455,28 @@ def test_every_file_of_the_page_ships_in_the_wheel() -> None:
     shipped = {p for pattern in patterns for p in package.glob(pattern) if p.is_file()}
     files = {p for p in (package / "page").rglob("*") if p.is_file() and "__pycache__" not in p.parts}
     assert files - shipped == set()
+
+
+def test_traffic_panel_draws_transits_by_class_as_bars(page: tuple[Any, Recorder],
+                                                      daemon: PageDaemon) -> None:
+    """The traffic panel's chart: a strait's periods as bars stacked by class, one bar segment per class
+    with transits, their heights in proportion to /api/traffic's counts (truth: the API's own numbers)."""
+    pg, _ = page
+    code, body = daemon.get("/api/traffic")
+    assert code == 200
+    rows = body["straits"]["strait-of-hormuz"]
+    pg.locator("#tab-traffic").click()
+    chart = pg.locator('#panel-traffic [data-chart="strait-of-hormuz"]')
+    wait_until(lambda: chart.locator("rect[data-class]").count() > 0, 10, "the traffic chart")
+    shown = rows[-14:]
+    want = sum(1 for r in shown for n in r["by_class"].values() if n)
+    assert chart.locator("rect[data-class]").count() == want
+    heights: dict[str, float] = {}
+    for i in range(want):
+        rect = chart.locator("rect[data-class]").nth(i)
+        cls = rect.get_attribute("data-class")
+        assert cls is not None
+        heights[cls] = heights.get(cls, 0.0) + float(rect.get_attribute("height") or 0)
+    counts = {c: sum(r["by_class"][c] for r in shown) for c in heights}
+    per_transit = [heights[c] / counts[c] for c in heights]
+    assert max(per_transit) - min(per_transit) < 0.2  # every class drawn to the same scale (0.1 px steps)

@@ -895,6 +895,7 @@ def test_sample_replay_raises_each_staged_event_once_and_nothing_for_the_negativ
         "wrong_way",
         "encounter",
         "posture_change",
+        "port_call",
     }
 
 

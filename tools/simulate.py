@@ -52,6 +52,7 @@ __all__ = [
     "STATUS_MOORED",
     "STATUS_UNDER_WAY",
     "Scenario",
+    "TrafficTruth",
     "VesselPlan",
     "VesselState",
     "benchmark_lines",
@@ -64,6 +65,7 @@ __all__ = [
     "report_interval",
     "sample_scenario",
     "state_at",
+    "traffic_scenario",
     "write_feed",
 ]
 
@@ -964,6 +966,8 @@ SAMPLE_EVENTS: dict[str, list[int]] = {
     "on_land": [538009316, 636021557, 240917002, 229604318, 419072240, 311000472],
     "wrong_way": [422519044],  # SHAHIN 3 down the inbound lane from 04:44
     "encounter": [373905126, 538071242],  # DELTA NAJM alongside SAPPHIRE CROWN from 04:37
+    # MARLIN BUNKER moors 2 h in Fujairah port (its 1 h at anchor before is too short for a call).
+    "port_call": [370114562],
 }
 # Vessels placed so that a detector must NOT fire for them.
 SAMPLE_NEGATIVES: dict[str, list[int]] = {
@@ -976,6 +980,8 @@ SAMPLE_NEGATIVES: dict[str, list[int]] = {
     # The spoofed vessels' true fixes after the spoofing are no jump: the spoofed ones never moved the
     # track.
     "position_jump": [538009316, 636021557, 240917002, 229604318, 419072240, 311000472],
+    # Waiting at anchor all day (no departure), and 30 min at a pier in no port zone: no port call.
+    "port_call": [240917002, 470518226, 422513390],
 }
 
 
@@ -1564,6 +1570,115 @@ _BENCH_CLASS_B_SHARE = 0.29
 _BENCH_ANCHORED_SHARE = 0.14
 
 
+# --------------------------------------------------------------------------------------------------
+# Multi-day traffic through the strait (issue 12: transit statistics, traffic drop and recovery)
+
+# Short passages, from just south of the outer gate to just west of the inner gate (and back): the
+# transit is the whole plan, so a vessel reports only while it matters and a 10-day feed stays small.
+TRAFFIC_INBOUND = [*_OMAN_NORTHBOUND, *_LANE_INBOUND, *_GULF_WESTBOUND]
+TRAFFIC_OUTBOUND = [*_GULF_EASTBOUND[:2], *_LANE_OUTBOUND, *_OMAN_SOUTHBOUND[1:4]]
+# A normal day's transits by class; tankers alternate laden (inbound) and ballast... by plan below.
+TRAFFIC_DAY: dict[str, int] = {"tanker": 4, "cargo": 3, "passenger": 1, "other": 1, "unknown": 1}
+TRAFFIC_COLLAPSE: dict[str, int] = {"tanker": 1, "cargo": 1}
+_TRAFFIC_TYPES = {"tanker": 80, "cargo": 70, "passenger": 60, "other": 30, "unknown": None}
+_TANKER_DIMENSIONS = (280, 50, 25, 25)  # 330 m: a reference draught of 0.065 * 330 = 21.45 m
+TANKER_LADEN_DRAUGHT = 20.5  # 0.96 of the reference: laden
+TANKER_BALLAST_DRAUGHT = 10.0  # 0.47: ballast
+_TRAFFIC_SPEED_KN = 14.0
+
+
+@dataclass
+class TrafficTruth:
+    """What a traffic scenario's plans make, per UTC day (index from the scenario's start): the transits
+    counted (a vessel recrossing within 48 h once), by direction and class, tankers laden and ballast;
+    and the vessels placed so that no transit may be counted for them."""
+
+    days: list[dict[str, int]]
+    turned_back: list[int]  # crossed the outer gate and went back out the way they came
+    recrossed: list[int]  # crossed inbound, then outbound within 48 h: one transit, on the first day
+
+
+def traffic_scenario(days: int = 10, collapse_day: int | None = 7, seed: int = 0,
+                     per_day: dict[str, int] | None = None,
+                     collapse: dict[str, int] | None = None) -> tuple[Scenario, TrafficTruth]:
+    """`days` UTC days of passages of the strait of Hormuz: each day `per_day` transits by class
+    (TRAFFIC_DAY), `collapse` (TRAFFIC_COLLAPSE) on `collapse_day`; plus one vessel that turns back after
+    the outer gate (day 4) and one that crosses in on day 2 and back out the next day. Each passage lies
+    wholly within its day (checked here), so the day it counts in is the day of its plan; reports every
+    5 minutes, static data every 30."""
+    per_day = dict(TRAFFIC_DAY if per_day is None else per_day)
+    collapse = dict(TRAFFIC_COLLAPSE if collapse is None else collapse)
+    rng = random.Random(seed)
+    start = datetime(2026, 2, 23, tzinfo=UTC)
+    plans: list[VesselPlan] = []
+    truth: list[dict[str, int]] = []
+    mmsi = 538_100_000
+    day_s = 86_400.0
+    longest = max(_route_length_nm(TRAFFIC_INBOUND), _route_length_nm(TRAFFIC_OUTBOUND))
+    passage_s = longest * 1852.0 / (_TRAFFIC_SPEED_KN * KNOT_MS)
+
+    def plan(day: int, k: int, n: int, cls: str, route_in: bool) -> VesselPlan:
+        nonlocal mmsi
+        mmsi += 1
+        # Spread over the day's first 14 hours, so the passage (about 7 h) ends well before midnight.
+        offset = 1_800.0 + k * (14 * 3600.0 / max(n, 1)) + rng.uniform(0.0, 600.0)
+        assert offset + passage_s < day_s - 1_800.0, "a passage must lie within its day"
+        tanker = cls == "tanker"
+        return VesselPlan(
+            mmsi, TRAFFIC_INBOUND if route_in else TRAFFIC_OUTBOUND, _TRAFFIC_SPEED_KN,
+            start_s=day * day_s + offset, report_interval_s=300.0, static_interval_s=1_800.0,
+            # No static report at all from an `unknown` vessel (the plan ends before its first one).
+            first_static_s=10 * day_s if cls == "unknown" else 30.0,
+            name=f"TRAFFIC {mmsi % 100_000}", ship_type=_TRAFFIC_TYPES[cls],
+            draught=(TANKER_LADEN_DRAUGHT if route_in else TANKER_BALLAST_DRAUGHT) if tanker else 9.0,
+            dimensions=_TANKER_DIMENSIONS if tanker else None,
+        )
+
+    for day in range(days):
+        mix = collapse if day == collapse_day else per_day
+        row = {"total": 0, "inbound": 0, "outbound": 0, "laden": 0, "ballast": 0,
+               **dict.fromkeys(_TRAFFIC_TYPES, 0)}
+        n = sum(mix.values())
+        k = 0
+        for cls, count in mix.items():
+            for _ in range(count):
+                inbound = k % 2 == 0
+                plans.append(plan(day, k, n, cls, inbound))
+                row["total"] += 1
+                row["inbound" if inbound else "outbound"] += 1
+                row[cls] += 1
+                if cls == "tanker":
+                    row["laden" if inbound else "ballast"] += 1  # laden in, ballast out (see plan())
+                k += 1
+        truth.append(row)
+    turned_back: list[int] = []
+    recrossed: list[int] = []
+    if days > 4:
+        # Through the outer gate, 25 nm on, and back the same way: no transit.
+        there = TRAFFIC_INBOUND[:3]
+        mmsi += 1
+        plans.append(VesselPlan(mmsi, [*there, *there[-2::-1]], 12.0, start_s=4 * day_s + 3_600.0,
+                                report_interval_s=300.0, static_interval_s=1_800.0, first_static_s=30.0,
+                                ship_type=80, draught=15.0, name="TURNS BACK"))
+        turned_back.append(mmsi)
+    if days > 3:
+        # In on day 2 (its day's count has it), 18 hours alongside west of the inner gate, and out again
+        # on day 3: within 48 h, so not counted again.
+        mmsi += 1
+        route = [*TRAFFIC_INBOUND, *TRAFFIC_OUTBOUND]
+        wait = len(TRAFFIC_INBOUND) - 1
+        plans.append(VesselPlan(mmsi, route, _TRAFFIC_SPEED_KN, start_s=2 * day_s + 3_600.0,
+                                report_interval_s=300.0, static_interval_s=1_800.0, first_static_s=30.0,
+                                ship_type=70, draught=9.0, name="COMES BACK", waits={wait: 18 * 3600.0}))
+        back_s = 2 * day_s + 3_600.0 + passage_s + 18 * 3600.0
+        assert back_s > 3 * day_s and back_s + passage_s < 4 * day_s
+        recrossed.append(mmsi)
+        for key in ("total", "inbound", "cargo"):
+            truth[2][key] += 1
+    scenario = Scenario(start=start, duration_s=days * day_s, vessels=plans, seed=seed)
+    return scenario, TrafficTruth(truth, turned_back, recrossed)
+
+
 def benchmark_scenario(vessels: int, seed: int = 0, duration_s: float = 86_400.0) -> Scenario:
     """`vessels` vessels in and around the strait and both gulfs, on loops that last `duration_s`."""
     if vessels < 1:
@@ -1656,21 +1771,29 @@ def benchmark_lines(vessels: int, messages: int, seed: int = 0) -> Iterator[byte
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python tools/simulate.py --sample OUT` or `--vessels N --messages M [--seed S] OUT`."""
+    """`python tools/simulate.py --sample OUT`, `--traffic DAYS OUT` or `--vessels N --messages M [--seed S]
+    OUT`."""
     parser = argparse.ArgumentParser(
         prog="python tools/simulate.py",
         description="Write a synthetic NMEA AIS feed (gzip when OUT ends in .gz).",
     )
     parser.add_argument("out", metavar="OUT", help="output file, or - for stdout")
     parser.add_argument("--sample", action="store_true", help="the bundled Hormuz sample scenario")
+    parser.add_argument("--traffic", type=int, metavar="DAYS",
+                        help="days of strait traffic, a one-day collapse on the eighth (traffic_scenario)")
     parser.add_argument("--vessels", type=int, help="benchmark feed: number of vessels")
     parser.add_argument("--messages", type=int, help="benchmark feed: number of lines")
     parser.add_argument("--seed", type=int, default=0, help="benchmark feed: random seed (default 0)")
     args = parser.parse_args(argv)
-    if args.sample == (args.vessels is not None or args.messages is not None):
+    if args.traffic is not None:
+        if args.sample or args.vessels is not None or args.messages is not None or args.traffic < 1:
+            parser.error("--traffic DAYS (a positive number) goes alone")
+        collapse = 7 if args.traffic > 8 else None
+        lines: Iterable[bytes] = generate(traffic_scenario(args.traffic, collapse, args.seed)[0])
+    elif args.sample == (args.vessels is not None or args.messages is not None):
         parser.error("give either --sample or both --vessels and --messages")
-    if args.sample:
-        lines: Iterable[bytes] = generate(sample_scenario())
+    elif args.sample:
+        lines = generate(sample_scenario())
     else:
         if args.vessels is None or args.messages is None or args.vessels < 1 or args.messages < 1:
             parser.error("--vessels and --messages must both be positive integers")

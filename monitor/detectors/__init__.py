@@ -10,28 +10,33 @@ from __future__ import annotations
 from monitor.detectors.base import AggregateDetector, EpisodeSettings, Field, FixDetector, TrustDetector
 from monitor.detectors.corridor import CorridorDeparture, CorridorSettings
 from monitor.detectors.dark import Dark
+from monitor.detectors.draught_change import DraughtChange, DraughtChangeSettings
 from monitor.detectors.encounter import Encounter, EncounterSettings
 from monitor.detectors.escalation import Escalation
 from monitor.detectors.hazard import HazardEnter
 from monitor.detectors.loiter import Loiter, LoiterSettings
 from monitor.detectors.on_land import OnLand
+from monitor.detectors.port_call import PortCall, PortCallSettings, PortStats
 from monitor.detectors.position_jump import PositionJump, PositionJumpSettings
+from monitor.detectors.traffic import Traffic, TrafficSettings
 from monitor.detectors.wrong_way import WrongWay, WrongWaySettings
 from monitor.detectors.zones import Zones
 from monitor.levels import LEVELS, PerLevel, Severity
 
 DETECTORS: tuple[type[FixDetector], ...] = (
-    Zones, Dark, OnLand, PositionJump, Loiter, WrongWay, Encounter, CorridorDeparture,
+    Zones, Dark, OnLand, PositionJump, Loiter, WrongWay, Encounter, CorridorDeparture, PortCall,
+    DraughtChange,
 )
 # The aggregate detectors (state per area, woken on the feed clock), in the order they see each alert.
 # (`hazard` re-raises the zones' entries of hazard zones; the posture's rules see those too.)
-AGGREGATES: tuple[type[AggregateDetector], ...] = (Escalation, HazardEnter)
+AGGREGATES: tuple[type[AggregateDetector], ...] = (Escalation, HazardEnter, Traffic, PortStats)
 
 
 
 
 class DetectorSettings(
-    PositionJumpSettings, LoiterSettings, WrongWaySettings, EncounterSettings, EpisodeSettings
+    PositionJumpSettings, LoiterSettings, WrongWaySettings, EncounterSettings, PortCallSettings,
+    DraughtChangeSettings, EpisodeSettings
 ):
     """[detectors]: thresholds that hold at every posture level, each key owned by its detector's section
     (`settings` of each class in DETECTORS; tests/test_registry.py checks that none is missing)."""
@@ -50,7 +55,10 @@ SEVERITY: dict[str, PerLevel] = {
 }
 KINDS: tuple[str, ...] = tuple(SEVERITY)
 # The kinds an escalation rule may count: behaviour of one vessel, with a position.
-DETECTOR_KINDS: tuple[str, ...] = tuple(kind for d in DETECTORS if d.rule_kinds for kind in d.severity)
+DETECTOR_KINDS: tuple[str, ...] = (
+    *(kind for d in DETECTORS if d.rule_kinds for kind in d.severity),
+    *(kind for a in AGGREGATES for kind in a.counted_by_rules),  # (a traffic drop)
+)
 
 
 def severities(level: str) -> dict[str, Severity]:
@@ -60,8 +68,8 @@ def severities(level: str) -> dict[str, Severity]:
 
 
 def vessel_fields() -> tuple[Field, ...]:
-    """Every detector's per-vessel fields, in detector order."""
-    return tuple(f for d in DETECTORS for f in d.fields)
+    """Every detector's per-vessel fields, in detector order (the aggregates' after)."""
+    return (*(f for d in DETECTORS for f in d.fields), *(f for a in AGGREGATES for f in a.fields))
 
 
 __all__ = [
@@ -74,6 +82,7 @@ __all__ = [
     "DetectorSettings",
     "Field",
     "FixDetector",
+    "TrafficSettings",
     "TrustDetector",
     "severities",
     "vessel_fields",

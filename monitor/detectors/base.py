@@ -30,6 +30,7 @@ from monitor.settings_base import Seconds, Section
 
 if TYPE_CHECKING:
     from monitor.alerts import Alert
+    from monitor.decode import StaticReport
     from monitor.engine import Engine, Vessel, _FastBatch
 
 KNOT = 1852.0 / 3600.0  # metres per second
@@ -80,6 +81,9 @@ class FixDetector:
     fields: ClassVar[tuple[Field, ...]] = ()
     # Its keys of the [detectors] section (thresholds that hold at every posture level), if any.
     settings: ClassVar[type[Section] | None] = None
+    # A top-level section of the configuration it reads besides (CONTRACT names some: [corridor],
+    # [traffic]), given to `configure` when the engine is built.
+    section: ClassVar[str | None] = None
     # Whether its kinds are behaviour an escalation rule may count (the geofence's events are not).
     rule_kinds: ClassVar[bool] = True
 
@@ -92,6 +96,9 @@ class FixDetector:
     # `quiet_vessels`), the ones that can change more than `carry` applies: an episode's spread, its last
     # position, a grid cell with no other vessel near.
     quiet: ClassVar[bool] = False
+
+    def configure(self, section: Any) -> None:
+        """Take the configuration's `section` (its settings object), at start and on a reload."""
 
     def open(self, v: Vessel) -> bool:
         """Has the vessel an episode of this detector open (unless `quiet`, every later fix then takes the
@@ -114,6 +121,11 @@ class FixDetector:
                alerts: list[Alert]) -> None:
         """One trusted fix of `v` in zones `s` (a bit mask, every kind); raise alerts into `alerts`."""
         raise NotImplementedError
+
+    def on_static(self, v: Vessel, report: StaticReport, t: float, alerts: list[Alert]) -> None:
+        """A static report (types 5, 19, 24) of `v` at `t`, already fused into `v` (its name, draught,
+        ...): raise alerts into `alerts`. Every static report takes it, on both paths; on the fast path
+        `v`'s track may lag the batch (Engine.get and Engine.catch_up bring it up to date)."""
 
     # ---- engine-wide state (optional) -----------------------------------------------------------------
     def after_batch(self) -> None:
@@ -149,9 +161,19 @@ class AggregateDetector:
 
     name: ClassVar[str]
     severity: ClassVar[dict[str, PerLevel]] = {}
+    section: ClassVar[str | None] = None  # as FixDetector's
+    # Per-vessel fields it keeps on the Vessel (as a FixDetector's, saved in the vessel's row under its
+    # name), if any.
+    fields: ClassVar[tuple[Field, ...]] = ()
+    # Those of its kinds an escalation rule may count (it feeds the posture's rules itself: its alerts are
+    # about no vessel).
+    counted_by_rules: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, engine: Engine) -> None:
         self.e = engine
+
+    def configure(self, section: Any) -> None:
+        """Take the configuration's `section` (its settings object), at start and on a reload."""
 
     def observe(self, alert: Alert, alerts: list[Alert]) -> None:
         """An alert was raised (it is already in `alerts`)."""

@@ -45,6 +45,7 @@ class CorridorSettings(Section):
 
 class CorridorDeparture(FixDetector):
     name = "corridor"
+    section = "corridor"  # (CONTRACT: `corridor.tolerance_m`, a section of its own)
     severity = {"corridor_departure": ("warning", "warning", "critical", "critical")}
     fields = (
         Field("cd_since", None, S.opt_time),  # start of the episode, alerted then (None: none open)

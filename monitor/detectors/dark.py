@@ -18,7 +18,7 @@ from numpy.typing import NDArray
 
 from monitor import savedstate as S
 from monitor.alerts import iso_time
-from monitor.detectors.base import Field, FixDetector, position
+from monitor.detectors.base import NEVER, Field, FixDetector, position
 from monitor.geo import haversine_m
 from monitor.levels import LEVELS
 
@@ -36,6 +36,8 @@ class Dark(FixDetector):
     fields = (
         Field("dark", False, S.boolean),  # reported dark, not heard since
         Field("dark_strait", False, S.boolean),  # the strait's limit applies to it (else the region's)
+        # When it last reappeared (draught_change asks whether a dark gap spans a change of draught).
+        Field("dark_back", NEVER, S.time_or_never),
     )
     # (Its `dark_zone`, the zone of the last trusted fix it watches, is saved by zone id with the other
     # zone references, and `timer`, its entry in the heap, is not saved: the heap is rebuilt.)
@@ -78,6 +80,7 @@ class Dark(FixDetector):
         """Anything from the vessel (a report with or without a position): a dark one has reappeared."""
         if v.dark:
             v.dark = False
+            v.dark_back = t
             has_pos = lon == lon and v.has_fix
             details: dict[str, Any] = {
                 "gap_s": round(t - v.heard, 1),

@@ -127,6 +127,9 @@ export class MapView {
     model.on("alerts", () => {
       if (model.selected !== null) this.drawTrack();
     });
+    model.on("track", (mmsi) => {
+      if (model.selected === mmsi) this.drawTrack();
+    });
     this.buildLegend(document.getElementById("legend"));
   }
 

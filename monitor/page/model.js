@@ -182,9 +182,9 @@ export class Model extends Emitter {
     return out.sort(byTimeDesc);
   }
 
-  // The selected vessel's recent track: its alerts' positions and the positions seen since load. The
-  // positions of on_land and position_jump alerts are left out: they are the spoofed or jumped fixes the
-  // daemon refused as the vessel's track.
+  // The selected vessel's recent track: the daemon's (addTrack), its alerts' positions and the positions
+  // seen since load. The positions of on_land and position_jump alerts are left out: they are the spoofed
+  // or jumped fixes the daemon refused as the vessel's track.
   trackOf(mmsi) {
     const points = new Map();
     for (const a of this.alerts.values()) {
@@ -193,6 +193,17 @@ export class Model extends Emitter {
     }
     for (const [t, lat, lon] of this.history.get(mmsi) || []) points.set(t, [lat, lon]);
     return [...points.entries()].sort((x, y) => x[0] - y[0]).map(([, p]) => p);
+  }
+
+  // The daemon's recent track of a vessel (the details panel fetches it on selection), merged with the
+  // positions seen since: [{time, lat, lon}] oldest first.
+  addTrack(mmsi, points) {
+    const seen = this.history.get(mmsi) || [];
+    const merged = new Map(points.map((p) => [Date.parse(p.time), [Date.parse(p.time), p.lat, p.lon]]));
+    for (const p of seen) merged.set(p[0], p);
+    const track = [...merged.values()].sort((a, b) => a[0] - b[0]);
+    this.history.set(mmsi, track.slice(-TRACK_POINTS));
+    this.emit("track", mmsi);
   }
 
   select(mmsi) {

@@ -1,9 +1,9 @@
 // The selected vessel: its details (GET /api/vessels/{mmsi} adds draught, destination and the detectors'
 // running episodes to the list fields), its last alerts, and its track on the map.
 //
-// The track: the API keeps no track history, so the page draws what it has: the positions of the
-// vessel's alerts and the positions it has seen in its own polls since it was loaded (model.trackOf).
-// A freshly opened page therefore shows a short track that grows as it watches.
+// The track: the daemon's recent track of the vessel (GET /api/vessels/{mmsi}/track: a fix a minute, the
+// last hour by default), with the positions of its alerts and those the page's own polls have seen since
+// (model.trackOf).
 import { getJson } from "../api.js";
 import { STATES } from "../model.js";
 import { fmtDateTime, fmtLatLon, fmtNum, h, kindLabel } from "../ui.js";
@@ -19,8 +19,9 @@ export function createDetails(ctx) {
   async function load(mmsi) {
     detail = null;
     try {
-      const d = await getJson(`/api/vessels/${mmsi}`);
+      const [d, t] = await Promise.all([getJson(`/api/vessels/${mmsi}`), getJson(`/api/vessels/${mmsi}/track`)]);
       if (model.selected === mmsi) detail = d;
+      model.addTrack(mmsi, t.track);
     } catch (exc) {
       if (exc.status !== 404) console.warn("vessel detail failed", exc); // 404: forgotten meanwhile
     }
@@ -70,8 +71,8 @@ export function createDetails(ctx) {
         h("strong", {}, kindLabel(a.kind)), ` · ${fmtDateTime(a.time)}`, a.zone ? ` · ${a.zone.name || a.zone.id}` : "",
         a.ack ? h("span", { class: "mark acked" }, "acked") : null)))
         : h("div", { class: "note" }, "None seen by this page."),
-      h("div", { class: "note" }, `Track: ${track} position${track === 1 ? "" : "s"}, from this vessel's alerts and the ` +
-        "positions seen since the page was opened (the daemon keeps no track history)."));
+      h("div", { class: "note" }, `Track: ${track} position${track === 1 ? "" : "s"}: the daemon's recent track, ` +
+        "this vessel's alerts and the positions seen since."));
     card.dataset.mmsi = String(mmsi);
     card.hidden = false;
   }
