@@ -1,4 +1,4 @@
-"""The command line (CONTRACT): run, replay, stats, decode, zones check.
+"""The command line (CONTRACT): run, replay, stats, decode, zones check, watchlist import.
 
 Errors at start print one line naming the file and the problem and exit non-zero: 3 for a bad zone or
 config file (systemd's RestartPreventExitStatus=3), 1 for a feed that cannot be read.
@@ -67,6 +67,12 @@ def _parser() -> argparse.ArgumentParser:
     zsub = zn.add_subparsers(dest="zones_command", required=True, metavar="SUBCOMMAND")
     zc = zsub.add_parser("check", help="validate a zone file")
     zc.add_argument("file", metavar="FILE")
+
+    wl = sub.add_parser("watchlist", help="watchlist file tools")
+    wsub = wl.add_subparsers(dest="watchlist_command", required=True, metavar="SUBCOMMAND")
+    wi = wsub.add_parser("import", help="turn a published sanctions list into a watchlist CSV on stdout")
+    wi.add_argument("source", choices=("ofac-sdn",), help="ofac-sdn: OFAC's sdn.csv")
+    wi.add_argument("file", metavar="FILE", help="the published file, or - for stdin")
     return p
 
 
@@ -81,6 +87,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _decode(args)
         if args.command == "zones":
             return _zones_check(args.file)
+        if args.command == "watchlist":
+            return _watchlist_import(args.file)
         if args.command == "run":
             from monitor.service import run_service
 
@@ -95,6 +103,36 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     return EXIT_USAGE
+
+
+def _watchlist_import(path: str) -> int:
+    """OFAC's sdn.csv to a watchlist CSV on stdout; each vessel entry skipped (no IMO or MMSI, a bad
+    check digit) named on stderr, so a refresh that silently lost a ship cannot go unnoticed."""
+    from monitor.watchlists import ofac_sdn_rows, write_rows
+
+    result = ofac_sdn_rows(_published_text(path).splitlines())
+    write_rows(sys.stdout, result.rows)
+    for warning in result.warnings:
+        print(f"{path}: {warning}", file=sys.stderr)
+    print(f"{path}: {len(result.rows)} vessels, {len(result.warnings)} skipped", file=sys.stderr)
+    return EXIT_OK
+
+
+def _published_text(path: str) -> str:
+    """A published list's text; a missing or unreadable file exits 1 as a missing feed does."""
+    from pathlib import Path
+
+    from monitor.errors import FeedError
+
+    try:
+        raw = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
+    except OSError as exc:
+        raise FeedError(f"{path}: {exc.strerror or exc}") from exc
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        # Older OFAC files are Latin-1; names are transliterated to ASCII anyway, so nothing is lost.
+        return raw.decode("latin-1")
 
 
 def _zones_check(path: str) -> int:

@@ -25,8 +25,10 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     Field,
+    PrivateAttr,
     SecretStr,
     ValidationError,
     field_validator,
@@ -47,12 +49,14 @@ from monitor.detectors import (
     KINDS,
     CorridorSettings,
     DetectorSettings,
+    InterferenceSettings,
     TrafficSettings,
     severities,
 )
 from monitor.errors import ConfigError
 from monitor.levels import LEVELS, Level, Severity
 from monitor.settings_base import Seconds, Section
+from monitor.watchlists import WatchEntry, imo_valid, read_watchlist_file
 
 __all__ = [
     "ENV_PREFIX",
@@ -64,6 +68,7 @@ __all__ = [
     "FeedSettings",
     "GeofenceSettings",
     "HttpSettings",
+    "InterferenceSettings",
     "LevelSettings",
     "LoggingSettings",
     "MqttSettings",
@@ -144,11 +149,39 @@ class GeofenceSettings(_Section):
     min_dwell_s: _Seconds = Field(default=0.0, ge=0)
 
 
+def _check_imo(imo: int) -> int:
+    if not imo_valid(imo):
+        raise ValueError(f"IMO number {imo} is not 7 digits with a valid check digit")
+    return imo
+
+
+_Imo = Annotated[int, AfterValidator(_check_imo)]
+
+
 class Watchlist(_Section):
-    """[watchlists.NAME]: vessels whose alerts are raised to at least `warning` and tagged NAME."""
+    """[watchlists.NAME]: vessels whose alerts are raised to at least `warning` and tagged NAME
+    (matched by monitor.watchlists: IMO number first, then MMSI, then MID)."""
 
     mids: list[_Mid] = Field(default_factory=list)  # every vessel whose MMSI carries one of these MIDs
     mmsis: list[_Mmsi] = Field(default_factory=list)  # individual vessels
+    imos: list[_Imo] = Field(default_factory=list)  # individual ships, whatever MMSI or flag they use
+    # A CSV file of ships (monitor.watchlists.COLUMNS), relative to the config file like zones.file.
+    file: str | None = None
+    roster: bool = False  # its vessels form the roster (CONTRACT "Roster")
+    # The file's rows, read and checked here so a bad row is refused at load (exit 3, or a refused
+    # SIGHUP reload) and never half-way through a run. Private: not a key of the TOML table.
+    _entries: tuple[WatchEntry, ...] = PrivateAttr(default=())
+
+    @model_validator(mode="after")
+    def _read_file(self) -> Watchlist:
+        if self.file is not None and self.file.strip():
+            # ConfigError, not ValueError: it names the CSV file and line, not the TOML key.
+            self._entries = read_watchlist_file(self.file)
+        return self
+
+    @property
+    def entries(self) -> tuple[WatchEntry, ...]:
+        return self._entries
 
 
 class LoggingSettings(_Section):
@@ -283,12 +316,25 @@ def _traffic_drop_rule() -> EscalationRule:
                           radius_km=50.0, raise_to="ELEVATED", quiet_s=86_400.0)
 
 
+def _interference_rule() -> EscalationRule:
+    """The default rule on a GNSS interference area (issue 13): an area with 5 vessels affected raises the
+    posture to ELEVATED, its reason naming the area (the same five as `gnss-interference`, so an area of
+    four ships raises nothing four ships on land would not). The interference detector feeds it the
+    area's vessels at every judgement while the area is open (each minute), so the level holds until the
+    area is cleared and falls back 10 min later. `gnss-interference` stays: it raises at the fifth alert
+    itself, and on a cluster too brief for an area."""
+    return EscalationRule(name="interference-area", kinds=["interference"], min_vessels=5, window_s=600.0,
+                          radius_km=50.0, raise_to="ELEVATED", quiet_s=600.0)
+
+
 class PostureSettings(_Section):
     """[posture]: the operator's level at start, the per-level table, and the escalation rules."""
 
     level: Level = "NORMAL"
     levels: LevelsTable = LevelsTable()
-    rules: list[EscalationRule] = Field(default_factory=lambda: [EscalationRule(), _traffic_drop_rule()])
+    rules: list[EscalationRule] = Field(
+        default_factory=lambda: [EscalationRule(), _traffic_drop_rule(), _interference_rule()]
+    )
 
     @field_validator("level", mode="before")
     @classmethod
@@ -473,6 +519,7 @@ class Settings(BaseSettings):
     detectors: DetectorSettings = DetectorSettings()
     corridor: CorridorSettings = CorridorSettings()
     traffic: TrafficSettings = TrafficSettings()
+    interference: InterferenceSettings = InterferenceSettings()
     mqtt: MqttSettings = MqttSettings()
     outbox: OutboxSettings = OutboxSettings()
     state: StateSettings = StateSettings()
@@ -561,6 +608,13 @@ def _read_toml(path: Path) -> dict[str, Any]:
             # Relative to the config file, not to wherever the daemon happens to be started from.
             # abspath, not resolve(): a config symlinked into /etc/ keeps its zone file beside the link.
             zones["file"] = os.path.join(os.path.dirname(os.path.abspath(path)), zone_file)
+    watchlists = data.get("watchlists")
+    for table in watchlists.values() if isinstance(watchlists, dict) else ():
+        # A watchlist file too, like the zone file.
+        if isinstance(table, dict) and isinstance(table.get("file"), str) and table["file"].strip():
+            listed = Path(table["file"]).expanduser()
+            if not listed.is_absolute():
+                table["file"] = os.path.join(os.path.dirname(os.path.abspath(path)), listed)
     feeds = data.get("feeds")
     for feed in feeds if isinstance(feeds, list) else ():
         # A file feed's recording too, like the zone file.

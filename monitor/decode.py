@@ -42,6 +42,13 @@ POSITION_DTYPE = np.dtype(
         ("heading", "f8"),
         ("status", "i2"),
         ("accuracy", "?"),
+        # GNSS quality as the transponder reports it, for spotting jamming (issue 13): a ship whose
+        # receiver lost its fix still transmits, with these showing it. Small integers keep rows compact.
+        ("second", "i1"),  # UTC second of the fix 0-59; 60 not available, 61 manual input, 62 dead
+        # reckoning, 63 positioning system inoperative; -1 for a type without it (27)
+        ("raim", "?"),  # RAIM in use (every position type has the flag)
+        ("sync_state", "i1"),  # radio status: 0 UTC direct, 1 UTC indirect, 2 synchronised to a base
+        # station, 3 to another station's slots; -1 where there is none (19, 27, class B "CS" units)
     ]
 )
 
@@ -176,8 +183,8 @@ def _decode_position_chars(
 
 
 def _after_mmsi(six: np.ndarray, earlier: int) -> tuple[np.ndarray, ...]:
-    """sog, accuracy, lon, lat, cog and heading of a position report, `earlier` bits before their place
-    in types 1-3."""
+    """sog, accuracy, lon, lat, cog, heading and time stamp second of a position report, `earlier` bits
+    before their place in types 1-3."""
     return (
         _field(six, 50 - earlier, 10),
         _field(six, 60 - earlier, 1),
@@ -185,6 +192,7 @@ def _after_mmsi(six: np.ndarray, earlier: int) -> tuple[np.ndarray, ...]:
         _field(six, 89 - earlier, 27, True),
         _field(six, 116 - earlier, 12),
         _field(six, 128 - earlier, 9),
+        _field(six, 137 - earlier, 6),
     )
 
 
@@ -199,15 +207,25 @@ def _decode_position_six(
     # Fields after the MMSI sit 4 bits earlier in type 18 than in types 1-3: all rows are read as
     # types 1-3, then the type 18 rows again at their own offsets.
     out = np.empty(n, dtype=POSITION_DTYPE)
-    sog, accuracy, lon, lat, cog, heading = _after_mmsi(six, 0)
+    sog, accuracy, lon, lat, cog, heading, second = _after_mmsi(six, 0)
     status = _field(six, 38, 4)
+    # The radio field starts at bit 149 in types 1-3 (19 bits of SOTDMA or ITDMA state) and at 148 in
+    # type 18 (a SOTDMA/ITDMA selector bit, then the same 19 bits): either way its sync state, the
+    # state's first two bits, is bits 149-150.
+    sync_state = _field(six, 149, 2)
+    raim = _field(six, 148, 1)
     b_rows = np.flatnonzero(class_b)
     if len(b_rows):
+        six_b = six[:, b_rows]
         for column, value in zip(
-            (sog, accuracy, lon, lat, cog, heading), _after_mmsi(six[:, b_rows], 4), strict=True
+            (sog, accuracy, lon, lat, cog, heading, second), _after_mmsi(six_b, 4), strict=True
         ):
             column[b_rows] = value
         status[b_rows] = -1
+        raim[b_rows] = _field(six_b, 147, 1)
+        # A class B "CS" unit (flag bit 141 set) sends a fixed default radio state (ITU-R M.1371 fills
+        # it with 1100000000000000110), not a synchronisation: no sync state.
+        sync_state[b_rows[_field(six_b, 141, 1) == 1]] = -1
 
     bad = (
         (mmsi == 0)
@@ -231,6 +249,9 @@ def _decode_position_six(
     out["heading"] = np.where(heading == 511, np.nan, heading.astype(np.float64))
     out["status"] = status
     out["accuracy"] = accuracy.astype(bool)
+    out["second"] = second
+    out["raim"] = raim
+    out["sync_state"] = sync_state
     return out[~bad] if n_bad else out
 
 
@@ -315,6 +336,8 @@ def _decode_rare(msg_type: int, payload: bytes, fill: int) -> dict[str, Any] | s
         rec["name"] = _clean(msg.shipname)
         rec["ship_type"] = _nonzero(int(msg.ship_type))
         rec["length"] = _nonzero(int(msg.to_bow) + int(msg.to_stern))
+        rec["second"] = int(msg.second)
+        rec["raim"] = bool(msg.raim)
     elif isinstance(msg, MessageType9):
         cog = float(msg.course)
         if cog > 360:
@@ -328,6 +351,7 @@ def _decode_rare(msg_type: int, payload: bytes, fill: int) -> dict[str, Any] | s
         rec["sog"] = _na(msg.speed, 63.0)
         rec["cog"] = _na(cog, 511.0)
         rec["status"] = int(msg.status)
+        rec["raim"] = bool(msg.raim)
     elif isinstance(msg, MessageType5):
         rec["name"] = _clean(msg.shipname)
         rec["callsign"] = _clean(msg.callsign)
@@ -573,6 +597,9 @@ def _position_row(seq: int, time: float, rec: dict[str, Any]) -> tuple[Any, ...]
         f("heading"),
         rec.get("status", -1),
         False,
+        rec.get("second", -1),  # type 27 has no time stamp
+        rec["raim"],
+        -1,  # types 19 and 27 carry no radio status
     )
 
 
@@ -603,7 +630,8 @@ def decode_records(
 
     Keys: `type`, `mmsi`, `time` and, where the type has them, `lat`, `lon` (6 decimals), `sog`,
     `cog` (1 decimal), `heading`, `status`, `name`, `callsign`, `imo`, `ship_type`, `draught`,
-    `destination`, and `part` for type 24; None where AIS says not available.
+    `destination`, `second` (raw, 60-63 included), `raim`, `sync_state` (None for a class B "CS"
+    unit), and `part` for type 24; None where AIS says not available.
     """
     for start in range(0, len(messages), _RECORD_CHUNK):
         chunk = messages[start : start + _RECORD_CHUNK]
@@ -623,12 +651,14 @@ def decode_records(
                 row = vec_rows.get(i)
                 if row is None:
                     continue  # rejected, already counted
-                _, _, mmsi, msg_type, lat, lon, sog, cog, heading, status, _ = row
+                _, _, mmsi, msg_type, lat, lon, sog, cog, heading, status, _, second, raim, sync = row
                 rec: dict[str, Any] = {"type": msg_type, "mmsi": mmsi}
                 rec.update(lat=lat, lon=lon, sog=sog, cog=cog)
                 rec["heading"] = None if heading != heading else heading
                 if msg_type != 18:
                     rec["status"] = status
+                # `second` stays raw like gpsdecode's: 60-63 say why there is no time stamp.
+                rec.update(second=second, raim=raim, sync_state=None if sync < 0 else sync)
             else:
                 msg_type = _TYPE_OF_CHAR.get(payload[0], 0) if payload else 0
                 result = _decode_rare(msg_type, payload, fill)

@@ -42,9 +42,10 @@ from monitor.detectors.dark import Dark
 from monitor.detectors.zones import Zones
 from monitor.geo import haversine_np
 from monitor.geofence import Geofence
-from monitor.mid import flag_of, mid_of
+from monitor.mid import flag_of
 from monitor.posture import Posture, PostureChange
 from monitor.savedstate import STATE_VERSION
+from monitor.watchlists import Watchlists
 
 Move = tuple["Vessel", float, float, float, float, float, float, float, float, int]
 
@@ -99,6 +100,7 @@ class Vessel:
     dc_seen: float
     length: int | None  # (monitor.detectors.traffic: AIS dimensions, bow + stern, metres)
     draught_max: float | None  # the deepest draught heard from it
+    gnss_good: float  # (monitor.detectors.interference: its last report with a clean GNSS fix)
 
     def __init__(self, mmsi: int, watch: list[str]) -> None:
         self.mmsi = mmsi
@@ -183,7 +185,7 @@ class Engine:
         *,
         posture: Posture,
         detectors: DetectorSettings,
-        watchlists: dict[str, tuple[frozenset[int], frozenset[int]]],
+        watchlists: Watchlists,
         min_dwell_s: float = 0.0,
         forget_after_s: float = 0.0,
         outage_s: float = math.inf,
@@ -266,11 +268,8 @@ class Engine:
     def vessel(self, mmsi: int) -> Vessel:
         v = self.vessels.get(mmsi)
         if v is None:
-            mid = mid_of(mmsi)
-            watch = sorted(
-                name for name, (mids, mmsis) in self.watchlists.items() if mmsi in mmsis or mid in mids
-            )
-            v = self.vessels[mmsi] = Vessel(mmsi, watch)
+            # By MMSI and MID for now; by IMO once a static report brings it (`_static`).
+            v = self.vessels[mmsi] = Vessel(mmsi, self.watchlists.match(mmsi))
             tr = self._tracks
             k = tr.add(mmsi)  # (before reading tr.born: adding may grow the table's arrays)
             tr.born[k] = self.now  # heard once, it stays `heard <= born`: evicted first
@@ -615,6 +614,8 @@ class Engine:
         fb = self._fast = _FastBatch(self, batch)
         try:
             process = fb.flags()
+            for aggregate in self.aggregates:  # (every report, those skipped below included)
+                aggregate.on_batch(fb)
             statics = batch.statics
             n_statics = len(statics)
             si = 0
@@ -701,7 +702,15 @@ class Engine:
             self.advance(t, alerts)
         # No _sync here: a static report changes no track, and `heard` merges with the table's later.
         v = self.vessels.get(st.mmsi) or self.vessel(st.mmsi)
+        imo = v.imo
         changed = v.apply_static(st)
+        if v.imo != imo:
+            # A ship listed by IMO number is watched whatever MMSI it sails under, from the static report
+            # that names it; its alerts from here on carry the list (the cached `info()` is rebuilt).
+            watch = self.watchlists.match(v.mmsi, v.imo)
+            if watch != v.watch:
+                v.watch = watch
+                v._info = None
         dark = v.dark
         self.dark.hear(v, t, math.nan, math.nan, math.nan, math.nan, alerts)
         n_alerts = len(alerts)
@@ -836,11 +845,8 @@ class Engine:
             _restore_vessel(key, blob, index, straits) for key, blob in blobs.items() if key.startswith("v:")
         ]
         for v in vessels:
-            # Watchlists come from the configuration in force, not the saved state.
-            mid = mid_of(v.mmsi)
-            v.watch = sorted(
-                name for name, (mids, mmsis) in self.watchlists.items() if v.mmsi in mmsis or mid in mids
-            )
+            # Watchlists come from the configuration in force, not the saved state (by the saved IMO too).
+            v.watch = self.watchlists.match(v.mmsi, v.imo)
             self.vessels[v.mmsi] = v
             self._tracks.add(v.mmsi)
             self._table(v)
@@ -1046,6 +1052,7 @@ class _FastBatch:
         self.e = engine
         pos = batch.positions
         n = self.n = len(pos)
+        self.positions = pos  # (every field of the decoder, for the hooks that read more than these)
         self.t_a = pos["time"]
         self.seq_a = pos["seq"]
         self.mmsi_a = pos["mmsi"]

@@ -99,6 +99,7 @@ class ServiceView(Protocol):
     def zones_geojson(self) -> dict[str, Any]: ...  # the zone file as a GeoJSON FeatureCollection
     def posture(self) -> dict[str, Any]: ...  # {"level", "since", "reason", "set_by", "operator_level"}
     def traffic(self) -> dict[str, Any]: ...  # CONTRACT's traffic statistics, as `stats --format json`
+    def interference(self) -> dict[str, Any]: ...  # the active interference areas, a FeatureCollection
     # raises ValueError on an unknown level; returns posture()
     def set_posture(self, level: str, reason: str, set_by: str) -> dict[str, Any]: ...
     # live alerts (bounded queue; the daemon drops for a slow client)
@@ -317,6 +318,7 @@ class HttpApi:
         r.add_get("/api/zones", self._zones)
         r.add_get("/api/posture", self._posture)
         r.add_get("/api/traffic", self._traffic)
+        r.add_get("/api/interference", self._interference)
         r.add_put("/api/posture", self._put_posture)
         r.add_post("/api/alerts/{id}/ack", self._ack)
         r.add_get("/api/snoozes", self._snoozes)
@@ -648,6 +650,11 @@ class HttpApi:
     async def _traffic(self, request: web.Request) -> web.Response:
         _params(request, ())
         return web.json_response(self._service.traffic(), dumps=_dumps)
+
+    async def _interference(self, request: web.Request) -> web.Response:
+        _params(request, ())
+        return web.json_response(self._service.interference(), content_type="application/geo+json",
+                                 dumps=_dumps)
 
     def _authorized(self, request: web.Request) -> bool:
         """Whether the request carries the configured bearer token. Kept apart, returning only a bool,

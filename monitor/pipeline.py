@@ -27,6 +27,7 @@ from monitor.engine import Engine
 from monitor.geofence import Geofence
 from monitor.nmea import NmeaAssembler
 from monitor.posture import Posture
+from monitor.watchlists import Watchlists
 from monitor.zones import ZoneFile
 
 
@@ -211,7 +212,7 @@ class Pipeline:
 
 def _engine(settings: Settings, geofence: Geofence, posture: Posture, keep_tracks: bool = False) -> Engine:
     """The engine the configuration describes (at start, and on a reload)."""
-    watchlists = {name: (frozenset(w.mids), frozenset(w.mmsis)) for name, w in settings.watchlists.items()}
+    watchlists = Watchlists(settings.watchlists)
     engine = Engine(
         geofence,
         posture=posture,

@@ -12,6 +12,7 @@ a SIGKILL or a power cut therefore loses no alert, and a restart does not repeat
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import gc
 import json
 import os
@@ -35,6 +36,7 @@ from monitor import __version__
 from monitor.alerts import Alert, iso_time
 from monitor.config import LEVELS, Settings, load_settings
 from monitor.detectors import KINDS
+from monitor.detectors.interference import Interference
 from monitor.detectors.traffic import CLASSES, DIRECTIONS, Traffic, traffic_stats
 from monitor.errors import EXIT_FAILURE, EXIT_OK, StartupError
 from monitor.http import HttpApi
@@ -439,6 +441,7 @@ class Service:
         last_status = 0.0
         last_traffic = 0.0
         traffic_sent: tuple[int, int] | None = None  # (which detector, its `changes`) last published
+        areas_sent: tuple[int, int] | None = None  # the same for the interference areas
         last_freeze = 0.0
         last_rejects = 0
         while True:
@@ -473,6 +476,13 @@ class Service:
                     prefix = self.settings.mqtt.prefix.rstrip("/")
                     for sid in traffic.straits:
                         self.publisher.set_retained(f"{prefix}/traffic/{sid}", traffic.latest(sid))
+                interference = self._interference()
+                seen = (id(interference), interference.changes)
+                if seen != areas_sent:
+                    # (Published from the first tick on, even empty: a subscriber learns "no area" too.)
+                    areas_sent = seen
+                    prefix = self.settings.mqtt.prefix.rstrip("/")
+                    self.publisher.set_retained(f"{prefix}/interference", interference.areas())
             if now - last_freeze >= _GC_FREEZE_EVERY_S:
                 last_freeze = now
                 gc.freeze()
@@ -599,6 +609,10 @@ class Service:
                 "wrong_way_since": None if v.ww_since is None else iso_time(v.ww_since),
                 "on_land_last": iso_time(v.land_last) if v.land_last > float("-inf") else None,
                 "position_jump_last": iso_time(v.jump_last) if v.jump_last > float("-inf") else None,
+                # What the desk's lists say of it (operator, crew, note, entry), IMO entries first.
+                "watch_entries": [
+                    dataclasses.asdict(e) for e in self.pipeline.engine.watchlists.entries_for(v.mmsi, v.imo)
+                ],
             })
         return d
 
@@ -687,6 +701,12 @@ class Service:
 
     def _traffic(self) -> Traffic:
         return next(a for a in self.pipeline.engine.aggregates if isinstance(a, Traffic))
+
+    def interference(self) -> dict[str, Any]:
+        return self._interference().areas()
+
+    def _interference(self) -> Interference:
+        return next(a for a in self.pipeline.engine.aggregates if isinstance(a, Interference))
 
     def set_posture(self, level: str, reason: str, set_by: str) -> dict[str, Any]:
         if level.upper() not in LEVELS:
@@ -818,6 +838,17 @@ class _ServiceCollector(Collector):
                 for j, cls in enumerate(CLASSES):
                     c.add_metric([sid, direction, cls], totals[i * len(CLASSES) + j])
         yield c
+        areas = s._interference().episodes.values()
+        g = GaugeMetricFamily("chokepoint_interference_areas", "GNSS interference areas active, by type",
+                              labels=["type"])
+        g2 = GaugeMetricFamily("chokepoint_interference_vessels_affected",
+                               "Vessels affected in the active GNSS interference areas (running counts), "
+                               "by type", labels=["type"])
+        for kind in ("jamming", "spoofing"):
+            g.add_metric([kind], sum(1 for ep in areas if ep.kind == kind))
+            g2.add_metric([kind], sum(ep.now[0] for ep in areas if ep.kind == kind))
+        yield g
+        yield g2
         g = GaugeMetricFamily("chokepoint_vessels", "Vessels tracked")
         g.add_metric([], len(p.engine.vessels))
         yield g

@@ -12,7 +12,7 @@ import numpy as np
 
 from monitor.alerts import Alert
 from monitor.decode import DecodedBatch
-from monitor.engine import Engine, Move
+from monitor.engine import Engine, Move, _FastBatch
 from monitor.pipeline import Pipeline
 
 
@@ -30,6 +30,12 @@ def reference_step(engine: Engine, batch: DecodedBatch, clock: Callable[[], floa
     lon_a = pos["lon"]
     has_pos = ~(np.isnan(lat_a) | np.isnan(lon_a))
     masks_valid = engine.geofence.membership(lon_a[has_pos], lat_a[has_pos])
+    # The aggregates' batch hooks (the vessels heard per interference cell) see the batch as on the fast
+    # path: once, before any of its reports.
+    fb = _FastBatch(engine, batch)
+    fb.flags()
+    for aggregate in engine.aggregates:
+        aggregate.on_batch(fb)
     masks: list[int | None] = [None] * len(pos)
     for j, i in enumerate(np.flatnonzero(has_pos).tolist()):
         masks[i] = masks_valid[j]

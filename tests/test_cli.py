@@ -10,7 +10,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pyais
 import pytest
+from pyais.messages import MessageType1
 
 from monitor.cli import main
 from tests.helpers import T0, position_lines, track, write_lines, write_zones
@@ -151,6 +153,11 @@ def test_decode_prints_contract_keys(tmp_path: Path) -> None:
     assert recs[0]["lat"] == pytest.approx(26.5, abs=1e-5) and recs[0]["sog"] == 12.3
     assert recs[0]["time"] == "2025-06-15T15:06:40Z"
     assert {"type", "mmsi", "time", "lat", "lon", "sog", "cog", "heading", "status"} <= set(recs[0])
+    # GNSS quality (issue 13), as pyais reads the report (after its tag block): second, RAIM, sync state
+    report = pyais.decode(lines[0].rsplit(b"\\", 1)[-1])
+    assert isinstance(report, MessageType1)
+    expected = (report.second, report.raim, report.get_communication_state()["sync_state"])
+    assert (recs[0]["second"], recs[0]["raim"], recs[0]["sync_state"]) == expected
 
 
 def test_speed_paces_the_replay(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

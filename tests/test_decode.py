@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pyais.bit_vector import bit_vector
 from pyais.encode import encode_dict
-from pyais.messages import MSG_CLASS
+from pyais.messages import MSG_CLASS, MessageType1, MessageType2, MessageType3, MessageType18
 
 from monitor.decode import (
     _TYPE_OF_CHAR,
@@ -278,15 +278,26 @@ def test_seq_interleaves_positions_and_statics_in_input_order() -> None:
 
 def _pyais_position(line: str) -> dict[str, Any] | None:
     msg = pyais.decode(line)
-    if msg.msg_type not in (1, 2, 3, 18):
+    if not isinstance(msg, (MessageType1, MessageType2, MessageType3, MessageType18)):
         return None
-    return msg.asdict()
+    exp = msg.asdict()
+    # pyais reads the radio field as SOTDMA or ITDMA state (type 18: by its selector bit); both begin
+    # with the sync state. A class B "CS" unit's radio field is a fixed filler, not a state: none.
+    cs_unit = isinstance(msg, MessageType18) and bool(msg.cs)
+    state = msg.get_communication_state()["sync_state"]
+    assert state is not None  # SOTDMA and ITDMA states both have one
+    exp["sync_state"] = -1 if cs_unit else int(state)
+    return exp
 
 
 def test_vectorized_positions_equal_pyais_on_real_captures() -> None:
     """Every 168-bit type 1/2/3/18 report of pyais/nmea_data_sample.txt and libais/test.aivdm decodes
     as pyais.decode does, and exactly the reports pyais shows out of range are rejected."""
     compared = 0
+    seen_gnss: dict[bool, collections.Counter[tuple[bool, bool, int]]] = {
+        False: collections.Counter(),
+        True: collections.Counter(),
+    }
     for path in (DATA / "pyais" / "nmea_data_sample.txt", DATA / "libais" / "test.aivdm"):
         for text in path.read_text().splitlines():
             if not text.startswith("!AIVDM,1,1,"):
@@ -327,8 +338,20 @@ def test_vectorized_positions_equal_pyais_on_real_captures() -> None:
             )
             assert row["accuracy"] == exp["accuracy"]
             assert row["status"] == (-1 if exp["msg_type"] == 18 else int(exp["status"]))
+            assert (row["second"], row["raim"], row["sync_state"]) == (
+                exp["second"],
+                exp["raim"],
+                exp["sync_state"],
+            ), text
+            seen_gnss[exp["msg_type"] == 18].update([(exp["second"] >= 60, exp["raim"], exp["sync_state"])])
             compared += 1
     assert compared > 700
+    # The captures exercise every kind of value: time stamps present and missing, RAIM on and off, each
+    # sync state but 2; class B both from SOTDMA units and from "CS" units.
+    assert {k[0] for k in seen_gnss[False]} == {False, True}, seen_gnss
+    assert {k[1] for k in seen_gnss[False]} == {False, True}, seen_gnss
+    assert {k[2] for k in seen_gnss[False]} >= {0, 1, 3}, seen_gnss  # (no 2 in them: see the test below)
+    assert {k[2] for k in seen_gnss[True]} >= {-1, 0}, seen_gnss
 
 
 def test_rare_types_equal_pyais_on_test_aivdm() -> None:
@@ -418,3 +441,61 @@ def test_batch_rows_do_not_depend_on_the_other_payloads() -> None:
         assert repr(batch.positions.tolist()) == repr(expected.tolist())
         assert [s.seq for s in batch.statics] == [9]
         assert batch.rejects == sum((a.rejects for a in alone), collections.Counter())
+
+
+# -- GNSS quality fields (issue 13) against pyais ---------------------------------------------------
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(b"123B"), st.lists(st.sampled_from(_ARMOUR), min_size=27, max_size=27)),
+        min_size=1,
+        max_size=20,
+    )
+)
+def test_gnss_fields_equal_pyais_whatever_the_bits(payloads: list[tuple[int, list[int]]]) -> None:
+    """Time stamp second, RAIM flag and sync state of random 168-bit type 1/2/3/18 reports, decoded in
+    bulk, are pyais's values message by message (sync state -1 for a class B "CS" unit)."""
+    msgs = [(None, bytes([first, *body]), 0) for first, body in payloads]
+    batch = decode_batch(msgs)
+    rows = {int(r["seq"]): r for r in batch.positions}
+    for i, (_, payload, _) in enumerate(msgs):
+        msg = MSG_CLASS[_TYPE_OF_CHAR[payload[0]]].from_vector(bit_vector(payload, 0))
+        assert isinstance(msg, (MessageType1, MessageType2, MessageType3, MessageType18))
+        if i not in rows:
+            continue  # out of range: the other tests check which
+        state = msg.get_communication_state()["sync_state"]
+        cs_unit = isinstance(msg, MessageType18) and bool(msg.cs)
+        expected = (msg.second, bool(msg.raim), -1 if cs_unit else state)
+        assert (rows[i]["second"], rows[i]["raim"], rows[i]["sync_state"]) == expected, payload
+
+
+def test_gnss_fields_of_every_position_type_in_records() -> None:
+    """`decode` prints second, raim and sync_state for types 1-3 and 18 (sync_state null for a class B
+    "CS" unit, whose radio field is a filler), second and raim for type 19, raim for type 27; the batch
+    rows carry -1 where a type has no such field."""
+    msgs = [
+        encoded(msg_type=2, mmsi=211234560, second=63, raim=1, radio=2 << 17),
+        encoded(msg_type=18, mmsi=440123451, second=62, cs=0, radio=(1 << 19) | (2 << 17)),
+        encoded(msg_type=18, mmsi=440123452, second=60, cs=1, raim=1, radio=0b1100000000000000110),
+        encoded(msg_type=19, mmsi=440123450, second=61, raim=1, shipname="X"),
+        encoded(msg_type=27, mmsi=636012345, raim=1, status=0),
+    ]
+    rows = decode_batch(msgs).positions
+    assert rows[["second", "raim", "sync_state"]].tolist() == [
+        (63, True, 2),
+        (62, False, 2),
+        (60, True, -1),
+        (61, True, -1),
+        (-1, True, -1),
+    ]
+    recs = list(decode_records(msgs))
+    gnss = [{k: r[k] for k in ("second", "raim", "sync_state") if k in r} for r in recs]
+    assert gnss == [
+        {"second": 63, "raim": True, "sync_state": 2},
+        {"second": 62, "raim": False, "sync_state": 2},
+        {"second": 60, "raim": True, "sync_state": None},
+        {"second": 61, "raim": True},
+        {"raim": True},
+    ]

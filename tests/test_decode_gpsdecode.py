@@ -15,6 +15,11 @@ differently, found by experiment:
   which we reject as out_of_range: each such gpsdecode record must show a value out of range.
 - gpsdecode drops type 27 payloads longer than 168 bits, as we do, and some short type 26 binary
   messages that we keep (type, MMSI and time only).
+- GNSS quality (issue 13): gpsdecode prints `second` (raw, 60-63 included) and `raim` as we do, but the
+  radio status only as the raw number `radio`: the field's bits as an unsigned integer, most significant
+  bit first, 19 bits in types 1-3 and 20 in type 18 (SOTDMA/ITDMA selector, then the same 19 bits). The
+  sync state is the top two of those 19 bits, `(radio >> 17) & 3`. A type 18 from a "CS" unit (`cs`
+  true) carries a fixed filler there, so no sync state (null), as on our side.
 """
 
 from __future__ import annotations
@@ -38,6 +43,9 @@ CAPTURES = sorted(p for p in DATA.glob("[lp]*/*") if p.suffix != ".json")
 POSITION_TYPES = (1, 2, 3, 4, 9, 11, 18, 19, 21, 27)  # 17 carries a DGNSS reference station: not compared
 COURSE_TYPES = (1, 2, 3, 9, 18, 19, 27)
 HEADING_TYPES = (1, 2, 3, 18, 19)
+SECOND_TYPES = (1, 2, 3, 18, 19)  # the UTC second time stamp
+RAIM_TYPES = (1, 2, 3, 18, 19, 27)
+SYNC_TYPES = (1, 2, 3, 18)  # a radio status (SOTDMA or ITDMA communication state)
 # Binary application messages: gpsd applies layout checks of its own to some of them (e.g. drops
 # 72- and 80-bit type 26), and they carry nothing the monitor uses, so a record only we emit is allowed.
 BINARY_TYPES = (25, 26)
@@ -93,6 +101,12 @@ def normalized(g: dict[str, Any]) -> dict[str, Any]:
         rec["cog"] = _na(g.get("course"), 511.0) if t == 27 else _na(g.get("course"), 360.0)
     if t in HEADING_TYPES:
         rec["heading"] = _na(g.get("heading"), 511)
+    if t in SECOND_TYPES:
+        rec["second"] = g.get("second")
+    if t in RAIM_TYPES:
+        rec["raim"] = g.get("raim")
+    if t in SYNC_TYPES:
+        rec["sync_state"] = None if g.get("cs") else (g["radio"] >> 17) & 3
     if "shipname" in g or t == 21:
         rec["name"] = _text(g.get("shipname", g.get("name")))
     if "callsign" in g:
@@ -185,7 +199,7 @@ def compare_fields(
             counts[f"{key}_agree"] += 1
         else:
             problems.append(f"{path.name}: {key} {x} vs gpsdecode {y} in {rec}")
-    for key in ("name", "callsign", "ship_type"):
+    for key in ("name", "callsign", "ship_type", "second", "raim", "sync_state"):
         if key not in exp:
             continue
         counts[key] += 1
@@ -203,13 +217,26 @@ def test_gpsdecode_is_installed() -> None:
 @pytest.mark.parametrize("path", CAPTURES, ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_decode_agrees_with_gpsdecode(path: Path) -> None:
     """On every real capture, ≥99% of positions and 100% of MMSIs, types, speeds, courses, headings,
-    names, call signs and ship types agree with gpsdecode; every gpsdecode record we do not emit shows a
-    value out of range."""
+    names, call signs, ship types, time stamp seconds, RAIM flags and sync states agree with gpsdecode;
+    every gpsdecode record we do not emit shows a value out of range."""
     counts, problems = compare(path)
     breakdown = "\n".join([f"{k}: {v}" for k, v in sorted(counts.items())] + problems[:40])
     assert counts["messages"] > 0, breakdown
     if counts["positions"]:
         assert counts["positions_agree"] >= 0.99 * counts["positions"], breakdown
-    for key in ("sog", "cog", "heading", "name", "callsign", "ship_type"):
+    for key in ("sog", "cog", "heading", "name", "callsign", "ship_type", "second", "raim", "sync_state"):
         assert counts[f"{key}_agree"] == counts[key], breakdown
     assert not [p for p in problems if "position" not in p.split(":")[1]], breakdown
+
+
+def test_gnss_fields_are_compared_on_the_captures() -> None:
+    """The captures hold what the GNSS-quality comparison needs: hundreds of time stamps, RAIM flags and
+    sync states compared with gpsdecode's, and class B reports from "CS" units (no sync state) among them."""
+    totals: collections.Counter[str] = collections.Counter()
+    cs_units = 0
+    for path in CAPTURES:
+        counts, _ = compare(path)
+        totals.update(counts)
+        cs_units += sum(1 for g in gpsdecode(accepted_lines(path)) if g["type"] == 18 and g.get("cs"))
+    assert min(totals["second"], totals["raim"], totals["sync_state"]) > 500, totals
+    assert cs_units > 0

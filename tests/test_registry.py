@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CONTRACT_KINDS = (  # CONTRACT.md's alert kinds that the engine raises today
     "zone_enter", "zone_exit", "transit", "loiter", "dark", "reappeared", "position_jump", "on_land",
     "wrong_way", "encounter", "posture_change", "hazard_enter", "corridor_departure",
-    "traffic_drop", "traffic_recovery", "port_call", "draught_change",
+    "traffic_drop", "traffic_recovery", "port_call", "draught_change", "interference", "interference_cleared",
 )
 
 

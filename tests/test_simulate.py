@@ -896,6 +896,8 @@ def test_sample_replay_raises_each_staged_event_once_and_nothing_for_the_negativ
         "encounter",
         "posture_change",
         "port_call",
+        "interference",  # the six spoofed vessels' area (issue 13), and its end
+        "interference_cleared",
     }
 
 

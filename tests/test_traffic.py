@@ -364,7 +364,7 @@ def test_traffic_settings_are_checked(tmp_path: Path) -> None:
     config.write_text("[posture]\nrules = []\n")
     assert load_settings(config, env={}).posture.rules == []
     rules = load_settings(None, env={}).posture.rules
-    assert [r.name for r in rules] == ["gnss-interference", "traffic-drop"]
+    assert [r.name for r in rules] == ["gnss-interference", "traffic-drop", "interference-area"]
 
 
 # ---- the live daemon ------------------------------------------------------------------------------------

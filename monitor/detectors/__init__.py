@@ -14,6 +14,7 @@ from monitor.detectors.draught_change import DraughtChange, DraughtChangeSetting
 from monitor.detectors.encounter import Encounter, EncounterSettings
 from monitor.detectors.escalation import Escalation
 from monitor.detectors.hazard import HazardEnter
+from monitor.detectors.interference import Interference, InterferenceSettings
 from monitor.detectors.loiter import Loiter, LoiterSettings
 from monitor.detectors.on_land import OnLand
 from monitor.detectors.port_call import PortCall, PortCallSettings, PortStats
@@ -29,7 +30,7 @@ DETECTORS: tuple[type[FixDetector], ...] = (
 )
 # The aggregate detectors (state per area, woken on the feed clock), in the order they see each alert.
 # (`hazard` re-raises the zones' entries of hazard zones; the posture's rules see those too.)
-AGGREGATES: tuple[type[AggregateDetector], ...] = (Escalation, HazardEnter, Traffic, PortStats)
+AGGREGATES: tuple[type[AggregateDetector], ...] = (Escalation, HazardEnter, Traffic, PortStats, Interference)
 
 
 
@@ -82,6 +83,7 @@ __all__ = [
     "DetectorSettings",
     "Field",
     "FixDetector",
+    "InterferenceSettings",
     "TrafficSettings",
     "TrustDetector",
     "severities",

@@ -178,6 +178,11 @@ class AggregateDetector:
     def observe(self, alert: Alert, alerts: list[Alert]) -> None:
         """An alert was raised (it is already in `alerts`)."""
 
+    def on_batch(self, fb: _FastBatch) -> None:
+        """Every report of a batch at once (vectorized), before any of its alerts: what a count needs of
+        the reports the fast path skips (the vessels heard per interference cell). Called once per batch,
+        after `fb.flags()`; the default does nothing."""
+
     def next_due(self) -> float:
         """When it wants waking, on the feed clock (math.inf: not)."""
         return math.inf

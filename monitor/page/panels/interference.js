@@ -45,6 +45,7 @@ export function createInterferencePanel(ctx) {
         ["Type", (a) => a.type],
         ["Affected", (a) => `${a.vessels_affected ?? "?"} / ${a.vessels_heard ?? "?"}`, "num"],
         ["Ratio", (a) => fmtNum(a.ratio, 2), "num"],
+        ["Target", (a) => (a.target ? `${fmtNum(a.target.lat, 3)}, ${fmtNum(a.target.lon, 3)}` : "")],
         ["Since", (a) => fmtDateTime(a.started)],
       ], (a) => view.map.fitBounds(L.geoJSON(a._f).getBounds().pad(0.5)));
       return { content, count: areas.length };
