@@ -1132,7 +1132,10 @@ class _FastBatch:
         group_start = np.maximum.accumulate(np.where(first, np.arange(n), 0))
         last_sorted = np.r_[first[1:], True] if n else np.zeros(0, dtype=bool)
         self.last_track = self._chain(self.track, order, group_start, last_sorted, self.prev_track)
-        self.last_land = self._chain(self.land, order, group_start, last_sorted, self.prev_land)
+        if self.land.any():
+            self.last_land = self._chain(self.land, order, group_start, last_sorted, self.prev_land)
+        else:  # (most batches: no fix on land; prev_land stays -1 everywhere)
+            self.last_land = np.full(len(uniq), -1, dtype=np.int64)
         pv = self.prev_track
         has_prev = pv >= 0
         pvi = np.maximum(pv, 0)
