@@ -63,6 +63,9 @@ _TRAFFIC_EVERY_S = 10.0
 _GC_FREEZE_EVERY_S = 60.0
 
 
+_LISTENING = frozenset({"tcp_server", "udp"})  # feed types that bind a port of their own
+
+
 def state_directory(settings: Settings) -> Path:
     """[state] directory, else systemd's $STATE_DIRECTORY (first entry), else ./state."""
     if settings.state.directory is not None:
@@ -577,7 +580,14 @@ class Service:
                 for name, st in self.feed_stats.items()
             },
         }
-        return self.ready and self._held is None, facts
+        # Ready means accepting input: a feed that listens (tcp_server, udp) has bound its port. (Its task
+        # starts with the others, after which `ready` is set: /readyz could otherwise answer 200 before a
+        # sender can connect.)
+        listening = all(
+            self.feed_stats[f.name].connected
+            for f in self.settings.feeds if f.type in _LISTENING and f.name in self.feed_stats
+        )
+        return self.ready and self._held is None and listening, facts
 
     def metrics_registry(self) -> CollectorRegistry:
         return self.registry
