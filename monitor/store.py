@@ -253,8 +253,7 @@ class Store:
             added = max(cursor.rowcount, 0)
             db.execute("COMMIT")
         except sqlite3.Error:
-            with suppress(sqlite3.Error):
-                db.execute("ROLLBACK")
+            _roll_back(db)
             added = 0
         try:
             # (A file from before snoozes existed has no such table: nothing to carry over.)
@@ -363,10 +362,7 @@ class Store:
             db.execute("COMMIT")
         except BaseException as exc:
             # BaseException: a KeyboardInterrupt mid-batch must not leave a transaction open either.
-            # (On a full disk SQLite may have rolled back already, and a ROLLBACK may fail as well.)
-            with suppress(sqlite3.Error):
-                if db.in_transaction:
-                    db.execute("ROLLBACK")
+            _roll_back(db)
             if _disk_fault(exc):
                 raise StoreWriteError(self.path, str(exc)) from exc
             raise
@@ -423,9 +419,7 @@ class Store:
             cursor = db.executemany("DELETE FROM outbox WHERE seq = ?", keys)
             db.execute("COMMIT")
         except BaseException as exc:
-            with suppress(sqlite3.Error):
-                if db.in_transaction:
-                    db.execute("ROLLBACK")
+            _roll_back(db)
             if not _disk_fault(exc):
                 raise
             # The broker has these: they are sent, whatever the disk says. Kept here (not pending any
@@ -447,9 +441,7 @@ class Store:
             cursor = db.execute(sql, params)
             db.execute("COMMIT")
         except BaseException as exc:
-            with suppress(sqlite3.Error):
-                if db.in_transaction:
-                    db.execute("ROLLBACK")
+            _roll_back(db)
             if _disk_fault(exc):
                 raise StoreWriteError(self.path, str(exc)) from exc
             raise
@@ -541,6 +533,14 @@ class Store:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _roll_back(db: sqlite3.Connection) -> None:
+    """End the transaction a failed write left open, if any. (On a full disk SQLite may have rolled back
+    already, and a ROLLBACK may fail as well: nothing more can be done then.)"""
+    with suppress(sqlite3.Error):
+        if db.in_transaction:
+            db.execute("ROLLBACK")
 
 
 def _json_object(raw: bytes | str) -> dict[str, object] | None:
