@@ -3,7 +3,7 @@
 // selected vessel's track, and the legend.
 /* global L */
 import { STATES } from "./model.js";
-import { h } from "./ui.js";
+import { h, oncePerFrame } from "./ui.js";
 
 // One style per zone kind, chosen to be told apart at a glance on a dark sea: magenta for the TSS as on
 // nautical charts, red for hazards, green dashes for corridors, amber dashed lines for gates.
@@ -116,6 +116,7 @@ export class MapView {
     this.drawing = false; // while a hazard is drawn, clicks add vertices and select nothing
     this._hover = L.tooltip({ direction: "top", offset: [0, -8], opacity: 0.95 });
     this.map.on("click", (e) => this._onClick(e));
+    this._hoverTest = oncePerFrame(() => this._testHover());
     this.map.on("mousemove", (e) => this._onMove(e));
     this.map.on("mouseout", () => this.map.closeTooltip(this._hover));
     model.on("zones", (zones) => this.drawZones(zones));
@@ -248,24 +249,23 @@ export class MapView {
   _onMove(e) {
     // One hit test per animation frame at most: with 5,000 vessels a test costs about a millisecond.
     this._lastMove = e;
-    if (this._moveQueued) return;
-    this._moveQueued = true;
-    requestAnimationFrame(() => {
-      this._moveQueued = false;
-      const ev = this._lastMove;
-      const mmsi = this.drawing ? null : this.vesselAt(ev.containerPoint);
-      this.map.getContainer().style.cursor = mmsi !== null ? "pointer" : "";
-      if (mmsi === null) {
-        this.map.closeTooltip(this._hover);
-        return;
-      }
-      const v = this.model.vessels.get(mmsi);
-      const m = this.markers.get(mmsi);
-      // An element, not a string: Leaflet would parse a string as HTML, and AIS names are anyone's input.
-      this._hover.setContent(h("span", {}, `${v?.name || "(no name)"} · ${mmsi}`));
-      this._hover.setLatLng(m.getLatLng());
-      this.map.openTooltip(this._hover);
-    });
+    this._hoverTest();
+  }
+
+  _testHover() {
+    const ev = this._lastMove;
+    const mmsi = this.drawing ? null : this.vesselAt(ev.containerPoint);
+    this.map.getContainer().style.cursor = mmsi !== null ? "pointer" : "";
+    if (mmsi === null) {
+      this.map.closeTooltip(this._hover);
+      return;
+    }
+    const v = this.model.vessels.get(mmsi);
+    const m = this.markers.get(mmsi);
+    // An element, not a string: Leaflet would parse a string as HTML, and AIS names are anyone's input.
+    this._hover.setContent(h("span", {}, `${v?.name || "(no name)"} · ${mmsi}`));
+    this._hover.setLatLng(m.getLatLng());
+    this.map.openTooltip(this._hover);
   }
 
   drawTrack() {

@@ -78,6 +78,20 @@ export function formDialog({ title, text, fields, ok = "OK", danger = false, sub
   });
 }
 
+// `fn` run at most once per animation frame however often the result is called: a burst of updates
+// (a page of vessels, a stream of alerts, mouse moves) becomes one redraw.
+export function oncePerFrame(fn) {
+  let queued = false;
+  return () => {
+    if (queued) return;
+    queued = true;
+    requestAnimationFrame(() => {
+      queued = false;
+      fn();
+    });
+  };
+}
+
 export function toast(message, kind = "info") {
   const el = h("div", { class: `toast ${kind}` }, message);
   document.getElementById("toasts").append(el);

@@ -5,7 +5,7 @@
 // times are (monitor/operator.py): the page counts the duration from the newest feed time it has seen.
 import { send } from "../api.js";
 import { byTimeDesc } from "../model.js";
-import { fmtDateTime, fmtDuration, fmtNum, fmtTime, formDialog, h, kindLabel, toast } from "../ui.js";
+import { fmtDateTime, fmtDuration, fmtNum, fmtTime, formDialog, h, kindLabel, oncePerFrame, toast } from "../ui.js";
 
 const SHOWN = 300; // rows drawn at most; the filters narrow the rest
 const SEVERITIES = ["critical", "warning", "info"];
@@ -51,15 +51,7 @@ export function createAlertsPanel(ctx) {
   const kinds = new Set();
   const fresh = new Set();
 
-  let queued = false;
-  function schedule() {
-    if (queued) return;
-    queued = true;
-    requestAnimationFrame(() => {
-      queued = false;
-      render();
-    });
-  }
+  const schedule = oncePerFrame(() => render());
 
   function render() {
     const all = [...model.alerts.values()];

@@ -6,7 +6,7 @@
 // (model.trackOf).
 import { getJson } from "../api.js";
 import { STATES } from "../model.js";
-import { fmtDateTime, fmtLatLon, fmtNum, h, kindLabel } from "../ui.js";
+import { fmtDateTime, fmtLatLon, fmtNum, h, kindLabel, oncePerFrame } from "../ui.js";
 
 const LAST_ALERTS = 10;
 
@@ -14,7 +14,6 @@ export function createDetails(ctx) {
   const { model } = ctx;
   const card = document.getElementById("details");
   let detail = null; // the /api/vessels/{mmsi} answer for the selected vessel
-  let queued = false;
 
   async function load(mmsi) {
     detail = null;
@@ -28,14 +27,7 @@ export function createDetails(ctx) {
     schedule();
   }
 
-  function schedule() {
-    if (queued) return;
-    queued = true;
-    requestAnimationFrame(() => {
-      queued = false;
-      render();
-    });
-  }
+  const schedule = oncePerFrame(() => render());
 
   function render() {
     const mmsi = model.selected;
