@@ -10,13 +10,18 @@ use a topic prefix unique to the test.
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 from hypothesis import settings
 
 from monitor.pipeline import Pipeline
 from tests.mqtt_helpers import Broker, find_mosquitto
+
+if TYPE_CHECKING:
+    from tests.test_service import Daemon
 
 # `.ci/run` sets HYPOTHESIS_PROFILE=ci: the property tests draw the same examples on every CI run, so a
 # landing never hangs on a rare draw; local runs keep exploring new ones (and the .hypothesis database
@@ -55,3 +60,18 @@ def _bugs_fail_tests(monkeypatch: pytest.MonkeyPatch) -> None:
     """In-process pipelines raise what their per-batch safety net would count as `internal_error`, so a
     bug fails the test that meets it (the daemons the tests start as subprocesses keep the net)."""
     monkeypatch.setattr(Pipeline, "raise_internal_errors", True)
+
+
+@pytest.fixture
+def prefix() -> str:
+    """A topic prefix of its own for each test that talks to the broker."""
+    return f"t{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def daemons() -> Iterator[list[Daemon]]:
+    """Daemons a test starts (tests.test_service.Daemon), stopped when it ends, pass or fail."""
+    made: list[Daemon] = []
+    yield made
+    for d in made:
+        d.stop()

@@ -15,7 +15,7 @@ from monitor.zones import default_zone_path
 from tests.helpers import position_lines
 from tests.mqtt_helpers import Broker, free_port
 from tests.test_clock import GOLDEN, SAMPLE, retimed
-from tests.test_service import Daemon, daemons, prefix  # noqa: F401 (fixtures)
+from tests.test_service import Daemon
 
 FLEET = [538_200_000 + k for k in range(20)]
 
@@ -43,8 +43,8 @@ def alerts_of_kind(d: Daemon, kind: str) -> float:
     return counter(d, "alerts", f'kind="{kind}"')
 
 
-def test_one_udp_datagram_cannot_stop_the_daemon(tmp_path: Path, broker: Broker, prefix: str,  # noqa: F811
-                                                 daemons: list[Daemon]) -> None:  # noqa: F811
+def test_one_udp_datagram_cannot_stop_the_daemon(tmp_path: Path, broker: Broker, prefix: str,
+                                                 daemons: list[Daemon]) -> None:
     """The 68-byte datagram `c:1e20` that made `run` exit 1, a 30-digit c:, NaN, junk bytes: each is counted
     and skipped, the daemon stays up and goes on to process a good line."""
     udp = free_port()
@@ -69,8 +69,8 @@ def test_one_udp_datagram_cannot_stop_the_daemon(tmp_path: Path, broker: Broker,
     assert "Traceback" not in d.log_text()
 
 
-def test_a_lagging_receiver_raises_no_storm(tmp_path: Path, broker: Broker, prefix: str,  # noqa: F811
-                                            daemons: list[Daemon]) -> None:  # noqa: F811
+def test_a_lagging_receiver_raises_no_storm(tmp_path: Path, broker: Broker, prefix: str,
+                                            daemons: list[Daemon]) -> None:
     """Tag-block times 50 minutes behind the wall clock, 20 ships reporting every second for 8 s while the
     daemon's ticker runs on the wall clock: no dark, no reappeared (it was 80 and 60 in 35 s)."""
     d = Daemon(tmp_path, broker.url, prefix=prefix)
@@ -98,7 +98,7 @@ def test_a_lagging_receiver_raises_no_storm(tmp_path: Path, broker: Broker, pref
 
 
 def test_a_recording_streamed_live_keeps_its_vessels_and_gives_the_replays_alerts(
-        tmp_path: Path, broker: Broker, prefix: str, daemons: list[Daemon]) -> None:  # noqa: F811
+        tmp_path: Path, broker: Broker, prefix: str, daemons: list[Daemon]) -> None:
     """The bundled sample (June 2025) streamed into `run` as fast as TCP takes it: every alert of the replay,
     same ids, no vessel lost (it was 2,670 alerts, or every vessel lost at the first tick). Beyond the replay,
     only `dark` alerts due within clock.outage_s after the recording's last line (the live clock goes on

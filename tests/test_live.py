@@ -12,8 +12,6 @@ import sqlite3
 import subprocess
 import sys
 import time
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,19 +27,6 @@ ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "examples" / "hormuz-sample.nmea.gz"
 LIVE = ROOT / "examples" / "live.toml"
 AUTH = {"Authorization": "Bearer letmein", "Content-Type": "application/json"}
-
-
-@pytest.fixture
-def prefix() -> str:
-    return f"t{uuid.uuid4().hex[:10]}"
-
-
-@pytest.fixture
-def daemons() -> Iterator[list[Daemon]]:
-    made: list[Daemon] = []
-    yield made
-    for d in made:
-        d.stop()
 
 
 def post(d: Daemon, path: str, body: Any, headers: dict[str, str] | None = None,

@@ -14,9 +14,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-import uuid
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -164,19 +162,6 @@ class Daemon:
             except subprocess.TimeoutExpired:
                 pass
         self.kill()
-
-
-@pytest.fixture
-def prefix() -> str:
-    return f"t{uuid.uuid4().hex[:10]}"
-
-
-@pytest.fixture
-def daemons() -> Iterator[list[Daemon]]:
-    made: list[Daemon] = []
-    yield made
-    for d in made:
-        d.stop()
 
 
 def expected_alerts(d: Daemon, lines: list[bytes]) -> list[dict[str, Any]]:

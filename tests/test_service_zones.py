@@ -14,7 +14,7 @@ import shapely
 from monitor.runtimezones import FILE_NAME
 from tests.helpers import box, position_lines
 from tests.mqtt_helpers import Broker
-from tests.test_service import Daemon, daemons, prefix  # noqa: F401 - pytest fixtures used by name
+from tests.test_service import Daemon
 
 AUTH = {"Authorization": "Bearer letmein", "Content-Type": "application/json"}
 HAZARD = (56.5, 26.05, 56.6, 26.15)
@@ -39,7 +39,7 @@ def restart(d: Daemon) -> None:
 
 
 def test_a_hazard_posted_at_run_time_alerts_and_is_kept_across_a_restart(
-    tmp_path: Path, broker: Broker, prefix: str, daemons: list[Daemon]  # noqa: F811 - fixtures
+    tmp_path: Path, broker: Broker, prefix: str, daemons: list[Daemon]
 ) -> None:
     d = Daemon(tmp_path, broker.url, prefix=prefix)
     daemons.append(d)
