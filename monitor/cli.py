@@ -59,6 +59,12 @@ def _parser() -> argparse.ArgumentParser:
     stp.add_argument("--config", metavar="FILE", help="TOML configuration file")
     stp.add_argument("--by", choices=("day", "hour"), help="period (default: the config's traffic.period)")
     stp.add_argument("--format", choices=("csv", "json"), default="csv", help="output format")
+    for parser in (rp, stp):
+        parser.add_argument(
+            "--jobs", type=int, choices=(1, 2), metavar="N",
+            help="1: one process; 2: read and decode in a second process while this one runs the detectors "
+            "(default: 2 where two CPUs are free, except with --speed or --publish)",
+        )
 
     dc = sub.add_parser("decode", help="decode AIS messages to JSON lines, like gpsdecode")
     dc.add_argument("feeds", nargs="+", metavar="FEED")
@@ -268,6 +274,12 @@ def _replay_alerts(args: argparse.Namespace, pipeline: Pipeline) -> Iterator[lis
     # reading never runs more than one small batch ahead of the wall clock.
     batch_lines = 64 if args.speed else 8192
     pace = _Pacer(args.speed) if args.speed else None
+    if pace is None and _jobs(args) == 2:
+        from monitor.ingestproc import decoded_batches
+
+        for decoded in decoded_batches(pipeline, args.feeds, batch_lines):
+            yield pipeline.digest(decoded)
+        return
     first = True
     for lines in iter_batches(args.feeds, batch_lines):
         if first:
@@ -284,6 +296,18 @@ def _replay_alerts(args: argparse.Namespace, pipeline: Pipeline) -> Iterator[lis
             yield [a]
         if pipeline.feed_time is not None:
             pace.wait(pipeline.first_time, pipeline.feed_time)
+
+
+def _jobs(args: argparse.Namespace) -> int:
+    """Processes for a replay: --jobs, else two where two CPUs are free and the replay runs as fast as it
+    can (paced or publishing, it waits on the clock or the broker, not on the CPU)."""
+    if args.jobs is not None:
+        return int(args.jobs)
+    if args.speed or getattr(args, "publish", False):
+        return 1
+    from monitor.ingestproc import usable_cores
+
+    return 2 if usable_cores() >= 2 else 1
 
 
 async def _replay_publish(args: argparse.Namespace, settings: Settings, pipeline: Pipeline) -> int:

@@ -22,7 +22,7 @@ import structlog
 
 from monitor.alerts import Alert
 from monitor.config import Settings
-from monitor.decode import decode_batch
+from monitor.decode import DecodedBatch, decode_batch
 from monitor.engine import Engine
 from monitor.geofence import Geofence
 from monitor.nmea import NmeaAssembler
@@ -62,6 +62,26 @@ class Summary:
             "alerts_by_kind": dict(sorted(self.alerts.items())),
         }
 
+
+@dataclass(slots=True)
+class Decoded:
+    """One batch of lines after the assembler and the decoder: what the engine takes."""
+
+    batch: DecodedBatch
+    messages: int  # messages the assembler made of the lines (decoded or rejected by the decoder)
+    lines: int  # the batch's lines, for the internal_error count
+    source: bytes  # the feed
+
+
+@dataclass(slots=True)
+class IngestCounts:
+    """What the assembler and the decoder counted over a whole run (the summary's input side)."""
+
+    lines: int
+    rejects: Counter[str]
+    duplicates: int
+
+
 log = structlog.get_logger(__name__)
 
 
@@ -98,6 +118,9 @@ class Pipeline:
         self.summary = Summary()
         self._seq = 0
         self._decode_rejects: Counter[str] = Counter()
+        self._engine_rejects: Counter[str] = Counter()  # (internal errors of the engine's half)
+        # The counts of an ingest run in another process (monitor/ingestproc.py), handed over at its end.
+        self.ingested: IngestCounts | None = None
         self.first_time: float | None = None  # the earliest and newest times seen on the feed clock
         self.feed_time: float | None = None
 
@@ -108,13 +131,35 @@ class Pipeline:
         No line can stop the daemon or a replay: every value is checked where it is parsed, and the
         property tests push arbitrary bytes through here. Should a bug still raise, the batch is
         counted as `internal_error` and logged with its traceback, and the run goes on."""
+        decoded = self.ingest(lines, source)
+        return [] if decoded is None else self.digest(decoded)
+
+    def ingest(self, lines: Sequence[bytes], source: bytes = b"") -> Decoded | None:
+        """The first half of `process_lines`: lines to decoded messages (the assembler's and the decoder's
+        state only, so a replay can run it in another process: monitor/ingestproc.py). None when a bug
+        raised (counted as `internal_error`, as `process_lines` says)."""
         try:
-            return self._process_lines(lines, source)
+            messages = self.assembler.push_lines(lines, source)
+            batch = decode_batch(messages, seq_start=self._seq)
+            self._seq += len(messages)
+            self._decode_rejects.update(batch.rejects)
+            return Decoded(batch, len(messages), len(lines), source)
         except Exception:
             if self.raise_internal_errors:
                 raise
             self._decode_rejects["internal_error"] += len(lines)
             log.exception("batch_failed", lines=len(lines), feed=source.decode(errors="replace"))
+            return None
+
+    def digest(self, decoded: Decoded) -> list[Alert]:
+        """The second half: decoded messages through the engine; the batch's alerts, time-ordered."""
+        try:
+            return self._digest(decoded)
+        except Exception:
+            if self.raise_internal_errors:
+                raise
+            self._engine_rejects["internal_error"] += decoded.lines
+            log.exception("batch_failed", lines=decoded.lines, feed=decoded.source.decode(errors="replace"))
             return []
 
     def seed_clock(self, lines: Sequence[bytes], source: bytes = b"") -> None:
@@ -122,11 +167,8 @@ class Pipeline:
         NmeaAssembler.seed_clock)."""
         self.assembler.seed_clock(lines, source)
 
-    def _process_lines(self, lines: Sequence[bytes], source: bytes) -> list[Alert]:
-        messages = self.assembler.push_lines(lines, source)
-        batch = decode_batch(messages, seq_start=self._seq)
-        self._seq += len(messages)
-        self._decode_rejects.update(batch.rejects)
+    def _digest(self, decoded: Decoded) -> list[Alert]:
+        batch = decoded.batch
         alerts, untimed = self.engine.process(batch, self.clock)
         times = batch.positions["time"]
         if len(times) and not np.isnan(times).all():
@@ -134,7 +176,7 @@ class Pipeline:
             self.first_time = lo if self.first_time is None else min(self.first_time, lo)
             self.feed_time = hi if self.feed_time is None else max(self.feed_time, hi)
         s = self.summary
-        s.messages += len(messages) - sum(batch.rejects.values())
+        s.messages += decoded.messages - sum(batch.rejects.values())
         s.positions += len(batch.positions)
         s.statics += len(batch.statics)
         s.untimed += untimed
@@ -198,13 +240,24 @@ class Pipeline:
         self.assembler.dedup_window_s = settings.decode.dedup_window_s
         # (Feed clocks keep their limits until the daemon restarts: they judge lines already seen.)
 
+    def rejects(self) -> Counter[str]:
+        """The lines and messages refused so far, by reason (live: the metrics and /api/feeds)."""
+        return self.assembler.rejects + self._decode_rejects + self._engine_rejects
+
+    def ingest_counts(self) -> IngestCounts:
+        """End of input on the ingest side: the lines the feed clocks still hold back are refused, and the
+        counts of the whole run."""
+        self.assembler.end_clocks()
+        a = self.assembler
+        return IngestCounts(a.lines, a.rejects + self._decode_rejects, a.duplicates)
+
     def finish(self) -> Summary:
         """Bring the summary up to date (counts kept by the assembler and the tracker)."""
-        self.assembler.end_clocks()
+        counts = self.ingested if self.ingested is not None else self.ingest_counts()
         s = self.summary
-        s.lines = self.assembler.lines
-        s.rejects = self.assembler.rejects + self._decode_rejects
-        s.duplicates = self.assembler.duplicates
+        s.lines = counts.lines
+        s.rejects = counts.rejects + self._engine_rejects
+        s.duplicates = counts.duplicates
         s.stale = self.engine.stale
         s.vessels = len(self.engine.vessels)
         return s

@@ -492,7 +492,7 @@ class Service:
             if now - last_status >= 10:
                 last_status = now
                 self.notifier.notify(f"STATUS={self._status()}")
-                rejects = self.pipeline.assembler.rejects + self.pipeline._decode_rejects
+                rejects = self.pipeline.rejects()
                 total = sum(rejects.values())
                 if total != last_rejects:
                     # Drop counts by reason, periodically: never one log line per bad sentence.
@@ -831,7 +831,7 @@ class _ServiceCollector(Collector):
         c.add_metric([], summary.messages)
         yield c
         c = CounterMetricFamily("chokepoint_rejected", "Lines rejected, by reason", labels=["reason"])
-        for reason, n in sorted((p.assembler.rejects + p._decode_rejects).items()):
+        for reason, n in sorted(p.rejects().items()):
             c.add_metric([reason], n)
         yield c
         c = CounterMetricFamily("chokepoint_duplicates", "Sentences dropped as heard by several receivers")
