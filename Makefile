@@ -19,12 +19,14 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 # gpsd-clients gives gpsdecode, the independent decoder of the differential test and the benchmark;
+# gpsd is the real daemon the gpsd feed's tests start on a free port;
 # mosquitto is the real broker the MQTT tests start on a free port; chromium is the browser the page's
 # tests drive through Playwright (which cannot download its own here).
 debs:
-	@test -x /usr/bin/gpsdecode && test -x /usr/sbin/mosquitto && command -v openssl >/dev/null \
+	@test -x /usr/bin/gpsdecode && test -x /usr/sbin/gpsd && test -x /usr/sbin/mosquitto \
+	  && command -v openssl >/dev/null \
 	  && test -x /usr/bin/chromium || { \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gpsd-clients mosquitto openssl \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gpsd-clients gpsd mosquitto openssl \
 	  chromium; }
 
 demo: $(STAMP)

@@ -10,12 +10,21 @@ that its servers decoded already::
 
 Rather than a second decoding path with its own validation and "not available" rules, each message is
 re-encoded into the AIVDM sentence it came from, behind an NMEA 4.0 tag block `\\s:aisstream,c:<UNIX
-seconds>*hh\\` carrying the receive time from `MetaData.time_utc`. De-duplication, decoding, the range
-checks and the detectors then treat aisstream exactly like a local receiver.
+seconds>*hh\\` carrying the receive time from `MetaData.time_utc` (to the millisecond: aisstream's
+sub-second times are kept). De-duplication, decoding, the range checks and the detectors then treat
+aisstream exactly like a local receiver.
 
-Supported: `PositionReport` (types 1/2/3), `StandardClassBPositionReport` (type 18), `ShipStaticData`
-(type 5, two fragments). The position reports use a small bit packer (every field of the message is
-carried, raw rate of turn included); type 5 goes through pyais's encoder, the project's reference.
+Supported: `PositionReport` (types 1/2/3), `StandardClassBPositionReport` (type 18),
+`ExtendedClassBPositionReport` (type 19, class B position with name and type), `ShipStaticData` (type 5,
+two fragments), `StaticDataReport` (type 24: part A the class B ship's name, part B its call sign, type
+and dimensions) and `LongRangeAisBroadcastMessage` (type 27, the satellite-friendly position). The
+class A/B position reports use a small bit packer (every field of the message is carried, raw rate of
+turn included); types 5, 19, 24 and 27 go through pyais's encoder, the project's reference.
+
+`MetaData.ShipName` is aisstream's name for the MMSI, from the static reports it heard before. A vessel
+whose own static report has not come on this connection yet gets it once, as a type 24 part A sentence
+after its report (`Converter`), so a class B ship that sends its part A every six minutes has a name at
+once; a vessel that sent its own name first is never given aisstream's.
 Values AIS marks as not available (lat 91, lon 181, sog 102.3, cog 360, heading 511) are encoded as
 such. A message of another type, or one whose fields are missing or cannot be represented in their
 bit fields, raises `AisStreamMessageError`; the feed counts it and moves on.
@@ -40,6 +49,7 @@ __all__ = [
     "MESSAGE_TYPES",
     "SOURCE",
     "AisStreamMessageError",
+    "Converter",
     "parse_time_utc",
     "subscription",
     "to_nmea",
@@ -47,7 +57,17 @@ __all__ = [
 
 SOURCE: Final = "aisstream"  # the tag block's s: field: the pipeline sees aisstream as one receiver
 # The types asked for in the subscription; everything else would be counted as unsupported.
-MESSAGE_TYPES: Final[tuple[str, ...]] = ("PositionReport", "ShipStaticData", "StandardClassBPositionReport")
+MESSAGE_TYPES: Final[tuple[str, ...]] = (
+    "PositionReport",
+    "ShipStaticData",
+    "StandardClassBPositionReport",
+    "ExtendedClassBPositionReport",
+    "StaticDataReport",
+    "LongRangeAisBroadcastMessage",
+)
+# Static messages that carry the vessel's own name (after one, MetaData.ShipName is never used for it).
+_NAMING: Final = frozenset({"ShipStaticData", "ExtendedClassBPositionReport"})
+_MAX_NAMED: Final = 200_000  # MMSIs remembered by a Converter (about 20 MB at worst), then forgotten
 # aisstream does not say which VHF channel a message was heard on; "A" keeps the sentence well formed
 # for tools that insist on a channel letter (the pipeline ignores it except to key fragments).
 _CHANNEL: Final = "A"
@@ -116,6 +136,46 @@ def parse_time_utc(text: object) -> float | None:
     return seconds
 
 
+class Converter:
+    """`to_nmea` for one connection, with the `MetaData.ShipName` fallback: remembers which MMSIs have a
+    name already (their own static report, or the fallback given once)."""
+
+    def __init__(self) -> None:
+        self._named: dict[int, None] = {}  # insertion-ordered: the oldest are forgotten first
+
+    def to_nmea(self, message: Mapping[str, Any], *, now: float | None = None) -> list[bytes]:
+        lines = to_nmea(message, now=now)
+        kind = message.get("MessageType")
+        meta = message.get("MetaData")
+        mmsi = meta.get("MMSI") if isinstance(meta, Mapping) else None
+        if not isinstance(mmsi, int) or isinstance(mmsi, bool) or not 0 < mmsi < (1 << 30):
+            return lines
+        named = self._named
+        if kind in _NAMING or (kind == "StaticDataReport" and _part(message) == 0):
+            named[mmsi] = None
+        elif mmsi not in named:
+            name = _text(meta, "ShipName", 20) if isinstance(meta, Mapping) else ""
+            if name:
+                data: dict[str, str | int | float | bytes | bool] = {
+                    "type": 24, "mmsi": mmsi, "partno": 0, "shipname": name,
+                }
+                tag = lines[0][: lines[0].index(b"!")] if lines else b""
+                lines = [*lines, tag + _encode(data)[0].encode("ascii")]
+                named[mmsi] = None
+        if len(named) > _MAX_NAMED:
+            del named[next(iter(named))]
+        return lines
+
+
+def _part(message: Mapping[str, Any]) -> int | None:
+    body = message.get("Message")
+    inner = body.get("StaticDataReport") if isinstance(body, Mapping) else None
+    if not isinstance(inner, Mapping):
+        return None
+    part = inner.get("PartNumber")
+    return int(part) if isinstance(part, (bool, int)) else None
+
+
 def to_nmea(message: Mapping[str, Any], *, now: float | None = None) -> list[bytes]:
     """The NMEA lines (tag block included, no newline) for one aisstream message.
 
@@ -143,6 +203,12 @@ def to_nmea(message: Mapping[str, Any], *, now: float | None = None) -> list[byt
         sentences = [_sentence(_class_a(inner, mmsi))]
     elif kind == "StandardClassBPositionReport":
         sentences = [_sentence(_class_b(inner, mmsi))]
+    elif kind == "ExtendedClassBPositionReport":
+        sentences = _extended_class_b(inner, mmsi)
+    elif kind == "StaticDataReport":
+        sentences = _static_data_report(inner, mmsi)
+    elif kind == "LongRangeAisBroadcastMessage":
+        sentences = _long_range(inner, mmsi)
     else:
         sentences = _static(inner, mmsi)
     tag = _tag_block(t)
@@ -286,6 +352,109 @@ def _clamped(obj: Mapping[str, Any], key: str, hi: int) -> int:
     return min(round(value), hi)
 
 
+def _dimensions(obj: Mapping[str, Any]) -> dict[str, str | int | float | bytes | bool]:
+    dimension = obj.get("Dimension")
+    dimension = dimension if isinstance(dimension, Mapping) else {}
+    return {
+        "to_bow": _clamped(dimension, "A", 511),
+        "to_stern": _clamped(dimension, "B", 511),
+        "to_port": _clamped(dimension, "C", 63),
+        "to_starboard": _clamped(dimension, "D", 63),
+    }
+
+
+def _degrees(obj: Mapping[str, Any], key: str, limit: float) -> float:
+    """A longitude/latitude in degrees; `limit` + 1 (181, 91) is AIS's "not available" and passes."""
+    value = _number(obj, key)
+    if not -limit <= value <= limit + 1:
+        raise AisStreamMessageError("malformed", f"{key}={value!r} out of its field's range")
+    return value
+
+
+def _extended_class_b(inner: Mapping[str, Any], mmsi: int) -> list[str]:
+    """ITU-R M.1371 message 19 (312 bits, one sentence), via pyais."""
+    _int(inner, "MessageID", 19, 19, 19)
+    sog = _number(inner, "Sog", 102.3)
+    cog = _number(inner, "Cog", 360.0)
+    if not 0 <= sog <= 102.3 or not 0 <= cog <= 409.5:
+        raise AisStreamMessageError("malformed", f"Sog={sog!r} or Cog={cog!r} out of its field's range")
+    data: dict[str, str | int | float | bytes | bool] = {
+        "type": 19,
+        "repeat": _int(inner, "RepeatIndicator", 0, 3, 0),
+        "mmsi": mmsi,
+        "reserved_1": _int(inner, "Spare1", 0, 255, 0),
+        "speed": sog,
+        "accuracy": bool(_flag(inner, "PositionAccuracy")),
+        "lon": _degrees(inner, "Longitude", 180.0),
+        "lat": _degrees(inner, "Latitude", 90.0),
+        "course": cog,
+        "heading": _int(inner, "TrueHeading", 0, 511, 511),
+        "second": _int(inner, "Timestamp", 0, 63, 60),
+        "reserved_2": _int(inner, "Spare2", 0, 15, 0),
+        "shipname": _text(inner, "Name", 20),
+        "ship_type": _int(inner, "Type", 0, 255, 0),
+        **_dimensions(inner),
+        "epfd": _int(inner, "FixType", 0, 15, 0),
+        "raim": bool(_flag(inner, "Raim")),
+        "dte": bool(_flag(inner, "Dte")),
+        "assigned": bool(_flag(inner, "AssignedMode")),
+    }
+    return _encode(data)
+
+
+def _static_data_report(inner: Mapping[str, Any], mmsi: int) -> list[str]:
+    """ITU-R M.1371 message 24: part A (`PartNumber` false) the name, part B the call sign, ship type,
+    vendor and dimensions; via pyais. aisstream fills both ReportA and ReportB, `Valid` on the one sent."""
+    _int(inner, "MessageID", 24, 24, 24)
+    part = _flag(inner, "PartNumber")
+    data: dict[str, str | int | float | bytes | bool] = {
+        "type": 24, "repeat": _int(inner, "RepeatIndicator", 0, 3, 0), "mmsi": mmsi, "partno": part,
+    }
+    report = inner.get("ReportB" if part else "ReportA")
+    if not isinstance(report, Mapping):
+        raise AisStreamMessageError("malformed", f"StaticDataReport part {'AB'[part]} without its Report")
+    if part == 0:
+        data["shipname"] = _text(report, "Name", 20)
+    else:
+        data.update({
+            "ship_type": _int(report, "ShipType", 0, 255, 0),
+            "vendorid": _text(report, "VendorIDName", 3),
+            "model": _int(report, "VenderIDModel", 0, 15, 0),
+            "serial": _int(report, "VenderIDSerial", 0, (1 << 20) - 1, 0),
+            "callsign": _text(report, "CallSign", 7),
+            **_dimensions(report),
+        })
+    return _encode(data)
+
+
+def _long_range(inner: Mapping[str, Any], mmsi: int) -> list[str]:
+    """ITU-R M.1371 message 27 (96 bits): 1/10 minute positions, whole knots and degrees; via pyais."""
+    _int(inner, "MessageID", 27, 27, 27)
+    sog = _number(inner, "Sog", 63.0)
+    cog = _number(inner, "Cog", 511.0)
+    if not 0 <= sog <= 63 or not 0 <= cog <= 511:
+        raise AisStreamMessageError("malformed", f"Sog={sog!r} or Cog={cog!r} out of its field's range")
+    data: dict[str, str | int | float | bytes | bool] = {
+        "type": 27,
+        "repeat": _int(inner, "RepeatIndicator", 0, 3, 0),
+        "mmsi": mmsi,
+        "accuracy": bool(_flag(inner, "PositionAccuracy")),
+        "raim": bool(_flag(inner, "Raim")),
+        "status": _int(inner, "NavigationalStatus", 0, 15, 15),
+        "lon": _degrees(inner, "Longitude", 180.0),
+        "lat": _degrees(inner, "Latitude", 90.0),
+        "speed": round(sog),
+        "course": round(cog),
+        "gnss": bool(_flag(inner, "PositionLatency")),
+    }
+    return _encode(data)
+
+
+def _encode(data: dict[str, str | int | float | bytes | bool]) -> list[str]:
+    sentences: list[str] = encode_dict(data, talker_id="AI", sentence_type="VDM", radio_channel=_CHANNEL)
+    return sentences
+
+
 def _static(inner: Mapping[str, Any], mmsi: int) -> list[str]:
     """ITU-R M.1371 message 5, two sentences with a sequence id, via pyais."""
     dimension = inner.get("Dimension")
@@ -350,6 +519,10 @@ def _sentence(fields: Sequence[tuple[int, int]]) -> str:
 
 
 def _tag_block(t: float) -> str:
-    # NMEA 4.0's c: is whole UNIX seconds.
-    body = f"s:{SOURCE},c:{math.floor(t)}"
+    # NMEA 4.0's c: is whole UNIX seconds; aisstream's times are finer, and the milliseconds are kept
+    # (the NMEA layer reads a decimal c:). Whole seconds are written as such.
+    t = round(t, 3)
+    whole = math.floor(t)
+    text = str(whole) if t == whole else f"{t:.3f}".rstrip("0").rstrip(".")
+    body = f"s:{SOURCE},c:{text}"
     return f"\\{body}*{nmea_checksum(body.encode('ascii')):02X}\\"

@@ -12,7 +12,8 @@ import json
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Sequence
+from contextlib import closing
 from typing import TYPE_CHECKING, TextIO
 
 from monitor import __version__
@@ -41,12 +42,15 @@ def _parser() -> argparse.ArgumentParser:
 
     rp = sub.add_parser("replay", help="run recorded feeds through the pipeline on their own clock")
     rp.add_argument("feeds", nargs="+", metavar="FEED", help="NMEA file (.gz read transparently) or -")
-    rp.add_argument("--zones", metavar="FILE", help="zone file (default: the packaged Hormuz zones)")
+    rp.add_argument("--zones", metavar="FILE", action="append",
+                    help="zone file, repeated for several chokepoints (default: the packaged Hormuz zones)")
     rp.add_argument("--config", metavar="FILE", help="TOML configuration file")
     rp.add_argument("--posture", choices=POSTURE_CHOICES, type=str.upper, help="operator posture level")
     rp.add_argument("--format", choices=("jsonl", "text"), default="jsonl", help="alert output format")
     rp.add_argument("--speed", type=float, metavar="X", help="pace the replay at X times real time")
     rp.add_argument("--publish", action="store_true", help="also publish the alerts to the MQTT broker")
+    rp.add_argument("--snapshot", metavar="FILE",
+                    help="at the end, write the picture the daemon's API would serve then (JSON) to FILE")
     rp.add_argument("--mqtt", metavar="URL", help="broker URL for --publish, overrides the config")
     rp.add_argument(
         "--publish-timeout", type=float, default=60.0, metavar="S",
@@ -55,7 +59,8 @@ def _parser() -> argparse.ArgumentParser:
 
     stp = sub.add_parser("stats", help="traffic statistics of recorded feeds (transits, port calls)")
     stp.add_argument("feeds", nargs="+", metavar="FEED", help="NMEA file (.gz read transparently) or -")
-    stp.add_argument("--zones", metavar="FILE", help="zone file (default: the packaged Hormuz zones)")
+    stp.add_argument("--zones", metavar="FILE", action="append",
+                     help="zone file, repeated for several chokepoints (default: the packaged Hormuz zones)")
     stp.add_argument("--config", metavar="FILE", help="TOML configuration file")
     stp.add_argument("--by", choices=("day", "hour"), help="period (default: the config's traffic.period)")
     stp.add_argument("--format", choices=("csv", "json"), default="csv", help="output format")
@@ -182,12 +187,12 @@ def _lat(value: float) -> str:
 def _load(args: argparse.Namespace) -> tuple[Settings, ZoneFile]:
     from monitor.config import load_settings
     from monitor.log import configure_logging
-    from monitor.zones import default_zone_path, load_zone_file
+    from monitor.zones import load_configured_zones
 
     settings = load_settings(args.config)
     configure_logging(settings.logging.level, settings.logging.format)
-    zone_path = args.zones or settings.zones.file or default_zone_path()
-    return settings, load_zone_file(zone_path)
+    # --zones (given once or more) stands for the configuration's zone files.
+    return settings, load_configured_zones(args.zones or settings.zones.paths())
 
 
 def _replay(args: argparse.Namespace) -> int:
@@ -201,6 +206,8 @@ def _replay(args: argparse.Namespace) -> int:
     settings, zonefile = _load(args)
     if args.mqtt:
         _check_mqtt_url(args.mqtt)
+    if args.snapshot:
+        _check_writable(args.snapshot)
     pipeline = Pipeline(settings, zonefile, posture=args.posture)
     # A replay allocates millions of short-lived tuples and no cycles worth chasing: keep the cyclic
     # GC off the hot path (reference counting still frees everything).
@@ -210,11 +217,64 @@ def _replay(args: argparse.Namespace) -> int:
         import asyncio
 
         return asyncio.run(_replay_publish(args, settings, pipeline))
-    for alerts in _replay_alerts(args, pipeline):
-        _write_alerts(args, alerts)
+    listed = _Listed(settings.http.recent_alerts if args.snapshot else 0)
+    # closing(): a reader gone (`| head`) ends the loop with BrokenPipeError; the generator is closed here,
+    # so a replay's ingest process (monitor.ingestproc) ends with it, not at interpreter exit.
+    with closing(_replay_alerts(args, pipeline)) as batches:
+        for alerts in batches:
+            _write_alerts(args, alerts)
+            listed.add(alerts)
     summary = pipeline.finish()
     _print_summary(summary.to_dict(), sys.stdout if args.format == "text" else sys.stderr)
+    if args.snapshot:
+        _write_snapshot(args.snapshot, pipeline, listed)
     return EXIT_OK
+
+
+class _Listed:
+    """The alerts the daemon's API would list at the end (its last `http.recent_alerts`), for the
+    snapshot's roster (`open_alerts`); none kept without --snapshot."""
+
+    def __init__(self, size: int) -> None:
+        from collections import deque
+
+        self.size = size
+        self.alerts: deque[Alert] = deque(maxlen=max(1, size))
+
+    def add(self, alerts: Sequence[Alert]) -> None:
+        if self.size:
+            self.alerts.extend(alerts)
+
+
+def _check_writable(path: str) -> None:
+    """Refuse, before a long replay, a snapshot file that could not be written at its end."""
+    import os
+
+    target = os.path.abspath(path)
+    folder = os.path.dirname(target)
+    if os.path.isdir(target):
+        raise UsageError(f"--snapshot {path}: is a directory")
+    if not os.path.isdir(folder):
+        raise UsageError(f"--snapshot {path}: no such directory {folder}")
+    if not os.access(folder, os.W_OK) or (os.path.exists(target) and not os.access(target, os.W_OK)):
+        raise UsageError(f"--snapshot {path}: permission denied")
+
+
+def _write_snapshot(path: str, pipeline: Pipeline, listed: _Listed) -> None:
+    """The snapshot (monitor.views.snapshot) as one JSON object, written whole or not at all (a temporary
+    file renamed over FILE)."""
+    import os
+
+    from monitor.roster import roster_rows
+    from monitor.views import snapshot
+
+    recent = [a.to_dict() for a in listed.alerts] if listed.size else []
+    picture = snapshot(pipeline, roster_rows(pipeline, None, recent))
+    tmp = f"{path}.tmp{os.getpid()}"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(picture, f, separators=(",", ":"))
+        f.write("\n")
+    os.replace(tmp, path)
 
 
 def _stats(args: argparse.Namespace) -> int:
@@ -236,8 +296,9 @@ def _stats(args: argparse.Namespace) -> int:
     gc.freeze()
     gc.set_threshold(100_000, 50, 100)
     args.speed = None
-    for _ in _replay_alerts(args, pipeline):
-        pass
+    with closing(_replay_alerts(args, pipeline)) as batches:
+        for _ in batches:
+            pass
     pipeline.finish()
     stats = traffic_stats(pipeline.engine)
     if args.format == "json":
@@ -266,7 +327,7 @@ def _write_alerts(args: argparse.Namespace, alerts: Sequence[Alert]) -> None:
             sys.stdout.flush()
 
 
-def _replay_alerts(args: argparse.Namespace, pipeline: Pipeline) -> Iterator[list[Alert]]:
+def _replay_alerts(args: argparse.Namespace, pipeline: Pipeline) -> Generator[list[Alert], None, None]:
     """The replay loop: batches of alerts, paced by --speed on the feed clock."""
     from monitor.feeds import iter_batches
 
@@ -326,16 +387,21 @@ async def _replay_publish(args: argparse.Namespace, settings: Settings, pipeline
         publisher = Publisher(settings.mqtt, store, url=args.mqtt, version=__version__,
                               started="", announce=False)
         task = asyncio.create_task(publisher.run(), name="mqtt-publisher")
+        listed = _Listed(settings.http.recent_alerts if args.snapshot else 0)
         try:
-            for alerts in _replay_alerts(args, pipeline):
-                _write_alerts(args, alerts)
-                if alerts:
-                    prefix = settings.mqtt.prefix
-                    store.commit([(a.id, alert_topic(prefix, a), a.to_json().encode()) for a in alerts])
-                    publisher.wake()
-                await asyncio.sleep(0)
+            with closing(_replay_alerts(args, pipeline)) as batches:
+                for alerts in batches:
+                    _write_alerts(args, alerts)
+                    listed.add(alerts)
+                    if alerts:
+                        prefix = settings.mqtt.prefix
+                        store.commit([(a.id, alert_topic(prefix, a), a.to_json().encode()) for a in alerts])
+                        publisher.wake()
+                    await asyncio.sleep(0)
             summary = pipeline.finish()
             _print_summary(summary.to_dict(), sys.stdout if args.format == "text" else sys.stderr)
+            if args.snapshot:
+                _write_snapshot(args.snapshot, pipeline, listed)
             done = await publisher.flush(args.publish_timeout)
             queued = store.depth
             await publisher.close()
@@ -383,6 +449,8 @@ def _print_summary(s: dict[str, object], stream: TextIO) -> None:
         f"  alerts            {s['alerts']}"
         + (" (" + ", ".join(f"{k} {v}" for k, v in by_kind.items()) + ")" if by_kind else ""),
     ]
+    if s.get("other_sentences"):
+        lines.append(f"  other sentences   {s['other_sentences']} ($ sentences: not AIS, not rejected)")
     if s.get("untimed"):
         lines.append(f"  untimed messages  {s['untimed']} (no tag-block time: the wall clock was used)")
     if s.get("stale"):

@@ -22,7 +22,7 @@ import tomllib
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
 
 from pydantic import (
     AfterValidator,
@@ -50,12 +50,14 @@ from monitor.detectors import (
     CorridorSettings,
     DetectorSettings,
     InterferenceSettings,
+    RosterSettings,
     TrafficSettings,
     severities,
 )
 from monitor.errors import ConfigError
 from monitor.levels import LEVELS, Level, Severity
 from monitor.settings_base import Seconds, Section
+from monitor.sinks.settings import SinkList
 from monitor.watchlists import WatchEntry, imo_valid, read_watchlist_file
 
 __all__ = [
@@ -74,6 +76,7 @@ __all__ = [
     "MqttSettings",
     "OutboxSettings",
     "PostureSettings",
+    "RosterSettings",
     "ServiceSettings",
     "Settings",
     "StateSettings",
@@ -99,7 +102,9 @@ _WatchlistName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")]
 class ZonesSettings(_Section):
     """[zones]: which zone file defines the straits, lanes, ports and land."""
 
-    file: Path | None = None  # None = the packaged default (zones/hormuz.geojson)
+    file: Path | None = None  # None (and no `files`) = the packaged default (zones/hormuz.geojson)
+    # Further chokepoints watched by the same daemon, each its own zone file (ids unique across them).
+    files: list[Path] = Field(default_factory=list)
 
     @field_validator("file", mode="before")
     @classmethod
@@ -108,6 +113,18 @@ class ZonesSettings(_Section):
         if isinstance(value, str) and not value.strip():
             raise ValueError("must not be empty; leave it unset for the packaged default zone file")
         return value
+
+    @field_validator("files", mode="before")
+    @classmethod
+    def _none_empty(cls, value: object) -> object:
+        if isinstance(value, list) and any(isinstance(v, str) and not v.strip() for v in value):
+            raise ValueError("a zone file path must not be empty")
+        return value
+
+    def paths(self) -> list[Path] | None:
+        """The zone files to load, `file` first; None for the packaged default."""
+        given = ([self.file] if self.file is not None else []) + list(self.files)
+        return given or None
 
 
 class DecodeSettings(_Section):
@@ -217,6 +234,8 @@ class LevelSettings(_Section):
 
     dark_strait_s: _Seconds = Field(default=2700.0, gt=0)  # silence before `dark`, strait/lanes
     dark_region_s: _Seconds = Field(default=7200.0, gt=0)  # silence before `dark`, a region
+    # ... a watched vessel at sea between chokepoints, on its route (monitor.detectors.voyage)
+    dark_route_s: _Seconds = Field(default=21600.0, gt=0)
     loiter_strait_s: _Seconds = Field(default=3600.0, gt=0)  # slow and within the radius, strait/lanes
     loiter_region_s: _Seconds = Field(default=14400.0, gt=0)  # the same in a region
     encounter_s: _Seconds = Field(default=3600.0, gt=0)  # two slow vessels close together
@@ -234,14 +253,18 @@ def _level_defaults() -> dict[str, dict[str, Any]]:
     """The default table (issue 3): limits per level, and severities rising with the posture (each
     detector declares its kinds' severities: monitor.detectors)."""
     return {
-        "NORMAL": {"dark_strait_s": 2700, "dark_region_s": 7200, "loiter_strait_s": 3600,
-                   "loiter_region_s": 14400, "encounter_s": 3600, "severity": severities("NORMAL")},
-        "ELEVATED": {"dark_strait_s": 1800, "dark_region_s": 5400, "loiter_strait_s": 2700,
-                     "loiter_region_s": 10800, "encounter_s": 2700, "severity": severities("ELEVATED")},
-        "HIGH": {"dark_strait_s": 1200, "dark_region_s": 3600, "loiter_strait_s": 1800,
-                 "loiter_region_s": 7200, "encounter_s": 1800, "severity": severities("HIGH")},
-        "CRITICAL": {"dark_strait_s": 600, "dark_region_s": 1800, "loiter_strait_s": 1200,
-                     "loiter_region_s": 3600, "encounter_s": 900, "severity": severities("CRITICAL")},
+        "NORMAL": {"dark_strait_s": 2700, "dark_region_s": 7200, "dark_route_s": 21600,
+                   "loiter_strait_s": 3600, "loiter_region_s": 14400, "encounter_s": 3600,
+                   "severity": severities("NORMAL")},
+        "ELEVATED": {"dark_strait_s": 1800, "dark_region_s": 5400, "dark_route_s": 14400,
+                     "loiter_strait_s": 2700, "loiter_region_s": 10800, "encounter_s": 2700,
+                     "severity": severities("ELEVATED")},
+        "HIGH": {"dark_strait_s": 1200, "dark_region_s": 3600, "dark_route_s": 10800,
+                 "loiter_strait_s": 1800, "loiter_region_s": 7200, "encounter_s": 1800,
+                 "severity": severities("HIGH")},
+        "CRITICAL": {"dark_strait_s": 600, "dark_region_s": 1800, "dark_route_s": 7200,
+                     "loiter_strait_s": 1200, "loiter_region_s": 3600, "encounter_s": 900,
+                     "severity": severities("CRITICAL")},
     }
 
 
@@ -424,7 +447,11 @@ class HttpSettings(_Section):
         return self
 
 
-FeedType = Literal["tcp", "tcp_server", "udp", "aisstream", "mqtt", "file"]
+FeedType = Literal["tcp", "tcp_server", "udp", "aisstream", "mqtt", "file", "gpsd", "http"]
+# What a feed's lines or payloads hold: NMEA sentences, or AIS-catcher's JSON (JSON_NMEA / JSON_FULL:
+# one object per line or payload, its `nmea` array the sentences; monitor.aiscatcher).
+FeedFormat = Literal["nmea", "aiscatcher_json"]
+_JSON_FEED_TYPES: Final = frozenset({"tcp", "tcp_server", "udp", "mqtt", "http"})
 
 
 class FeedSettings(_Section):
@@ -432,11 +459,13 @@ class FeedSettings(_Section):
 
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$")  # in logs and metrics
     type: FeedType
-    host: str = "127.0.0.1"  # tcp: the receiver to connect to; tcp_server/udp: address to listen on
-    port: int = Field(default=0, ge=0, le=65535)
+    # tcp, gpsd: the receiver (gpsd) to connect to; tcp_server, udp, http: the address to listen on
+    host: str = "127.0.0.1"
+    port: int = Field(default=0, ge=0, le=65535)  # gpsd: 0 means gpsd's port, 2947
     url: str = "wss://stream.aisstream.io/v0/stream"  # aisstream
     api_key: SecretStr = SecretStr("")  # aisstream; empty: $AISSTREAM_API_KEY
     topic: str = "ais/nmea"  # mqtt: input topic carrying NMEA lines (on the [mqtt] broker)
+    format: FeedFormat = "nmea"  # tcp, tcp_server, udp, mqtt, http: "aiscatcher_json" for AIS-catcher JSON
     stall_s: _Seconds = Field(default=120.0, gt=0)  # nothing received this long: reported as stalled
     reconnect_max_s: _Seconds = Field(default=60.0, gt=0)  # cap of the jittered reconnect backoff
     # file: a recording (plain or .gz) streamed as if live, relative to the config file; `speed` times
@@ -459,6 +488,9 @@ class FeedSettings(_Section):
     def _file_needs_path(self) -> FeedSettings:
         if self.type == "file" and self.path is None:
             raise ValueError("a feed of type \"file\" needs `path`, the recording to stream")
+        if self.format != "nmea" and self.type not in _JSON_FEED_TYPES:
+            raise ValueError(f"format {self.format!r} is for feeds of type "
+                             f"{', '.join(sorted(_JSON_FEED_TYPES))}, not {self.type!r}")
         return self
 
 
@@ -469,11 +501,14 @@ class ServiceSettings(_Section):
     batch_max_delay_ms: _Seconds = Field(default=2.0, ge=0)  # ... or this long after its first line
     queue_max_lines: int = Field(default=200_000, ge=1000)  # bounded input queue; when full, drop newest
     shutdown_timeout_s: _Seconds = Field(default=10.0, gt=0)  # drain and flush deadline on SIGTERM
+    # /readyz is false while no feed has delivered a line for this long (counted from the start); 0: off.
+    ready_silence_s: _Seconds = Field(default=900.0, ge=0)
 
 
 def _default_watchlists() -> dict[str, Watchlist]:
     # CONTRACT.md: the default configuration watches vessels flagged in South Korea.
-    return {"korea": Watchlist(mids=[440, 441])}
+    # Its vessels form the roster (the desk's people-and-ships picture of Korean crews).
+    return {"korea": Watchlist(mids=[440, 441], roster=True)}
 
 
 # The environment to read while one `load_settings` call builds its Settings; None means os.environ.
@@ -520,12 +555,15 @@ class Settings(BaseSettings):
     corridor: CorridorSettings = CorridorSettings()
     traffic: TrafficSettings = TrafficSettings()
     interference: InterferenceSettings = InterferenceSettings()
+    roster: RosterSettings = RosterSettings()
     mqtt: MqttSettings = MqttSettings()
     outbox: OutboxSettings = OutboxSettings()
     state: StateSettings = StateSettings()
     http: HttpSettings = HttpSettings()
     service: ServiceSettings = ServiceSettings()
     feeds: list[FeedSettings] = []
+    # [[sinks]]: webhook and Cursor-on-Target outputs, each with its own durable queue (monitor.sinks).
+    sinks: SinkList = []
 
     @model_validator(mode="after")
     def _unique_feed_names(self) -> Settings:
@@ -608,6 +646,12 @@ def _read_toml(path: Path) -> dict[str, Any]:
             # Relative to the config file, not to wherever the daemon happens to be started from.
             # abspath, not resolve(): a config symlinked into /etc/ keeps its zone file beside the link.
             zones["file"] = os.path.join(os.path.dirname(os.path.abspath(path)), zone_file)
+    if isinstance(zones, dict) and isinstance(zones.get("files"), list):
+        zones["files"] = [
+            os.path.join(os.path.dirname(os.path.abspath(path)), Path(f).expanduser())
+            if isinstance(f, str) and f.strip() and not Path(f).expanduser().is_absolute() else f
+            for f in zones["files"]
+        ]
     watchlists = data.get("watchlists")
     for table in watchlists.values() if isinstance(watchlists, dict) else ():
         # A watchlist file too, like the zone file.

@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 import operator
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -53,6 +53,8 @@ Move = tuple["Vessel", float, float, float, float, float, float, float, float, i
 _DETECTOR_FIELDS = vessel_fields()
 _URGENT = operator.attrgetter(*(f.name for f in _DETECTOR_FIELDS if f.urgent))
 
+
+_A = TypeVar("_A", bound=AggregateDetector)  # (Engine.aggregate)
 
 class Vessel:
     """Everything known about one MMSI. One object per vessel, none per message. Besides the fields
@@ -101,6 +103,15 @@ class Vessel:
     length: int | None  # (monitor.detectors.traffic: AIS dimensions, bow + stern, metres)
     draught_max: float | None  # the deepest draught heard from it
     gnss_good: float  # (monitor.detectors.interference: its last report with a clean GNSS fix)
+    voyage: tuple[tuple[str, str, float, float], ...]  # (monitor.detectors.voyage: its transits)
+    dark_route: bool  # (monitor.detectors.dark: watched on its route between chokepoints)
+    ro_reported: float  # (monitor.detectors.roster_overdue: the last report of a silence reported)
+    ic_shadow: tuple[float, ...]  # (monitor.detectors.identity_conflict: the other track's last fix)
+    ic_runs: int
+    ic_since: float | None
+    id_ref: tuple[Any, ...]  # (monitor.detectors.identity: the identity in force)
+    id_last: tuple[float | None, ...]
+    id_other: str | None
 
     def __init__(self, mmsi: int, watch: list[str]) -> None:
         self.mmsi = mmsi
@@ -386,6 +397,10 @@ class Engine:
         alert = alerts[-1]
         for aggregate in self.aggregates:
             aggregate.observe(alert, alerts)
+
+    def aggregate(self, kind: type[_A]) -> _A:
+        """The engine's aggregate detector of this class."""
+        return next(a for a in self.aggregates if isinstance(a, kind))
 
     def parts(self) -> list[FixDetector | AggregateDetector]:
         """Every detector, per fix and aggregate, in order (their engine-wide state is saved in the
@@ -754,7 +769,9 @@ class Engine:
             verdict = judge.judge(v, t, lon, lat, sog, cog, s, alerts)
             if verdict == DISTRUST:
                 return
-            reanchor |= verdict == REANCHOR
+            if verdict == REANCHOR:  # (trusted, the track was wrong: the judges after it would see a jump)
+                reanchor = True
+                break
         if not v.has_fix:
             self.zones.first_fix(v, t, lon, lat, sog, cog, s, alerts)
         else:
@@ -1007,17 +1024,15 @@ def _read_posture(x: Any) -> dict[str, object] | None:
     level, reason, set_by = S.items(p["operator"], "posture.operator", 3)
     if level not in LEVELS:
         raise S.BadValue(f"posture.operator: unknown level {level!r:.20}")
-    rules: dict[str, tuple[list[tuple[float, int, float, float]], float | None, str]] = {}
+    # Each rule's hold: [until, reason] (a state saved before the clusters moved to the escalation
+    # detector has [events, until, reason]; the detector reads the events).
+    rules: dict[str, tuple[float | None, str]] = {}
     for name, saved in S.mapping(p.get("rules", {}), "posture.rules").items():
-        events, until, why = S.items(saved, "posture.rules", 3)
-        what = "posture event"
-        saved_events = (S.items(e, what, 4) for e in S.items(events, "posture events"))
-        rules[name] = (
-            [(S.time(t, what), S.mmsi(m, what), S.lon(lon, what), S.lat(lat, what))
-             for t, m, lon, lat in saved_events],
-            S.opt_time(until, "posture.rules until"),
-            S.text(why, "posture.rules reason"),
-        )
+        held = S.items(saved, "posture.rules")
+        if len(held) not in (2, 3):
+            raise S.BadValue(f"posture.rules: expected [until, reason], got {len(held)} elements")
+        until, why = held[-2:]
+        rules[name] = (S.opt_time(until, "posture.rules until"), S.text(why, "posture.rules reason"))
     return {
         "operator": (level, S.text(reason, "posture.operator"), S.text(set_by, "posture.operator")),
         "since": S.opt_time(p.get("since"), "posture.since"),

@@ -100,6 +100,9 @@ class ServiceView(Protocol):
     def posture(self) -> dict[str, Any]: ...  # {"level", "since", "reason", "set_by", "operator_level"}
     def traffic(self) -> dict[str, Any]: ...  # CONTRACT's traffic statistics, as `stats --format json`
     def interference(self) -> dict[str, Any]: ...  # the active interference areas, a FeatureCollection
+    def roster(self) -> list[dict[str, Any]]: ...  # CONTRACT's roster rows (monitor.roster)
+    # {"feeds": [{"name", "type", "format", "state", counts..., "last_error", ...}]} (monitor.livefeeds)
+    def feeds(self) -> dict[str, Any]: ...
     # raises ValueError on an unknown level; returns posture()
     def set_posture(self, level: str, reason: str, set_by: str) -> dict[str, Any]: ...
     # live alerts (bounded queue; the daemon drops for a slow client)
@@ -319,6 +322,8 @@ class HttpApi:
         r.add_get("/api/posture", self._posture)
         r.add_get("/api/traffic", self._traffic)
         r.add_get("/api/interference", self._interference)
+        r.add_get("/api/roster", self._roster)
+        r.add_get("/api/feeds", self._feeds)
         r.add_put("/api/posture", self._put_posture)
         r.add_post("/api/alerts/{id}/ack", self._ack)
         r.add_get("/api/snoozes", self._snoozes)
@@ -655,6 +660,14 @@ class HttpApi:
         _params(request, ())
         return web.json_response(self._service.interference(), content_type="application/geo+json",
                                  dumps=_dumps)
+
+    async def _roster(self, request: web.Request) -> web.Response:
+        _params(request, ())
+        return web.json_response(self._service.roster(), dumps=_dumps)
+
+    async def _feeds(self, request: web.Request) -> web.Response:
+        _params(request, ())
+        return web.json_response(self._service.feeds(), dumps=_dumps)
 
     def _authorized(self, request: web.Request) -> bool:
         """Whether the request carries the configured bearer token. Kept apart, returning only a bool,

@@ -29,6 +29,8 @@ from monitor.pipeline import Decoded, IngestCounts, Pipeline
 
 # What the child sends: ("batch", Decoded), then ("end", IngestCounts) or ("error", exception).
 _Message = tuple[str, Any]
+# How long a child told to stop (SIGTERM) has before it is killed.
+_GRACE_S = 5.0
 
 
 def usable_cores() -> int:
@@ -49,8 +51,8 @@ def decoded_batches(pipeline: Pipeline, paths: Sequence[str], batch_lines: int) 
     # multiprocessing points a child's stdin at /dev/null; a feed `-` is read from a copy of ours.
     stdin = os.dup(0) if "-" in paths else None
     child = context.Process(
-        target=_ingest, args=(pipeline, paths, batch_lines, sender, stdin), name="chokepoint-ingest",
-        daemon=True,
+        target=_ingest, args=(pipeline, paths, batch_lines, receiver, sender, stdin),
+        name="chokepoint-ingest", daemon=True,
     )
     try:
         child.start()
@@ -75,16 +77,24 @@ def decoded_batches(pipeline: Pipeline, paths: Sequence[str], batch_lines: int) 
             else:
                 raise payload
     finally:
+        # A child still sending (the consumer stopped early: `| head`, an error) gets EPIPE and ends by
+        # itself; one that does not (blocked reading a slow stdin) is told to, then killed.
         receiver.close()
-        if child.is_alive():  # (the consumer stopped early, or something went wrong above)
+        child.join(_GRACE_S)
+        if child.is_alive():
             child.terminate()
-        child.join()
+            child.join(_GRACE_S)
+            if child.is_alive():
+                child.kill()
+                child.join()
 
 
-def _ingest(
-    pipeline: Pipeline, paths: Sequence[str], batch_lines: int, sender: Connection, stdin: int | None
-) -> None:
+def _ingest(pipeline: Pipeline, paths: Sequence[str], batch_lines: int, receiver: Connection,
+            sender: Connection, stdin: int | None) -> None:
     """The child: read, assemble, decode, send; then the counts, or the error that stopped it."""
+    # The parent's end, inherited through fork: closed, so that once the parent closes it too a send
+    # fails (EPIPE) and the child ends, instead of waiting on a pipe nobody reads.
+    receiver.close()
     message: _Message
     if stdin is not None:
         sys.stdin = open(stdin, encoding="utf-8", closefd=True)  # noqa: SIM115 - the process's stdin

@@ -14,9 +14,20 @@ Feed types (FeedSettings.type):
 - `udp`: bind; each datagram holds one or more lines.
 - `aisstream`: aisstream.io's websocket; JSON messages become NMEA lines (monitor.aisstream).
 - `mqtt`: subscribe a topic on the [mqtt] broker; each payload holds one or more lines.
+- `gpsd`: connect to gpsd (port 2947 by default), ask it with `?WATCH={"enable":true,"raw":1}` to pass
+  the sentences of its devices through as they came, and read them; gpsd's own JSON replies (VERSION,
+  DEVICES, WATCH) are not sentences and are left out, an ERROR reply is kept as the feed's last error.
+- `http`: listen for HTTP POSTs, AIS-catcher's HTTP push (`-H http://HOST:PORT/`): each body a batch of
+  its JSON messages (or, with `format = "nmea"`, NMEA lines). Answered 200, or 400 when nothing in the
+  body could be used.
 - `file`: a recording streamed as if live, paced by its own times (monitor.filefeed; `make live`). It
   ends at the end of the file (unless `loop`), and is not "reconnected": played again, its old times
   would lie behind the feed's clock.
+
+`format = "aiscatcher_json"` (tcp, tcp_server, udp, mqtt, http): each line, datagram or payload is
+AIS-catcher's JSON (JSON_NMEA or JSON_FULL); the sentences of its `nmea` array go on, behind a tag
+block carrying its `rxuxtime`/`rxtime` (monitor.aiscatcher). Objects that give no sentence are counted
+in `skipped` (`malformed`, `no_nmea`).
 
 Lines go to the sink without their newline and without checks beyond length: validation is the
 pipeline's job (monitor.nmea), done once for every feed alike. A line longer than MAX_LINE_BYTES (no
@@ -42,9 +53,11 @@ from urllib.parse import urlsplit
 import aiohttp
 import aiomqtt
 import structlog
+from aiohttp import web
 
 from monitor.aio import honour_cancel
-from monitor.aisstream import AisStreamMessageError, subscription, to_nmea
+from monitor.aiscatcher import document_lines
+from monitor.aisstream import AisStreamMessageError, Converter, subscription
 from monitor.config import FeedSettings, MqttSettings
 from monitor.errors import FeedError
 from monitor.filefeed import loop_shift, play
@@ -54,6 +67,7 @@ __all__ = [
     "FeedStats",
     "LineSink",
     "backoff_delay",
+    "feed_row",
     "run_feed",
 ]
 
@@ -64,6 +78,14 @@ MAX_LINE_BYTES: Final = 1024  # an AIVDM sentence is at most 82 characters, a ta
 CONNECT_TIMEOUT_S: Final = 15.0  # connect / websocket handshake / MQTT CONNACK
 CLOSE_TIMEOUT_S: Final = 1.0  # waiting for a socket to close before giving up on it
 READ_CHUNK: Final = 65536
+# A JSON line or payload (AIS-catcher's JSON_FULL of a type 5 is about 1 KB) and an HTTP push's body
+# (a batch of them, every INTERVAL seconds).
+MAX_JSON_BYTES: Final = 64 * 1024
+MAX_HTTP_BODY: Final = 16 * 1024 * 1024
+GPSD_PORT: Final = 2947
+# Raw mode: gpsd passes each device's sentences through unchanged, AIVDM included (gpsd's "?WATCH"
+# documentation); its JSON reports are not asked for.
+GPSD_WATCH: Final = b'?WATCH={"enable":true,"raw":1};\n'
 SKIP_LOG_INTERVAL_S: Final = 60.0  # skipped lines/messages are logged as counts at most this often
 # TCP keepalive on client sockets: a receiver that vanished without a FIN (power cut, NAT timeout) is
 # detected in about 90 s instead of the kernel's two hours. Silence alone is no reason to reconnect:
@@ -96,9 +118,26 @@ class FeedStats:
     last_line: float | None = None  # time.time() of the last line received
     bound_port: int | None = None  # tcp_server/udp: the port actually bound (settings.port 0 = any)
     last_error: str | None = None
+    last_error_at: float | None = None  # time.time() of last_error
     started: float = field(default_factory=time.time)
     connected_since: float | None = None  # time.time() the current connection came up
-    peers: int = 0  # tcp_server: receivers connected now
+    peers: int = 0  # tcp_server, http: receivers connected now (http: requests in progress)
+    format: str = "nmea"
+    # What the pipeline made of this feed's lines (counted by the daemon around each batch): rejected
+    # lines by reason, duplicates of another receiver's sentences, `$` sentences other than AIS.
+    rejects: Counter[str] = field(default_factory=Counter)
+    duplicates: int = 0
+    other_sentences: int = 0
+
+    def note_error(self, error: str) -> None:
+        """Keep `error` as the feed's last error (shown by GET /api/feeds and the map page)."""
+        self.last_error = error
+        self.last_error_at = time.time()
+
+    @property
+    def failing(self) -> bool:
+        """Down with an error: not connected (listening) and its last attempt ended in an error."""
+        return not self.connected and self.last_error is not None
 
     def stalled(self, now: float, stall_s: float) -> bool:
         """Connected (or listening) but nothing received for `stall_s`.
@@ -147,6 +186,7 @@ class _Feed:
         self.mqtt = mqtt if mqtt is not None else MqttSettings()
         self.bounding_boxes = bounding_boxes
         self.log = log.bind(feed=settings.name, feed_type=settings.type)
+        self.json = settings.format == "aiscatcher_json"
         self._skipped: Counter[str] = Counter()
         self._skip_logged = 0.0
 
@@ -156,6 +196,18 @@ class _Feed:
         self.stats.lines += len(lines)
         self.stats.last_line = time.time()
         self.sink(self.name, lines)
+
+    def block(self, data: bytes) -> list[bytes]:
+        """The lines of one self-contained block (a datagram, an MQTT payload, an HTTP body), by format."""
+        if not self.json:
+            return _split_block(data, self)
+        skipped: dict[str, int] = {}
+        lines = document_lines(data, skipped)
+        for reason, n in skipped.items():
+            self.skipped(reason, n)
+        keep = [line for line in lines if len(line) <= MAX_LINE_BYTES]
+        self.skipped("line_too_long", len(lines) - len(keep))
+        return keep
 
     def up(self, **where: Any) -> None:
         self.stats.connected = True
@@ -192,6 +244,7 @@ async def run_feed(
     `bounding_boxes` (min_lon, min_lat, max_lon, max_lat) restrict an `aisstream` subscription.
     """
     feed = _Feed(settings, sink, stats, mqtt, bounding_boxes)
+    stats.format = settings.format
     connect = _RUNNERS[settings.type]
     attempt = 0
     while True:
@@ -202,7 +255,7 @@ async def run_feed(
             error = "connection closed"  # a runner returns only when the peer ended it cleanly
         except _NotConfigured as exc:
             stats.errors += 1
-            stats.last_error = str(exc)
+            stats.note_error(str(exc))
             feed.log.error("feed_not_configured", error=str(exc), retry_in_s=settings.reconnect_max_s)
             # Nothing a quick retry could fix: look again (the environment, for tests) slowly.
             await asyncio.sleep(settings.reconnect_max_s)
@@ -215,7 +268,7 @@ async def run_feed(
         finally:
             stats.connected = False
             stats.connected_since = None
-        stats.last_error = error
+        stats.note_error(error)
         if stats.lines > lines_before:
             attempt = 0  # that connection worked: reconnect quickly
         delay = backoff_delay(attempt, settings.reconnect_max_s)
@@ -280,9 +333,12 @@ def _split_block(data: bytes, feed: _Feed) -> list[bytes]:
     return out
 
 
-async def _pump(reader: asyncio.StreamReader, feed: _Feed) -> None:
-    """Read lines from one TCP stream into the sink until the peer closes it."""
-    splitter = _LineSplitter()
+async def _pump(
+    reader: asyncio.StreamReader, feed: _Feed, keep: Callable[[list[bytes]], list[bytes]] | None = None
+) -> None:
+    """Read lines from one TCP stream into the sink until the peer closes it; `keep` may sort out lines
+    that are the protocol's, not data (gpsd's JSON replies)."""
+    splitter = _LineSplitter(MAX_JSON_BYTES if feed.json else MAX_LINE_BYTES)
     while True:
         data = await reader.read(READ_CHUNK)
         if not data:
@@ -292,6 +348,10 @@ async def _pump(reader: asyncio.StreamReader, feed: _Feed) -> None:
         if splitter.overlong:
             feed.skipped("line_too_long", splitter.overlong)
             splitter.overlong = 0
+        if keep is not None:
+            lines = keep(lines)
+        if feed.json:
+            lines = [out for line in lines for out in feed.block(line)]
         feed.deliver(lines)
 
 
@@ -395,12 +455,12 @@ class _UdpProtocol(asyncio.DatagramProtocol):
 
     def datagram_received(self, data: bytes, addr: Any) -> None:
         self.feed.stats.bytes += len(data)
-        self.feed.deliver(_split_block(data, self.feed))
+        self.feed.deliver(self.feed.block(data))
 
     def error_received(self, exc: Exception) -> None:
         # ICMP errors on an unconnected socket: nothing to reconnect, just note them.
         self.feed.stats.errors += 1
-        self.feed.stats.last_error = f"{type(exc).__name__}: {exc}"
+        self.feed.stats.note_error(f"{type(exc).__name__}: {exc}")
 
     def connection_lost(self, exc: Exception | None) -> None:
         if not self.lost.done():
@@ -446,16 +506,17 @@ async def _run_aisstream(feed: _Feed) -> None:
         # aisstream closes a connection that has not subscribed within 3 s: send it first thing.
         await ws.send_str(json.dumps(subscription(key, feed.bounding_boxes)))
         feed.up(url=feed.settings.url)
+        converter = Converter()  # (which vessels have a name: MetaData.ShipName as a fallback)
         async for msg in ws:
             if msg.type in (aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY):
-                _aisstream_message(feed, msg.data)
+                _aisstream_message(feed, msg.data, converter)
             elif msg.type == aiohttp.WSMsgType.ERROR:
                 exc = ws.exception()
                 raise _Disconnected(f"websocket error: {exc}")
         raise _Disconnected(f"closed by aisstream (code {ws.close_code})")
 
 
-def _aisstream_message(feed: _Feed, data: str | bytes) -> None:
+def _aisstream_message(feed: _Feed, data: str | bytes, converter: Converter) -> None:
     feed.stats.bytes += len(data)
     try:
         message = json.loads(data)
@@ -465,11 +526,11 @@ def _aisstream_message(feed: _Feed, data: str | bytes) -> None:
     if isinstance(message, dict) and "error" in message and "MessageType" not in message:
         # aisstream reports a refused subscription (bad key, bad boxes) this way, then closes.
         feed.stats.errors += 1
-        feed.stats.last_error = f"aisstream: {message['error']}"
         feed.log.error("aisstream_error", error=str(message["error"]))
-        return
+        # aisstream closes the connection next: its reason, not the close, is the feed's last error.
+        raise _Disconnected(f"aisstream: {str(message['error'])[:200]}")
     try:
-        lines = to_nmea(message)
+        lines = converter.to_nmea(message)
     except AisStreamMessageError as exc:
         feed.skipped(exc.reason)
         return
@@ -519,7 +580,7 @@ async def _run_mqtt(feed: _Feed) -> None:
         async for message in client.messages:
             payload = message.payload  # bytes: paho hands every received payload over as bytes
             feed.stats.bytes += len(payload)
-            feed.deliver(_split_block(payload, feed))
+            feed.deliver(feed.block(payload))
     raise _Disconnected("broker connection ended")
 
 
@@ -553,6 +614,74 @@ async def _run_file(feed: _Feed) -> None:
     await asyncio.Event().wait()  # the feed has ended; it waits here until the daemon stops
 
 
+# -- gpsd --------------------------------------------------------------------------------------------
+
+
+async def _run_gpsd(feed: _Feed) -> None:
+    host, port = feed.settings.host, feed.settings.port or GPSD_PORT
+    reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), CONNECT_TIMEOUT_S)
+    try:
+        honour_cancel()
+        _set_keepalive(writer)
+        writer.write(GPSD_WATCH)
+        await writer.drain()
+        feed.up(host=host, port=port)
+        await _pump(reader, feed, keep=lambda lines: _gpsd_sentences(feed, lines))
+        raise _Disconnected("closed by gpsd")
+    finally:
+        await _close_writer(writer)
+
+
+def _gpsd_sentences(feed: _Feed, lines: list[bytes]) -> list[bytes]:
+    """The device sentences among gpsd's lines; its JSON replies are protocol, an ERROR one is noted."""
+    out = []
+    for line in lines:
+        if not line.startswith(b"{"):
+            out.append(line)
+            continue
+        try:
+            reply = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(reply, dict) and reply.get("class") == "ERROR":
+            feed.stats.errors += 1
+            feed.stats.note_error(f"gpsd: {str(reply.get('message'))[:200]}")
+            feed.log.warning("gpsd_error", error=str(reply.get("message"))[:200])
+    return out
+
+
+# -- http (AIS-catcher's HTTP push) ---------------------------------------------------------------------
+
+
+async def _run_http(feed: _Feed) -> None:
+    async def receive(request: web.Request) -> web.Response:
+        feed.stats.peers += 1
+        try:
+            body = await request.read()  # (over MAX_HTTP_BODY: aiohttp answers 413)
+        finally:
+            feed.stats.peers -= 1
+        feed.stats.bytes += len(body)
+        lines = feed.block(body)
+        feed.deliver(lines)
+        if not lines and body.strip():
+            return web.json_response({"error": "no usable message in the body", "status": 400}, status=400)
+        return web.json_response({"lines": len(lines)})
+
+    app = web.Application(client_max_size=MAX_HTTP_BODY)
+    app.router.add_post("/{path:.*}", receive)
+    runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, feed.settings.host, feed.settings.port, reuse_address=True)
+        await site.start()
+        feed.stats.bound_port = int(runner.addresses[0][1]) if runner.addresses else None
+        feed.up(host=feed.settings.host, port=feed.stats.bound_port, listening=True)
+        await asyncio.Event().wait()  # serves until the feed is cancelled
+    finally:
+        await runner.cleanup()
+        feed.stats.peers = 0
+
+
 _RUNNERS: Final[dict[str, Callable[[_Feed], Awaitable[None]]]] = {
     "tcp": _run_tcp,
     "tcp_server": _run_tcp_server,
@@ -560,4 +689,47 @@ _RUNNERS: Final[dict[str, Callable[[_Feed], Awaitable[None]]]] = {
     "aisstream": _run_aisstream,
     "mqtt": _run_mqtt,
     "file": _run_file,
+    "gpsd": _run_gpsd,
+    "http": _run_http,
 }
+
+
+def feed_row(stats: FeedStats, *, stalled: bool) -> dict[str, Any]:
+    """One feed as GET /api/feeds shows it: state, counts, last error (times ISO 8601 UTC)."""
+    if stats.connected:
+        state = "stalled" if stalled else "connected"
+    elif stats.failing:
+        state = "failing"
+    elif stats.type == "file" and stats.lines:
+        state = "finished"
+    else:
+        state = "connecting"
+    return {
+        "name": stats.name,
+        "type": stats.type,
+        "format": stats.format,
+        "state": state,
+        "connected": stats.connected,
+        "stalled": stalled,
+        "lines": stats.lines,
+        "bytes": stats.bytes,
+        "rejected": sum(stats.rejects.values()),
+        "rejects": dict(sorted(stats.rejects.items())),
+        "duplicates": stats.duplicates,
+        "other_sentences": stats.other_sentences,
+        "skipped": dict(sorted(stats.skipped.items())),
+        "reconnects": stats.reconnects,
+        "errors": stats.errors,
+        "last_line": _iso(stats.last_line),
+        "last_error": stats.last_error,
+        "last_error_at": _iso(stats.last_error_at),
+        "connected_since": _iso(stats.connected_since),
+        "port": stats.bound_port,
+        "peers": stats.peers,
+    }
+
+
+def _iso(t: float | None) -> str | None:
+    if t is None:
+        return None
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t % 1 * 1000):03d}Z"

@@ -7,7 +7,10 @@ batch at once with numpy (`np.bitwise_xor.reduceat`) instead of a Python loop pe
 
 Accounting (each non-blank line lands in exactly one bucket, see `NmeaAssembler.pending_lines`)::
 
-    lines == assembled_lines + sum(rejects.values()) + duplicates + pending_lines
+    lines == assembled_lines + sum(rejects.values()) + duplicates + other_sentences + pending_lines
+
+`other_sentences` counts `$` sentences (a ship's own `$GPRMC`, `$GPGGA`, ...) that a feed carries beside
+its AIS: not AIS, but not junk either, so they are counted apart and never as `unknown_sentence`.
 
 `rejects` counts lines: "fragment_expired" counts the fragment lines of groups that went stale (or were
 replaced by a new first fragment, or were still incomplete at `flush()`), "bad_fragment" the fragment
@@ -380,6 +383,7 @@ class NmeaAssembler:
         self.rejects: collections.Counter[str] = collections.Counter()
         self.lines = 0
         self.duplicates = 0
+        self.other_sentences = 0  # `$` sentences: not AIS, not rejected either
         self.assembled_lines = 0  # lines that ended up in an emitted message
         self._pending_lines = 0
         self._max_time: float | None = None  # latest time seen, drives the dedup memory
@@ -518,7 +522,11 @@ class NmeaAssembler:
                 tag_hexes.append(line[star + 1 : end])
                 line = line[end + 1 :]
             if line[:1] != b"!" or line[3:6] not in (b"VDM", b"VDO") or not line[1:3].isalpha():
-                rejects["unknown_sentence"] += 1
+                # (Only here, off the batched path: its scan leaves every line not `!..VDM` to this code.)
+                if line[:1] == b"$":
+                    self.other_sentences += 1
+                else:
+                    rejects["unknown_sentence"] += 1
                 if tag is not None:  # keep the tag-block lists aligned with the candidates
                     tag_bodies.pop()
                     tag_hexes.pop()

@@ -38,6 +38,7 @@ class Summary:
     lines: int = 0
     rejects: Counter[str] = field(default_factory=Counter)
     duplicates: int = 0
+    other_sentences: int = 0  # `$` sentences (a ship's own $GPRMC): not AIS, not rejected either
     messages: int = 0
     positions: int = 0
     statics: int = 0
@@ -52,6 +53,7 @@ class Summary:
             "rejected": sum(self.rejects.values()),
             "rejects": dict(sorted(self.rejects.items())),
             "duplicates": self.duplicates,
+            "other_sentences": self.other_sentences,
             "messages": self.messages,
             "positions": self.positions,
             "statics": self.statics,
@@ -80,6 +82,7 @@ class IngestCounts:
     lines: int
     rejects: Counter[str]
     duplicates: int
+    other_sentences: int
 
 
 log = structlog.get_logger(__name__)
@@ -249,7 +252,7 @@ class Pipeline:
         counts of the whole run."""
         self.assembler.end_clocks()
         a = self.assembler
-        return IngestCounts(a.lines, a.rejects + self._decode_rejects, a.duplicates)
+        return IngestCounts(a.lines, a.rejects + self._decode_rejects, a.duplicates, a.other_sentences)
 
     def finish(self) -> Summary:
         """Bring the summary up to date (counts kept by the assembler and the tracker)."""
@@ -258,6 +261,7 @@ class Pipeline:
         s.lines = counts.lines
         s.rejects = counts.rejects + self._engine_rejects
         s.duplicates = counts.duplicates
+        s.other_sentences = counts.other_sentences
         s.stale = self.engine.stale
         s.vessels = len(self.engine.vessels)
         return s

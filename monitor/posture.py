@@ -1,19 +1,18 @@
 """The monitoring posture: NORMAL, ELEVATED, HIGH, CRITICAL.
 
-The level in force is the higher of the operator's level (config, `replay --posture`, later MQTT/HTTP)
-and the level raised by escalation rules. A rule raises the posture when alerts of its kinds come from
-enough distinct vessels close together in time and space (GNSS interference puts many ships on land at
-once), and lets it fall back after a quiet period. Every change is reported as a `posture_change` alert.
+The level in force is the higher of the operator's level (config, `replay --posture`, MQTT/HTTP) and the
+levels the escalation rules hold. A rule raises the posture when alerts of its kinds come from enough
+distinct vessels close together in time and space (GNSS interference puts many ships on land at once):
+the clusters are found by the escalation detector (monitor.detectors.escalation), which tells the posture
+(`hold`); the posture lets a rule fall back after its quiet period (`tick`). Every change is reported as a
+`posture_change` alert.
 """
 
 from __future__ import annotations
 
-import math
-from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from monitor.config import LEVELS, EscalationRule, LevelSettings, PostureSettings
-from monitor.geo import haversine_m
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,60 +26,14 @@ class PostureChange:
     set_by: str
 
 
-_Event = tuple[float, int, float, float]  # (time, mmsi, lon, lat) of an alert a rule counts
-
-
 @dataclass(slots=True)
-class _RuleState:
+class _Raised:
+    """A rule's hold on the level: while raised, until when and why (its clusters are the escalation
+    detector's: monitor.detectors.escalation)."""
+
     rule: EscalationRule
-    events: deque[_Event]  # the rule's recent events, oldest first
     until: float | None = None  # while raised: when it falls back, unless a new cluster extends it
     reason: str = ""
-    # The same events in a grid of cells one radius wide (degrees), so a cluster is looked for among the
-    # events of the neighbouring cells, not all of them: a GNSS storm with thousands of ships on land at
-    # once made that quadratic (minutes of a stalled loop for 20,000 ships).
-    cells: dict[tuple[int, int], deque[_Event]] = field(default_factory=dict)
-
-    def add(self, e: _Event) -> None:
-        self.events.append(e)
-        self.cells.setdefault(self._cell(e[2], e[3]), deque()).append(e)
-
-    def expire(self, before: float) -> None:
-        ev = self.events
-        while ev and ev[0][0] < before:
-            e = ev.popleft()
-            key = self._cell(e[2], e[3])
-            cell = self.cells[key]
-            cell.remove(e)  # (the oldest of its cell but for events a little out of time order)
-            if not cell:
-                del self.cells[key]
-
-    def _cell(self, lon: float, lat: float) -> tuple[int, int]:
-        size = self.rule.radius_km / 111.32
-        return math.floor(lon / size), math.floor(lat / size)
-
-    def vessels_near(self, lon: float, lat: float, enough: int | None) -> set[int]:
-        """The vessels with an event within the rule's radius of (lon, lat); with `enough`, the search may
-        stop once that many are found."""
-        radius = self.rule.radius_km * 1000.0
-        size = self.rule.radius_km / 111.32  # degrees of latitude in one radius
-        widest = min(89.9, abs(lat) + size)
-        dlon = min(180.0, size / math.cos(math.radians(widest)))
-        x0, x1 = math.floor((lon - dlon) / size), math.floor((lon + dlon) / size)
-        y0, y1 = math.floor((lat - size) / size), math.floor((lat + size) / size)
-        if (x1 - x0 + 1) * (y1 - y0 + 1) > len(self.cells):
-            groups: list[deque[_Event]] = list(self.cells.values())  # (near a pole: fewer cells than that)
-        else:
-            near = ((x, y) for x in range(x0, x1 + 1) for y in range(y0, y1 + 1))
-            groups = [c for key in near if (c := self.cells.get(key))]
-        found: set[int] = set()
-        for cell in groups:
-            for _, m, x, y in cell:
-                if m not in found and haversine_m(lon, lat, x, y) <= radius:
-                    found.add(m)
-                    if enough is not None and len(found) >= enough:
-                        return found
-        return found
 
 
 def rank(level: str) -> int:
@@ -99,10 +52,8 @@ class Posture:
         self.operator_reason = "configured"
         self.operator_set_by = "config"
         self.since: float | None = None
-        self._rules = [_RuleState(r, deque()) for r in settings.rules]
-        self._kinds = {
-            k: [s for s in self._rules if k in s.rule.kinds] for r in settings.rules for k in r.kinds
-        }
+        self._rules = [_Raised(r) for r in settings.rules]
+        self._by_name = {st.rule.name: st for st in self._rules}
         self.level = self.operator_level
         self.reason = self.operator_reason
         self.set_by = self.operator_set_by
@@ -116,6 +67,10 @@ class Posture:
             if st.until is not None and rank(st.rule.raise_to) > rank(level):
                 level, reason, set_by = st.rule.raise_to, st.reason, f"rule:{st.rule.name}"
         return level, reason, set_by
+
+    def update(self, t: float) -> PostureChange | None:
+        """After rules were held (`hold`): the change of the level in force at `t`, if any."""
+        return self._update(t)
 
     def _update(self, t: float) -> PostureChange | None:
         deadlines = [st.until for st in self._rules if st.until is not None]
@@ -136,31 +91,17 @@ class Posture:
         self.operator_level, self.operator_reason, self.operator_set_by = level, reason, set_by
         return self._update(t)
 
-    def observe(self, kind: str, t: float, mmsi: int | None, lon: float, lat: float,
-                reason: str | None = None) -> PostureChange | None:
-        """An alert of `kind` was raised: feed the rules that count it. `reason`: what raised the posture,
-        for an alert about no vessel (a traffic drop), instead of counting vessels."""
-        states = self._kinds.get(kind)
-        if not states or mmsi is None:
-            return None
-        changed = False
-        for st in states:
-            rule = st.rule
-            st.add((t, mmsi, lon, lat))
-            st.expire(t - rule.window_s)
-            # While the rule is raised, a cluster only extends it (its reason, with the count it rose
-            # on, stands): enough vessels found, the search stops.
-            vessels = st.vessels_near(lon, lat, rule.min_vessels if st.until is not None else None)
-            if len(vessels) >= rule.min_vessels:
-                if st.until is None:
-                    kinds = "/".join(rule.kinds)
-                    st.reason = reason or (
-                        f"{len(vessels)} vessels with {kinds} within {rule.window_s / 60:g} min and "
-                        f"{rule.radius_km:g} km"
-                    )
-                st.until = t + rule.quiet_s
-                changed = True
-        return self._update(t) if changed else None
+    def is_raised(self, rule: str) -> bool:
+        return self._by_name[rule].until is not None
+
+    def hold(self, rule: str, t: float, reason: str) -> None:
+        """A cluster of the rule at `t`: it raises the level (with `reason`), or, raised already, holds it
+        for another quiet period (its reason, with the count it rose on, stands). `update` then says
+        whether the level in force changed."""
+        st = self._by_name[rule]
+        if st.until is None:
+            st.reason = reason
+        st.until = t + st.rule.quiet_s
 
     def tick(self, t: float) -> list[PostureChange]:
         """The clock reached `t`: raised rules whose quiet period has passed fall back, each at its time."""
@@ -188,7 +129,7 @@ class Posture:
         return {
             "operator": (self.operator_level, self.operator_reason, self.operator_set_by),
             "since": self.since,
-            "rules": {st.rule.name: (list(st.events), st.until, st.reason) for st in self._rules},
+            "rules": {st.rule.name: (st.until, st.reason) for st in self._rules},
         }
 
     def restore(self, state: dict[str, object]) -> None:
@@ -204,10 +145,7 @@ class Posture:
         for st in self._rules:
             saved = rules.get(st.rule.name)
             if saved is not None:
-                events, st.until, st.reason = saved
-                st.events, st.cells = deque(), {}
-                for e in events:
-                    st.add(e)
+                st.until, st.reason = saved
         self._update(0.0)
         since = state["since"]
         self.since = since if isinstance(since, float) else self.since

@@ -115,7 +115,7 @@ class RuntimeZones:
         self._write(kept)
         self.features = kept
         return ZoneFile(path=in_force.path, zones=tuple(z for z in in_force.zones if z.id != zone_id),
-                        properties=MappingProxyType(dict(in_force.properties)))
+                        properties=MappingProxyType(dict(in_force.properties)), parts=in_force.parts)
 
     # ---- checks and storage ----------------------------------------------------------------------------
     def _checked(self, in_force: ZoneFile, feature: Any) -> tuple[ZoneFile, dict[str, Any]]:

@@ -1,4 +1,4 @@
-"""The daemon (`chokepoint-monitor run`): live feeds in, alerts to MQTT, HTTP API, systemd.
+"""The daemon (`chokepoint-monitor run`): live feeds in, alerts to MQTT and the [[sinks]], HTTP API, systemd.
 
 Every long-lived loop runs in one TaskGroup, each task named (STYLE 6): if one crashes the rest are
 cancelled and the process exits non-zero for systemd to restart it. The synchronous pipeline runs on the
@@ -12,21 +12,18 @@ a SIGKILL or a power cut therefore loses no alert, and a restart does not repeat
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import gc
 import json
 import os
 import signal
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import sdnotify
-import shapely
 import structlog
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -40,15 +37,18 @@ from monitor.detectors.interference import Interference
 from monitor.detectors.traffic import CLASSES, DIRECTIONS, Traffic, traffic_stats
 from monitor.errors import EXIT_FAILURE, EXIT_OK, StartupError
 from monitor.http import HttpApi
-from monitor.livefeeds import FeedStats, run_feed
+from monitor.livefeeds import FeedStats, feed_row, run_feed
 from monitor.operator import NotWritable, Snooze, Snoozes, parse_ack, parse_snooze
 from monitor.pipeline import Pipeline
 from monitor.publisher import Publisher
+from monitor.roster import exit_fields, roster_rows
 from monitor.runtimezones import FILE_NAME as RUNTIME_ZONES_FILE
 from monitor.runtimezones import NotRuntime, RuntimeZones
 from monitor.savedstate import OLD_FORMAT, StateError
+from monitor.sinks.manager import SinkCollector, Sinks
 from monitor.store import Store, StoreCorrupt, StoreError, StoreWriteError
-from monitor.zones import ZoneFile, default_zone_path, load_zone_file
+from monitor.views import posture_dict, vessel_dict, vessel_dicts, zones_geojson
+from monitor.zones import ZoneFile, load_configured_zones
 
 log = structlog.get_logger("monitor.service")
 
@@ -63,7 +63,7 @@ _TRAFFIC_EVERY_S = 10.0
 _GC_FREEZE_EVERY_S = 60.0
 
 
-_LISTENING = frozenset({"tcp_server", "udp"})  # feed types that bind a port of their own
+_LISTENING = frozenset({"tcp_server", "udp", "http"})  # feed types that bind a port of their own
 
 
 def state_directory(settings: Settings) -> Path:
@@ -148,6 +148,8 @@ class _Held:
     # The alerts for /api/alerts' kept history (alert_id, payload, snoozed): every alert, where `rows`
     # holds only those a sink will send. Bounded like `rows`.
     history: deque[tuple[str, bytes, bool]] = field(default_factory=deque)
+    # The [[sinks]] queues' rows (sink, alert_id, payload), bounded like `rows` for each sink.
+    sinks: deque[tuple[str, str, bytes]] = field(default_factory=deque)
 
 
 class Service:
@@ -197,6 +199,9 @@ class Service:
         self.http_port: int | None = None
         self.registry = CollectorRegistry(auto_describe=True)
         self.registry.register(_ServiceCollector(self))
+        # [[sinks]]: webhook and CoT, each with its own queue in the store (monitor.sinks).
+        self.sinks = Sinks(settings.sinks, pipeline=lambda: self.pipeline)
+        self.registry.register(SinkCollector(self.sinks, lambda: self.store))
         self._zones_geojson: dict[str, Any] | None = None
 
     # ---- lifecycle -------------------------------------------------------------------------------------
@@ -209,6 +214,9 @@ class Service:
         try:
             self.pipeline.engine.dirty = set()
             log.info("state_restored", vessels=self.restored, directory=str(state_directory(self.settings)))
+            # The roster's ways to the strait's exit take about half a second to build: built now, off the
+            # event loop, not by the first GET /api/roster (monitor.roster).
+            loop.run_in_executor(None, exit_fields, self.pipeline.geofence.zonefile)
             publisher: Publisher | None = None
             if self.settings.mqtt.enabled:
                 publisher = self.publisher = Publisher(
@@ -227,6 +235,8 @@ class Service:
             async with asyncio.TaskGroup() as tg:
                 publisher_task = None if publisher is None else tg.create_task(publisher.run(),
                                                                                name="mqtt-publisher")
+                self.sinks.open(store)
+                self.sinks.start(tg)
                 self._start_feeds(tg)
                 pipeline_task = tg.create_task(self._process(), name="pipeline")
                 ticker_task = tg.create_task(self._ticker(), name="ticker")
@@ -303,7 +313,11 @@ class Service:
         if self._held is not None and not self._retry_writes():
             log.error("held_alerts_lost", alerts=len(self._held.rows), error=self._held.error,
                       note="the state database could not be written before exit")
+        # The sinks that are delivering empty their queues while MQTT flushes (a failing one is not waited
+        # for: its queue is kept for the next start).
+        sinks_stopped = asyncio.create_task(self.sinks.stop(deadline), name="sinks-stop")
         if publisher is None or publisher_task is None:
+            await sinks_stopped
             return  # ([mqtt] enabled = false: nothing to flush)
         flushed = await publisher.flush(max(0.0, deadline - time.monotonic()))
         if not flushed:
@@ -311,6 +325,7 @@ class Service:
             log.warning("outbox_not_empty", queued=self.store.depth, note="kept for the next start")
         await publisher.close()
         publisher_task.cancel()
+        await sinks_stopped
 
     # ---- feeds and processing -----------------------------------------------------------------------
     def _start_feeds(self, tg: asyncio.TaskGroup) -> None:
@@ -350,9 +365,22 @@ class Service:
         for feed, lines, _ in items:
             by_feed.setdefault(feed, []).extend(lines)
         for feed, lines in by_feed.items():
+            stats = self.feed_stats.get(feed)
+            before = self._feed_counts() if stats is not None else None
             alerts += self.pipeline.process_lines(lines, source=feed.encode())
+            if stats is not None and before is not None:
+                # What the pipeline made of this feed's lines: the counters' growth over its batch.
+                rejects, duplicates, other = self._feed_counts()
+                stats.rejects.update(rejects - before[0])
+                stats.duplicates += duplicates - before[1]
+                stats.other_sentences += other - before[2]
         self.lag_s = time.monotonic() - items[0][2]
         self._commit(alerts)
+
+    def _feed_counts(self) -> tuple[Counter[str], int, int]:
+        """The pipeline's rejects by reason, duplicates and `$` sentences so far (for the per-feed counts)."""
+        a = self.pipeline.assembler
+        return self.pipeline.rejects(), a.duplicates, a.other_sentences
 
     def _commit(self, alerts: Sequence[Alert], everything: bool = False, moved: int = 0) -> None:
         """One transaction: the alerts and the state that produced them; then send and share them."""
@@ -365,26 +393,29 @@ class Service:
         rows = [(a.id, alert_topic(prefix, a), payloads[a.id]) for a in publishable
                 if self.settings.mqtt.enabled]
         history = [(a.id, payloads[a.id], a.id in snoozed) for a in alerts]
+        sink_rows = self.sinks.rows(publishable, payloads)
         state = self.pipeline.engine.export_state(everything=everything, moved=moved)
         if self._held is not None:
-            self._hold(rows, state, history)  # the ticker retries
+            self._hold(rows, state, history, sink_rows)  # the ticker retries
         elif rows or history or len(state) > 1 or everything or moved:
             # (A batch that raised nothing and changed no vessel beyond its track needs no transaction:
             # the clock alone is not worth an fsync.)
             try:
-                self.store.commit(rows, state, history)
+                self.store.commit(rows, state, history, sink_rows)
             except StoreWriteError as exc:
                 self._held = _Held(error=exc.problem, since=time.time())
                 self._last_retry = time.monotonic()
                 log.error("state_write_failed", file=str(exc.path), error=exc.problem,
                           retry_s=self.settings.outbox.retry_s,
                           max_held_alerts=self.settings.outbox.max_held_alerts)
-                self._hold(rows, state, history)
+                self._hold(rows, state, history, sink_rows)
                 self.notifier.notify(f"STATUS={self._status()}")
         if not alerts:
             return
         if self.publisher is not None and self._held is None:
             self.publisher.wake()
+        if self._held is None:
+            self.sinks.wake()
         posture_changed = False
         for a in alerts:
             d = {**a.to_dict(), "snoozed": a.id in snoozed, "ack": None}
@@ -399,10 +430,14 @@ class Service:
             self.publisher.set_posture(self.posture())
 
     def _hold(self, rows: Sequence[tuple[str, str, bytes]], state: dict[str, bytes | None],
-              history: Sequence[tuple[str, bytes, bool]] = ()) -> None:
+              history: Sequence[tuple[str, bytes, bool]] = (),
+              sink_rows: Sequence[tuple[str, str, bytes]] = ()) -> None:
         held = self._held
         assert held is not None
         held.rows.extend(rows)
+        held.sinks.extend(sink_rows)
+        for _ in range(len(held.sinks) - self.settings.outbox.max_held_alerts * len(self.sinks.settings)):
+            held.sinks.popleft()  # (the oldest, as for `rows`; counted there when MQTT is on)
         held.state.update(state)
         held.history.extend(history)
         # The history is display, not a promise: its oldest go quietly (the held rows are counted).
@@ -425,7 +460,7 @@ class Service:
             return True
         assert self.store is not None
         try:
-            self.store.commit(list(held.rows), held.state, list(held.history))
+            self.store.commit(list(held.rows), held.state, list(held.history), list(held.sinks))
         except StoreWriteError as exc:
             held.error = exc.problem
             return False
@@ -435,6 +470,7 @@ class Service:
         self.notifier.notify(f"STATUS={self._status()}")
         if self.publisher is not None:
             self.publisher.wake()
+        self.sinks.wake()
         return True
 
     async def _ticker(self) -> None:
@@ -519,8 +555,7 @@ class Service:
         self.notifier.notify("RELOADING=1")
         try:
             settings = load_settings(self.config_path) if self.config_path else self.settings
-            zone_path = settings.zones.file or default_zone_path()
-            zonefile = load_zone_file(zone_path)
+            zonefile = load_configured_zones(settings.zones.paths())
             in_force = self.runtime_zones.merged(zonefile)
         except StartupError as exc:
             log.error("reload_refused", problem=str(exc))
@@ -529,7 +564,7 @@ class Service:
         self.pipeline.reload(settings, in_force)
         changed_feeds = settings.feeds != self.settings.feeds
         needs_restart = [
-            name for name in ("mqtt", "http", "state", "outbox")
+            name for name in ("mqtt", "http", "state", "outbox", "sinks")
             if getattr(settings, name) != getattr(self.settings, name)
         ]
         self.settings, self.zonefile, self._zones_geojson = settings, zonefile, None
@@ -537,7 +572,8 @@ class Service:
             log.warning("reload_feeds_need_restart", note="feed changes take effect at the next start")
         if needs_restart:
             log.warning("reload_needs_restart", sections=needs_restart)
-        log.info("reloaded", zones=len(zonefile.zones), zone_file=str(zone_path))
+        log.info("reloaded", zones=len(zonefile.zones),
+                 zone_files=[part.path for part in zonefile.parts] or [zonefile.path])
         if self.publisher is not None:
             self.publisher.set_posture(self.posture())
         self.notifier.notify("READY=1")
@@ -565,7 +601,7 @@ class Service:
         return {"status": "ok", "version": __version__, "uptime_s": round(time.time() - self.started_at, 1)}
 
     def readiness(self) -> tuple[bool, dict[str, Any]]:
-        facts = {
+        facts: dict[str, Any] = {
             "started": self.ready,
             "zones": len(self.zonefile.zones),
             "state_restored_vessels": self.restored,
@@ -575,6 +611,8 @@ class Service:
             "state_writable": self._held is None,
             "state_error": None if self._held is None else self._held.error,
             "held_alerts": 0 if self._held is None else len(self._held.rows),
+            # Each [[sinks]] entry: up, queued, delivered, failures, last_error (not deciding readiness).
+            "sinks": self.sinks.facts(),
             "feeds": {
                 name: {"connected": st.connected, "stalled": name in self._stalled}
                 for name, st in self.feed_stats.items()
@@ -587,62 +625,34 @@ class Service:
             self.feed_stats[f.name].connected
             for f in self.settings.feeds if f.type in _LISTENING and f.name in self.feed_stats
         )
-        return self.ready and self._held is None and listening, facts
+        # Not ready while every feed is failing (a refused key, a receiver that cannot be reached), nor
+        # while no feed has delivered a line for service.ready_silence_s (counted from the start).
+        feeds = list(self.feed_stats.values())
+        failing = bool(feeds) and all(st.failing for st in feeds)
+        silence = self.settings.service.ready_silence_s
+        last = max((st.last_line for st in feeds if st.last_line is not None), default=self.started_at)
+        silent = bool(feeds) and silence > 0 and time.time() - max(last, self.started_at) > silence
+        facts["feeds_failing"] = failing
+        facts["feeds_silent_s"] = round(time.time() - max(last, self.started_at), 1) if feeds else None
+        return self.ready and self._held is None and listening and not failing and not silent, facts
+
+    def feeds(self) -> dict[str, Any]:
+        """GET /api/feeds: each configured feed's state, counts and last error."""
+        return {"feeds": [feed_row(st, stalled=name in self._stalled)
+                          for name, st in self.feed_stats.items()]}
 
     def metrics_registry(self) -> CollectorRegistry:
         return self.registry
 
-    def _vessel_dict(self, mmsi: int, detail: bool = False) -> dict[str, Any] | None:
-        v = self.pipeline.engine.get(mmsi)
-        if v is None:
-            return None
-        zones = self.pipeline.geofence.zones
-        member = v.member | (v.last_s & ~self.pipeline.geofence.tracked_mask)
-        d: dict[str, Any] = {
-            "mmsi": v.mmsi,
-            **v.info(),
-            "zones": [zones[i].id for i in range(len(zones)) if member >> i & 1],
-            "position": None if not v.has_fix else {
-                "lat": round(v.lat, 6), "lon": round(v.lon, 6),
-                "sog": None if v.sog != v.sog else round(v.sog, 1),
-                "cog": None if v.cog != v.cog else round(v.cog, 1),
-            },
-            "time": iso_time(v.time) if v.has_fix else None,
-            "last_heard": iso_time(v.heard) if v.heard > float("-inf") else None,
-            "dark": v.dark,
-        }
-        if detail:
-            d.update({
-                "draught": v.draught,
-                "destination": v.destination,
-                "loitering_since": None if v.lo_t0 is None else iso_time(v.lo_t0),
-                "wrong_way_since": None if v.ww_since is None else iso_time(v.ww_since),
-                "on_land_last": iso_time(v.land_last) if v.land_last > float("-inf") else None,
-                "position_jump_last": iso_time(v.jump_last) if v.jump_last > float("-inf") else None,
-                # What the desk's lists say of it (operator, crew, note, entry), IMO entries first.
-                "watch_entries": [
-                    dataclasses.asdict(e) for e in self.pipeline.engine.watchlists.entries_for(v.mmsi, v.imo)
-                ],
-            })
-        return d
-
     def vessels(self, after: int = 0) -> Iterator[dict[str, Any]]:
-        """Vessels above MMSI `after`, in MMSI order, each built only when taken (the API takes a page).
-        The order is a snapshot: a vessel forgotten meanwhile is skipped, one added is in the next page."""
-        engine = self.pipeline.engine
-        keys = engine.mmsis_in_order()
-        start = int(np.searchsorted(keys, after, side="right"))
-        for i in range(start, len(keys), 256):
-            for mmsi in keys[i : i + 256].tolist():
-                d = self._vessel_dict(mmsi)
-                if d is not None:
-                    yield d
+        """Vessels above MMSI `after`, in MMSI order, each built only when taken (the API takes a page)."""
+        return vessel_dicts(self.pipeline, after)
 
     def vessel_count(self) -> int:
         return len(self.pipeline.engine.vessels)
 
     def vessel(self, mmsi: int) -> dict[str, Any] | None:
-        return self._vessel_dict(mmsi, detail=True)
+        return vessel_dict(self.pipeline, mmsi, detail=True)
 
     def vessel_track(self, mmsi: int) -> list[dict[str, Any]] | None:
         if self.pipeline.engine.get(mmsi) is None:
@@ -657,18 +667,7 @@ class Service:
         """The zones in force (not the file on disk, which may have been edited since): the zone file's,
         then the runtime zones, marked `"runtime": true`."""
         if self._zones_geojson is None:
-            zf = self.pipeline.geofence.zonefile
-            runtime = self.runtime_zones.ids()
-            self._zones_geojson = {
-                "type": "FeatureCollection",
-                "properties": dict(zf.properties),
-                "features": [
-                    {"type": "Feature",
-                     "properties": {**z.properties, **({"runtime": True} if z.id in runtime else {})},
-                     "geometry": json.loads(shapely.to_geojson(z.geometry))}
-                    for z in zf.zones
-                ],
-            }
+            self._zones_geojson = zones_geojson(self.pipeline.geofence.zonefile, self.runtime_zones.ids())
         return self._zones_geojson
 
     # ---- runtime zones (POST and DELETE /api/zones, monitor.runtimezones) --------------------------------
@@ -701,22 +700,24 @@ class Service:
         self._zones_geojson = None
 
     def posture(self) -> dict[str, Any]:
-        p = self.pipeline.posture
-        since = p.since if p.since is not None else self.started_at
-        return {"level": p.level, "since": iso_time(round(since, 3)), "reason": p.reason, "set_by": p.set_by,
-                "operator_level": p.operator_level}
+        return posture_dict(self.pipeline, self.started_at)
 
     def traffic(self) -> dict[str, Any]:
         return traffic_stats(self.pipeline.engine)
 
     def _traffic(self) -> Traffic:
-        return next(a for a in self.pipeline.engine.aggregates if isinstance(a, Traffic))
+        return self.pipeline.engine.aggregate(Traffic)
 
     def interference(self) -> dict[str, Any]:
         return self._interference().areas()
 
     def _interference(self) -> Interference:
-        return next(a for a in self.pipeline.engine.aggregates if isinstance(a, Interference))
+        return self.pipeline.engine.aggregate(Interference)
+
+    def roster(self) -> list[dict[str, Any]]:
+        """The roster on the engine's clock (the timers' clock, as a replay's snapshot has it), its open
+        alerts the listed ones not acknowledged (monitor.roster)."""
+        return roster_rows(self.pipeline.engine, None, self.recent)
 
     def set_posture(self, level: str, reason: str, set_by: str) -> dict[str, Any]:
         if level.upper() not in LEVELS:
@@ -941,8 +942,23 @@ class _ServiceCollector(Collector):
         skipped = CounterMetricFamily(
             "chokepoint_feed_skipped", "Input a feed discarded before the pipeline, by reason "
             "(line_too_long: a line over 1,024 bytes)", labels=[*labels, "reason"])
+        rejected = CounterMetricFamily("chokepoint_feed_rejected", "Lines rejected, per feed and reason",
+                                       labels=[*labels, "reason"])
+        dups = CounterMetricFamily("chokepoint_feed_duplicates",
+                                   "Sentences dropped as another receiver's copy, per feed", labels=labels)
+        other = CounterMetricFamily("chokepoint_feed_other_sentences",
+                                    "$ sentences other than AIS ($GPRMC...), per feed: not rejects",
+                                    labels=labels)
+        failing = GaugeMetricFamily("chokepoint_feed_failing",
+                                    "1 while the feed is down with an error (see GET /api/feeds)",
+                                    labels=labels)
         for name, fs in s.feed_stats.items():
             lv = [name, fs.type]
+            for reason, n in sorted(fs.rejects.items()):
+                rejected.add_metric([*lv, reason], n)
+            dups.add_metric(lv, fs.duplicates)
+            other.add_metric(lv, fs.other_sentences)
+            failing.add_metric(lv, 1 if fs.failing else 0)
             up.add_metric(lv, 1 if fs.connected else 0)
             stalled.add_metric(lv, 1 if name in s._stalled else 0)
             lines.add_metric(lv, fs.lines)
@@ -950,7 +966,10 @@ class _ServiceCollector(Collector):
             last.add_metric(lv, fs.last_line or 0)
             for reason, n in sorted({"line_too_long": 0, **fs.skipped}.items()):
                 skipped.add_metric([*lv, reason], n)
-        yield from (up, stalled, lines, rec, last, skipped)
+        yield from (up, stalled, lines, rec, last, skipped, rejected, dups, other, failing)
+        c = CounterMetricFamily("chokepoint_other_sentences", "$ sentences other than AIS: not rejects")
+        c.add_metric([], p.assembler.other_sentences)
+        yield c
         if s.http is not None:
             c = CounterMetricFamily(
                 "chokepoint_http_connections_refused",
@@ -966,7 +985,7 @@ def run_service(config_path: str, mqtt_url: str | None) -> int:
 
     settings = load_settings(config_path)
     configure_logging(settings.logging.level, settings.logging.format)
-    zonefile = load_zone_file(settings.zones.file or default_zone_path())
+    zonefile = load_configured_zones(settings.zones.paths())
     service = Service(settings, zonefile, config_path=config_path, mqtt_url=mqtt_url)
     return asyncio.run(service.run())
 

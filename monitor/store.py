@@ -32,8 +32,10 @@ Faults, and who decides what (README "State and disk faults"):
 Besides the outbox (alerts still to publish) the database keeps what the operator's HTTP API shows and
 does (monitor.operator): `alerts`, the last `max_history` alerts raised, written in the same transaction
 as the outbox, each with whether a snooze kept it from being published and the operator's
-acknowledgement; and `snoozes`. These tables were added without a new schema version: an older
-program ignores tables it does not know, and this one creates them in an older file (`_prepare`).
+acknowledgement; `snoozes`; and `sink_outbox`, each [[sinks]] entry's own queue (monitor.sinks.base),
+filled in the same transaction as the outbox and emptied by its sink alone. These tables were added
+without a new schema version: an older program ignores tables it does not know, and this one creates
+them in an older file (`_prepare`).
 """
 
 from __future__ import annotations
@@ -89,6 +91,16 @@ CREATE TABLE IF NOT EXISTS alerts (
     snoozed INTEGER NOT NULL DEFAULT 0,
     ack TEXT
 );
+CREATE TABLE IF NOT EXISTS sink_outbox (
+    -- Each [[sinks]] entry's own queue (monitor.sinks), filled in the same transaction as the MQTT
+    -- outbox and emptied by that sink alone: one sink's outage holds up no other. `sink` is its name.
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    sink TEXT NOT NULL,
+    alert_id TEXT NOT NULL,
+    payload BLOB NOT NULL,
+    UNIQUE (sink, alert_id)
+);
+CREATE INDEX IF NOT EXISTS sink_outbox_order ON sink_outbox (sink, seq);
 CREATE TABLE IF NOT EXISTS snoozes (
     -- AUTOINCREMENT: an id once ended is never given to another snooze, so a DELETE sent twice cannot
     -- end a newer one.
@@ -186,6 +198,10 @@ class Store:
         self.max_history = max_history  # alerts kept in the `alerts` table (http.recent_alerts)
         self.dropped = 0  # dropped since start because the outbox was full
         self._unacked: set[int] = set()  # acknowledged rows whose DELETE could not be written yet
+        # The same for the sinks' queues (monitor.sinks): their rows by seq, their depths and drops by sink.
+        self._sink_unacked: set[int] = set()
+        self._sink_depth: dict[str, int] = {}
+        self.sink_dropped: dict[str, int] = {}
         self._read_failing = False
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
@@ -256,6 +272,16 @@ class Store:
             _roll_back(db)
             added = 0
         try:
+            # The sinks' queues too (a file from before sinks existed has none).
+            db.execute(
+                "INSERT OR IGNORE INTO sink_outbox (sink, alert_id, payload) SELECT sink, alert_id, payload"
+                " FROM old.sink_outbox WHERE typeof(sink) = 'text' AND typeof(alert_id) = 'text'"
+                " AND typeof(payload) = 'blob' ORDER BY seq"
+            )
+            self._count_sinks()
+        except sqlite3.Error:
+            pass
+        try:
             # (A file from before snoozes existed has no such table: nothing to carry over.)
             db.execute(
                 "INSERT INTO snoozes (mmsi, kind, until, reason, created) SELECT mmsi, kind, until,"
@@ -288,7 +314,12 @@ class Store:
             # in effect, and its first write (not the start) meets the fault.
             db.executescript(f"BEGIN IMMEDIATE;{_SCHEMA}PRAGMA user_version={_SCHEMA_VERSION};COMMIT;")
         depth: int = db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]
+        self._count_sinks()
         return depth
+
+    def _count_sinks(self) -> None:
+        rows = self._db.execute("SELECT sink, COUNT(*) FROM sink_outbox GROUP BY sink")
+        self._sink_depth = {str(sink): int(n) for sink, n in rows}
 
     @property
     def depth(self) -> int:
@@ -300,16 +331,19 @@ class Store:
         outgoing: Sequence[tuple[str, str, bytes]],
         state: Mapping[str, bytes | None] = _EMPTY_STATE,
         history: Sequence[tuple[str, bytes, bool]] = (),
+        sinks: Sequence[tuple[str, str, bytes]] = (),
     ) -> None:
         """In ONE transaction: queue `outgoing` alerts (alert_id, topic, payload), upsert (bytes) or
-        delete (None) the `state` keys, and keep the `history` alerts (alert_id, payload, snoozed) for
-        /api/alerts. All or nothing: on any error nothing is written.
+        delete (None) the `state` keys, keep the `history` alerts (alert_id, payload, snoozed) for
+        /api/alerts, and queue the `sinks` rows (sink name, alert_id, payload) in each sink's queue. All
+        or nothing: on any error nothing is written.
 
         An alert id already queued (or kept) is not queued (kept) again. When the outbox would hold more
         than `max_outbox` alerts, the oldest are dropped (see the class docstring); the history keeps the
         newest `max_history`.
         """
-        if not outgoing and not state and not self._unacked and not history:
+        if not outgoing and not state and not self._unacked and not history and not sinks \
+                and not self._sink_unacked:
             return
         db = self._db
         try:
@@ -321,6 +355,9 @@ class Store:
         try:
             if self._unacked:  # acks that could not be written before
                 db.executemany("DELETE FROM outbox WHERE seq = ?", ((r,) for r in self._unacked))
+            if self._sink_unacked:
+                db.executemany("DELETE FROM sink_outbox WHERE seq = ?", ((r,) for r in self._sink_unacked))
+            sink_added, sink_dropped = self._queue_for_sinks(sinks)
             added = 0
             if outgoing:
                 cursor = db.executemany(
@@ -367,12 +404,97 @@ class Store:
                 raise StoreWriteError(self.path, str(exc)) from exc
             raise
         self._unacked.clear()
+        self._sink_unacked.clear()
+        for sink, n in sink_added.items():
+            self._sink_depth[sink] = self._sink_depth.get(sink, 0) + n - sink_dropped.get(sink, 0)
+        for sink, n in sink_dropped.items():
+            self.sink_dropped[sink] = self.sink_dropped.get(sink, 0) + n
+            _log.warning("sink_queue_full", sink=sink, dropped=n, dropped_total=self.sink_dropped[sink],
+                         max_alerts=self.max_outbox)
         self._depth += added - dropped
         if dropped:
             self.dropped += dropped
             _log.warning(
                 "outbox_full", dropped=dropped, dropped_total=self.dropped, max_alerts=self.max_outbox
             )
+
+    def _queue_for_sinks(
+        self, rows: Sequence[tuple[str, str, bytes]]
+    ) -> tuple[dict[str, int], dict[str, int]]:
+        """Inside commit's transaction: queue the sinks' rows, then drop each sink's oldest beyond
+        `max_outbox` (as the outbox does, for the same reason). Rows added and dropped, by sink."""
+        by_sink: dict[str, list[tuple[str, str, bytes]]] = {}
+        for sink, alert_id, payload in rows:
+            by_sink.setdefault(_text(sink, "sink name"), []).append(
+                (sink, _text(alert_id, "alert id"), _blob(payload, f"payload of alert {alert_id!r}"))
+            )
+        added: dict[str, int] = {}
+        dropped: dict[str, int] = {}
+        for sink, items in by_sink.items():
+            cursor = self._db.executemany(
+                "INSERT OR IGNORE INTO sink_outbox (sink, alert_id, payload) VALUES (?, ?, ?)", items
+            )
+            added[sink] = max(cursor.rowcount, 0)
+            excess = self._sink_depth.get(sink, 0) + added[sink] - self.max_outbox
+            if excess > 0:
+                cursor = self._db.execute(
+                    "DELETE FROM sink_outbox WHERE seq IN"
+                    " (SELECT seq FROM sink_outbox WHERE sink = ? ORDER BY seq LIMIT ?)", (sink, excess)
+                )
+                dropped[sink] = max(cursor.rowcount, 0)
+        return added, dropped
+
+    # -- the sinks' queues (read and emptied by monitor.sinks.base) -------------------------------
+
+    def sink_depth(self, sink: str) -> int:
+        """Alerts queued for this sink (cached, like `depth`)."""
+        return self._sink_depth.get(sink, 0)
+
+    def sink_names(self) -> list[str]:
+        """The sinks that have alerts queued, by name."""
+        return sorted(k for k, n in self._sink_depth.items() if n > 0)
+
+    def sink_pending(self, sink: str, limit: int = 64, after: int = 0) -> list[tuple[int, bytes]]:
+        """Up to `limit` alerts queued for `sink` as (rowid, payload), oldest first, rowid > `after`. A disk
+        fault reads as nothing to send (logged once, as `pending` does)."""
+        try:
+            rows = self._db.execute(
+                "SELECT seq, payload FROM sink_outbox WHERE sink = ? AND seq > ? ORDER BY seq LIMIT ?",
+                (sink, after, limit + len(self._sink_unacked)),
+            ).fetchall()
+        except sqlite3.Error as exc:
+            if not _disk_fault(exc):
+                raise
+            if not self._read_failing:
+                self._read_failing = True
+                _log.error("state_read_failed", file=str(self.path), error=str(exc))
+            return []
+        unacked = self._sink_unacked
+        return [(int(seq), bytes(payload)) for seq, payload in rows if seq not in unacked][:limit]
+
+    def sink_ack(self, sink: str, rowids: Iterable[int]) -> None:
+        """Remove alerts the sink delivered. A disk fault keeps them in memory as delivered (not pending),
+        deleted with the next write that succeeds, as `ack` does."""
+        keys = [(int(r),) for r in rowids]
+        if not keys:
+            return
+        db = self._db
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            if self._sink_unacked:
+                db.executemany("DELETE FROM sink_outbox WHERE seq = ?", ((r,) for r in self._sink_unacked))
+            cursor = db.executemany("DELETE FROM sink_outbox WHERE seq = ?", keys)
+            db.execute("COMMIT")
+        except BaseException as exc:
+            _roll_back(db)
+            if not _disk_fault(exc):
+                raise
+            new = {k for (k,) in keys} - self._sink_unacked
+            self._sink_unacked |= new
+            self._sink_depth[sink] = max(0, self._sink_depth.get(sink, 0) - len(new))
+            return
+        self._sink_depth[sink] = max(0, self._sink_depth.get(sink, 0) - max(cursor.rowcount, 0))
+        self._sink_unacked.clear()
 
     @staticmethod
     def _alert_rows(outgoing: Iterable[tuple[str, str, bytes]]) -> Iterator[tuple[str, str, bytes]]:

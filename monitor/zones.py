@@ -102,6 +102,9 @@ class ZoneFile:
     path: str
     zones: tuple[Zone, ...]
     properties: Mapping[str, Any]  # collection-level properties (attribution etc.), may be empty
+    # Zone files loaded together (load_zone_files: several chokepoints in one daemon), each as loaded;
+    # empty for one file. Runtime zones are placed against the file they lie in (merge_zone_features).
+    parts: tuple[ZoneFile, ...] = field(default=(), compare=False)
     _by_id: Mapping[str, Zone] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -116,6 +119,70 @@ class ZoneFile:
         """The zones of any of the given kinds, in file order."""
         wanted = frozenset(kinds)
         return [zone for zone in self.zones if zone.kind in wanted]
+
+
+def load_zone_files(paths: Sequence[str | os.PathLike[str]]) -> ZoneFile:
+    """Several zone files watched together (`--zones` repeated, `zones.files`): each read and validated on
+    its own, as `load_zone_file` does (a chokepoint's features lie together; two chokepoints need not),
+    then joined in the order given. A zone id used in two files is refused, naming both (ZoneFileError
+    for the later file). One path: that file, as load_zone_file gives it."""
+    if len(paths) == 1:
+        return load_zone_file(paths[0])
+    loaded = [load_zone_file(path) for path in paths]
+    owner: dict[str, str] = {}
+    for zone_file in loaded:
+        clashes = [z.id for z in zone_file.zones if z.id in owner]
+        if clashes:
+            raise ZoneFileError(zone_file.path, [
+                f"feature {zone_id!r}: id already used in {owner[zone_id]} (ids must be unique across the "
+                "zone files loaded together)" for zone_id in clashes
+            ])
+        owner.update((z.id, zone_file.path) for z in zone_file.zones)
+    return ZoneFile(
+        path=loaded[0].path,
+        zones=tuple(z for zone_file in loaded for z in zone_file.zones),
+        properties=MappingProxyType(_joined_properties(loaded)),
+        parts=tuple(loaded),
+    )
+
+
+def _joined_properties(loaded: Sequence[ZoneFile]) -> dict[str, Any]:
+    """The collection properties of files loaded together: names joined, every attribution once, and each
+    file's own properties under `files` (with its path)."""
+    names = [str(f.properties["name"]) for f in loaded if f.properties.get("name")]
+    attribution: list[str] = []
+    for f in loaded:
+        for line in f.properties.get("attribution") or ():
+            if line not in attribution:
+                attribution.append(line)
+    licences = list(dict.fromkeys(str(f.properties["license"]) for f in loaded
+                                  if f.properties.get("license")))
+    joined: dict[str, Any] = {"name": "; ".join(names)} if names else {}
+    if licences:
+        joined["license"] = " AND ".join(licences)
+    if attribution:
+        joined["attribution"] = attribution
+    joined["files"] = [{"path": f.path, **f.properties} for f in loaded]
+    return joined
+
+
+# The zone files shipped with the package, one per chokepoint, by name: `--zones malacca_singapore`.
+PACKAGED = ("hormuz", "malacca_singapore", "bab_el_mandeb")
+
+
+def load_configured_zones(paths: Sequence[str | os.PathLike[str]] | None) -> ZoneFile:
+    """The zone files a command line or configuration names (`load_zone_files`), or the packaged default
+    when it names none. A name of PACKAGED that is no file stands for the packaged file (`--zones
+    malacca_singapore`; in a configuration, where paths are taken relative to it, `files =
+    ["malacca_singapore"]`)."""
+    return load_zone_files([_packaged(p) for p in paths] if paths else [default_zone_path()])
+
+
+def _packaged(path: str | os.PathLike[str]) -> str | os.PathLike[str]:
+    name = os.path.basename(os.fspath(path))
+    if name in PACKAGED and not os.path.exists(path):
+        return pathlib.Path(str(resources.files("monitor.data") / f"{name}.geojson"))
+    return path
 
 
 def default_zone_path() -> pathlib.Path:
@@ -227,7 +294,7 @@ def _build(path: str, document: Any, base: ZoneFile | None = None) -> ZoneCheck:
     _check_ids(drafts, problems, {draft.id for draft in known if draft.id is not None})
     bounds = _bounds(drafts)
     _check_geometries(drafts, problems)
-    _check_placement([*known, *drafts], problems)
+    _check_placement([*_neighbours(base, known, drafts), *drafts], problems)
     by_id = {draft.id: draft for draft in [*known, *drafts] if draft.id is not None}
 
     zones: list[Zone] = []
@@ -249,8 +316,28 @@ def _build(path: str, document: Any, base: ZoneFile | None = None) -> ZoneCheck:
     if base is not None:
         zones = [*base.zones, *zones]
         path = base.path  # (the zones in force are still the base's file, with the features added)
-    zone_file = ZoneFile(path=path, zones=tuple(zones), properties=MappingProxyType(collection_properties))
+    zone_file = ZoneFile(path=path, zones=tuple(zones), properties=MappingProxyType(collection_properties),
+                         parts=() if base is None else base.parts)
     return ZoneCheck(path, (), zone_file, len(features), counts, bounds)
+
+
+def _neighbours(base: ZoneFile | None, known: list[_Draft], drafts: list[_Draft]) -> list[_Draft]:
+    """The base's zones that added features are placed among: all of them, or with several zone files
+    loaded together, those of the file whose zones lie nearest the added features (another chokepoint's
+    zones lie thousands of kilometres off, and would make the added ones look misplaced), with the
+    runtime zones already added."""
+    if base is None or not base.parts:
+        return known
+    placed = [d.geometry for d in drafts if d.geometry is not None]
+    if not placed:
+        return known
+    here = np.array(shapely.bounds(shapely.union_all(placed)))
+    gaps = [float(_gap_km(here, np.array(shapely.bounds(np.array([z.geometry for z in part.zones],
+                                                                   dtype=object)))).min())
+            for part in base.parts]
+    nearest = base.parts[int(np.argmin(gaps))]
+    others = {z.id for part in base.parts if part is not nearest for z in part.zones}
+    return [d for d in known if d.id not in others]
 
 
 def _read_feature(index: int, feature: Any, problems: list[str]) -> _Draft:
@@ -656,6 +743,16 @@ def _make_zone(draft: _Draft, by_id: Mapping[str, _Draft], problems: list[str]) 
             except ValueError as exc:
                 problems.append(f"{label}: {exc}")
                 ok = False
+
+    # `safe_haven` (CONTRACT): a port where watched vessels can shelter; the roster names the nearest.
+    haven = properties.get("safe_haven")
+    if haven is not None:
+        if not isinstance(haven, bool):
+            problems.append(f"{label}: 'safe_haven' must be true or false, got {haven!r:.60}")
+            ok = False
+        elif draft.kind is not None and draft.kind != "port":
+            problems.append(f"{label}: 'safe_haven' applies only to port zones, not {draft.kind}")
+            ok = False
 
     gates: tuple[str, str] | None = None
     if draft.kind == "strait":

@@ -26,7 +26,8 @@ from monitor.livefeeds import FeedStats, run_feed
 from monitor.nmea import NmeaAssembler
 
 TIME_UTC = "2025-06-20 10:21:03.123456789 +0000 UTC"
-T_EXPECTED = datetime(2025, 6, 20, 10, 21, 3, tzinfo=UTC).timestamp()  # whole seconds in the tag block
+# Milliseconds kept in the tag block (aisstream's sub-second times; issue 16).
+T_EXPECTED = round(datetime(2025, 6, 20, 10, 21, 3, 123000, tzinfo=UTC).timestamp(), 3)
 
 POSITION: dict[str, Any] = {
     "MessageType": "PositionReport",
@@ -181,7 +182,7 @@ def test_class_b_report_round_trips() -> None:
     heading and class B flags."""
     lines = to_nmea(CLASS_B)
     inner = CLASS_B["Message"]["StandardClassBPositionReport"]
-    assert tag_time(lines[0]) == datetime(2025, 6, 20, 10, 21, 5, tzinfo=UTC).timestamp()
+    assert tag_time(lines[0]) == datetime(2025, 6, 20, 10, 21, 5, 500000, tzinfo=UTC).timestamp()
     batch, _ = pipeline(lines)
     (row,) = batch.positions
     assert row["type"] == 18 and row["mmsi"] == inner["UserID"]
@@ -251,10 +252,10 @@ def test_unreadable_time_falls_back_to_the_wall_clock() -> None:
     for meta in ({"time_utc": "yesterday"}, {}, {"time_utc": 12}):
         message = copy.deepcopy(POSITION)
         message["MetaData"] = meta
-        assert tag_time(to_nmea(message, now=1_760_000_000.7)[0]) == 1_760_000_000
+        assert tag_time(to_nmea(message, now=1_760_000_000.7)[0]) == 1_760_000_000.7
         before = math.floor(time.time())
         stamped = tag_time(to_nmea(message)[0])
-        assert before <= stamped <= time.time()
+        assert before <= stamped <= time.time() + 0.001  # (milliseconds, rounded)
 
 
 @pytest.mark.parametrize(
@@ -344,7 +345,9 @@ def test_subscription_turns_lon_lat_bounds_into_aisstream_corners() -> None:
     assert sub == {
         "APIKey": "k",
         "BoundingBoxes": [[[24.0, 54.0], [27.5, 60.5]], [[-5.0, -10.0], [5.0, 10.0]]],
-        "FilterMessageTypes": ["PositionReport", "ShipStaticData", "StandardClassBPositionReport"],
+        "FilterMessageTypes": ["PositionReport", "ShipStaticData", "StandardClassBPositionReport",
+                               "ExtendedClassBPositionReport", "StaticDataReport",
+                               "LongRangeAisBroadcastMessage"],
     }
     assert subscription("k", None)["BoundingBoxes"] == [[[-90.0, -180.0], [90.0, 180.0]]]
     assert json.loads(json.dumps(sub)) == sub  # plain JSON
@@ -469,7 +472,7 @@ async def test_feed_subscribes_then_delivers_decodable_lines() -> None:
     async with fake([frames], close_after=False) as server:
         task = asyncio.create_task(run_feed(feed_settings(server.url), sink, stats, bounding_boxes=BOXES))
         try:
-            await until(lambda: len(sink.lines) >= 4)
+            await until(lambda: len(sink.lines) >= 5)
             assert stats.connected
         finally:
             await stop(task)
@@ -478,11 +481,15 @@ async def test_feed_subscribes_then_delivers_decodable_lines() -> None:
     assert sub["APIKey"] == "test-key"
     assert sub["BoundingBoxes"] == [[[24.0, 54.0], [27.5, 60.5]]]
     assert sorted(sub["FilterMessageTypes"]) == [
+        "ExtendedClassBPositionReport",
+        "LongRangeAisBroadcastMessage",
         "PositionReport",
         "ShipStaticData",
         "StandardClassBPositionReport",
+        "StaticDataReport",
     ]
-    assert sink.names == {"ais"} and len(sink.lines) == 4
+    # (5: the position, then its MetaData.ShipName as a type 24 part A, the class B report, type 5's two)
+    assert sink.names == {"ais"} and len(sink.lines) == 5
     batch, assembler = pipeline(sink.lines)
     assert sum(assembler.rejects.values()) == 0
     got = {(int(r["mmsi"]), int(r["type"])): r for r in batch.positions}
@@ -496,8 +503,9 @@ async def test_feed_subscribes_then_delivers_decodable_lines() -> None:
         pytest.approx(25.1),
         pytest.approx(-55.2),
     )
-    assert [(s.mmsi, s.name) for s in batch.statics] == [(440123456, "HANA MARU")]
-    assert stats.lines == 4 and stats.errors == 2
+    assert [(s.type, s.mmsi, s.name) for s in batch.statics] == [
+        (24, 440123456, "HANA MARU"), (5, 440123456, "HANA MARU")]
+    assert stats.lines == 5 and stats.errors == 2
     assert stats.bytes == sum(len(f) for f in frames)
 
 
@@ -505,6 +513,7 @@ async def test_feed_subscribes_then_delivers_decodable_lines() -> None:
 async def test_feed_reconnects_after_the_server_closes() -> None:
     """When aisstream closes the connection, the feed reconnects, subscribes again and reads on."""
     first = copy.deepcopy(POSITION)
+    first["MetaData"]["ShipName"] = ""  # (one line per message: no name fallback)
     second = _with("PositionReport", UserID=538001111)
     sink = Sink()
     stats = FeedStats("ais", "aisstream")
@@ -558,11 +567,12 @@ async def test_server_error_message_is_logged() -> None:
             task = asyncio.create_task(run_feed(feed_settings(server.url, reconnect_max_s=5.0), sink, stats))
             try:
                 await until(lambda: any(e["event"] == "aisstream_error" for e in logs))
+                await until(lambda: stats.failing)  # (down, its reason kept: /readyz and /api/feeds)
             finally:
                 await stop(task)
     assert server.connections >= 1 and not sink.lines
     assert next(e["error"] for e in logs if e["event"] == "aisstream_error") == "Api Key Is Not Valid"
-    assert stats.errors >= 1
+    assert stats.errors >= 1 and stats.last_error == "aisstream: Api Key Is Not Valid"
 
 
 @pytest.mark.asyncio

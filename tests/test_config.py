@@ -42,7 +42,7 @@ def test_defaults() -> None:
     assert settings.decode.dedup_window_s == 10.0
     assert settings.geofence.hysteresis_m == 150.0
     assert settings.geofence.min_dwell_s == 0.0
-    assert settings.watchlists == {"korea": Watchlist(mids=[440, 441], mmsis=[])}
+    assert settings.watchlists == {"korea": Watchlist(mids=[440, 441], mmsis=[], roster=True)}
     assert settings.logging.level == "info"
     assert settings.logging.format == "auto"
 

@@ -54,6 +54,19 @@ def wait_for(check: Any, timeout: float, what: str, d: Daemon) -> Any:
         time.sleep(0.1)
 
 
+def all_vessels(d: Daemon) -> list[dict[str, Any]]:
+    """Every vessel of /api/vessels, page after page."""
+    vessels: list[dict[str, Any]] = []
+    after = 0
+    while True:
+        code, page = d.get(f"/api/vessels?limit=500&after={after}")
+        assert code == 200
+        vessels += page["vessels"]
+        if page["next"] is None:
+            return vessels
+        after = page["next"]
+
+
 def restart(d: Daemon) -> None:
     d.signal(15)
     assert d.wait() == 0
@@ -78,10 +91,13 @@ def test_a_recording_streamed_live_without_a_broker_gives_the_replays_alerts(tmp
     """The daemon on live.toml with MQTT off and no broker anywhere: it is ready, streams the sample (here
     at 5,000 times real time, once), keeps its own c: times through the clock rules (no line refused as
     future or past, the feed clock months behind the wall clock), and lists exactly the alerts a replay of
-    the sample gives; nothing is queued for MQTT and no connection to a broker is tried."""
-    replay = subprocess.run([sys.executable, "-m", "monitor", "replay", str(SAMPLE), "--format", "jsonl"],
-                            capture_output=True, timeout=300, check=True)
+    the sample gives; nothing is queued for MQTT and no connection to a broker is tried. The replay's
+    `--snapshot` is what the daemon's API then serves: vessels, roster, traffic, interference, zones."""
+    snap = tmp_path / "snapshot.json"
+    replay = subprocess.run([sys.executable, "-m", "monitor", "replay", str(SAMPLE), "--format", "jsonl",
+                             "--snapshot", str(snap)], capture_output=True, timeout=300, check=True)
     want = {json.loads(line)["id"] for line in replay.stdout.decode().splitlines()}
+    picture = json.loads(snap.read_text())
     d = Daemon(tmp_path, f"mqtt://127.0.0.1:{free_port()}", prefix="unused")
     d.config = LIVE
     feed = {"name": "sample", "type": "file", "path": str(SAMPLE), "speed": 5000.0}
@@ -98,6 +114,10 @@ def test_a_recording_streamed_live_without_a_broker_gives_the_replays_alerts(tmp
 
         wait_for(lambda: listed() >= want, 20, "alerts missing", d)
         assert listed() == want
+        assert picture["vessels"] and picture["vessels"] == all_vessels(d)
+        for part in ("roster", "traffic", "interference", "zones"):
+            assert picture[part] == d.get(f"/api/{part}")[1], part
+        assert picture["posture"]["level"] == d.get("/api/posture")[1]["level"]
         assert d.get("/readyz")[0] == 200
         assert d.metric("chokepoint_outbox_depth") == 0
         assert d.metric("chokepoint_feed_clock_offset_seconds") < -86_400

@@ -45,7 +45,8 @@ def at(t: float, line: bytes, source: str = "rx1") -> bytes:
 
 
 def accounted(asm: NmeaAssembler) -> int:
-    return asm.assembled_lines + sum(asm.rejects.values()) + asm.duplicates + asm.pending_lines
+    return (asm.assembled_lines + sum(asm.rejects.values()) + asm.duplicates + asm.other_sentences
+            + asm.pending_lines)
 
 
 def test_reject_reasons_each_counted_for_a_real_looking_line() -> None:
@@ -63,8 +64,7 @@ def test_reject_reasons_each_counted_for_a_real_looking_line() -> None:
             sentence("AIVDM,x,1,1,A,13HOI:0P0000VOHLCnHQKwvL05Ip,0"),  # fragment count not a number
         ],
         "unknown_sentence": [
-            b"$GPGGA,184353.07,1929.045,S,02410.506,E,1,04,2.6,100.00,M,-33.9,M,,0000*6D",
-            b"$PGHP,1,2008,5,9,0,0,0,10,338,2,,1,09*17",
+            b"!AIALR,184353.07,001,A,V,AIS: general failure*1E",  # an AIS unit's alarm: no message
             b"IamNotAnAisMessage1111",
             b"# a comment",
         ],
@@ -94,6 +94,23 @@ def test_reject_reasons_each_counted_for_a_real_looking_line() -> None:
     # out_of_range is counted by the decoder; the others have tests of their own below.
     tested_elsewhere = {"out_of_range", "fragment_expired", "future_time", "past_time"}
     assert set(cases) | tested_elsewhere == set(REJECT_REASONS)
+
+
+def test_dollar_sentences_are_counted_apart_not_rejected() -> None:
+    """A ship's own $GPRMC/$GPGGA (and a proprietary $P... sentence) beside its AIS are other_sentence:
+    counted apart, never a reject, on the per-line and on the batched path alike; the AIS goes on."""
+    others = [
+        b"$GPRMC,123519,A,4807.038,N,01131.000,E,022.4,084.4,230394,003.1,W*6A",
+        b"$GPGGA,184353.07,1929.045,S,02410.506,E,1,04,2.6,100.00,M,-33.9,M,,0000*6D",
+        tag("s:rx1,c:1418169601") + b"$PGHP,1,2008,5,9,0,0,0,10,338,2,,1,09*17",
+    ]
+    for copies in (1, 40):  # 3 + 3 lines (per-line code), 120 + 120 lines (batched path)
+        asm = NmeaAssembler(dedup_window_s=0)
+        lines = (others + [POS] * 3) * copies
+        out = asm.push_lines(lines)
+        assert len(out) == 3 * copies
+        assert asm.other_sentences == 3 * copies and not asm.rejects
+        assert asm.lines == len(lines) == accounted(asm)
 
 
 def test_blank_lines_and_whitespace() -> None:

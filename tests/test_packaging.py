@@ -74,7 +74,8 @@ def test_built_package_is_monitor_whole_and_nothing_else(tmp_path: Path) -> None
     built = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()}
     modules = {p.relative_to(ROOT).as_posix() for p in (ROOT / "monitor").rglob("*.py")}
     assert {f for f in built if f.endswith(".py")} == modules  # a subpackage left out would not import
-    assert {"monitor/data/hormuz.geojson", "monitor/data/mid.csv"} <= built
+    assert {"monitor/data/hormuz.geojson", "monitor/data/malacca_singapore.geojson",
+            "monitor/data/bab_el_mandeb.geojson", "monitor/data/mid.csv"} <= built
     assert not [f for f in built if "simulate" in f]
 
 

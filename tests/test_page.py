@@ -429,6 +429,29 @@ def test_panels_of_endpoints_yet_to_come_say_so_or_show_data(page: tuple[Any, Re
                        and "not available" not in b.inner_text() and "error" not in b.inner_text(), 10, panel)
 
 
+def test_roster_panel_shows_the_rosters_rows(page: tuple[Any, Recorder], daemon: PageDaemon) -> None:
+    """The roster panel (GET /api/roster) shows one row per roster row of the API, the sample's Korean ships
+    (the default roster), each with its name, state, zone and nearest safe haven; a click on a row selects
+    its vessel (truth: the API's own rows)."""
+    pg, _ = page
+    code, rows = daemon.get("/api/roster")
+    assert code == 200 and len(rows) >= 3  # the sample's three Korean-flagged transits at least
+    pg.locator("#tab-roster").click()
+    shown = pg.locator("#panel-roster table.grid tbody tr")
+    wait_until(lambda: shown.count() == len(daemon.get("/api/roster")[1]), 10, "the roster's rows")
+    rows = daemon.get("/api/roster")[1]
+    for k, row in enumerate(rows):
+        text = shown.nth(k).inner_text()
+        assert (row["name"] or "(no name)") in text and row["state"].replace("_", " ") in text
+        if row["zone"] is not None:
+            assert row["zone"]["name"] in text
+        if row["nearest_safe_haven"] is not None:
+            assert row["nearest_safe_haven"]["name"] in text
+    shown.nth(0).click()
+    wait_until(lambda: pg.evaluate("window.chokepoint.model.selected") == rows[0]["mmsi"], 5,
+               "the vessel selected")
+
+
 def test_page_routes_serve_files_of_the_page_only(daemon: PageDaemon) -> None:
     """GET / is the page with a same-origin-only Content-Security-Policy; /page/ serves the page's files
     and nothing outside its directory, nor its dotfiles."""

@@ -1,21 +1,33 @@
-"""monitor.posture.Posture on its own: the operator's level, escalation rules raising it, later clusters
-extending it, the fall-back after the quiet period, several rules at once, the radius and window of a
-cluster, and levels refused."""
+"""monitor.posture.Posture with the escalation rules' clusters (monitor.detectors.escalation.EscalationRules)
+on their own: the operator's level, rules raising it, later clusters extending it, the fall-back after the
+quiet period, several rules at once, the radius and window of a cluster, and levels refused."""
 
 from __future__ import annotations
-
-from collections import deque
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from monitor.config import EscalationRule, PostureSettings, load_settings
+from monitor.detectors.escalation import EscalationRules
 from monitor.posture import Posture, PostureChange
 
 P = (56.00, 25.00)  # where the clusters happen (lon, lat)
 NEAR = (56.05, 25.05)  # about 7 km from P
 FAR = (56.60, 25.00)  # about 60 km from P, beyond the default 50 km radius
+
+
+_RULES: dict[int, tuple[Posture, EscalationRules]] = {}
+
+
+def observe(posture: Posture, kind: str, t: float, mmsi: int | None, lon: float, lat: float,
+            reason: str | None = None) -> PostureChange | None:
+    """An alert counted by the posture's rules (one EscalationRules per posture, as the engine keeps one
+    escalation detector)."""
+    held = _RULES.get(id(posture))
+    if held is None or held[0] is not posture:
+        held = _RULES[id(posture)] = (posture, EscalationRules(posture))
+    return held[1].count(kind, t, mmsi, lon, lat, reason)
 
 
 def defaults() -> PostureSettings:
@@ -35,7 +47,7 @@ def cluster(
     """`n` distinct vessels raise `kind` at `where`, `step_s` apart from t0; the changes returned."""
     changes = []
     for i in range(n):
-        change = posture.observe(kind, t0 + i * step_s, first_mmsi + i, *where)
+        change = observe(posture, kind, t0 + i * step_s, first_mmsi + i, *where)
         if change is not None:
             changes.append(change)
     return changes
@@ -89,11 +101,11 @@ def test_rule_raises_at_the_fifth_distinct_vessel() -> None:
     p = Posture(defaults())
     assert cluster(p, 4, 0.0) == []
     for k in range(5):  # the same vessel again and again is not a cluster
-        assert p.observe("position_jump", 50.0 + k, 1, *P) is None
+        assert observe(p, "position_jump", 50.0 + k, 1, *P) is None
     for kind in ("dark", "loiter", "zone_enter", "encounter"):
-        assert p.observe(kind, 60.0, 99, *P) is None
-    assert p.observe("on_land", 70.0, None, *P) is None  # an alert about no vessel counts for none
-    change = p.observe("position_jump", 100.0, 5, *P)
+        assert observe(p, kind, 60.0, 99, *P) is None
+    assert observe(p, "on_land", 70.0, None, *P) is None  # an alert about no vessel counts for none
+    change = observe(p, "position_jump", 100.0, 5, *P)
     assert change is not None
     assert (change.time, change.from_level, change.to_level) == (100.0, "NORMAL", "ELEVATED")
     assert change.set_by == "rule:gnss-interference"
@@ -101,7 +113,7 @@ def test_rule_raises_at_the_fifth_distinct_vessel() -> None:
     assert (p.level, p.set_by) == ("ELEVATED", "rule:gnss-interference")
     assert p.limits.dark_strait_s == 1800
     assert p.next_deadline == 100.0 + 7200.0
-    assert p.observe("on_land", 110.0, 6, *P) is None  # already raised: no second change
+    assert observe(p, "on_land", 110.0, 6, *P) is None  # already raised: no second change
 
 
 def test_later_cluster_alerts_extend_the_raise() -> None:
@@ -109,9 +121,9 @@ def test_later_cluster_alerts_extend_the_raise() -> None:
     alert long after the cluster (outside its window) does not."""
     p = Posture(defaults())
     assert len(cluster(p, 5, 0.0)) == 1  # raised at t=40
-    assert p.observe("on_land", 1000.0, 6, *P) is None
+    assert observe(p, "on_land", 1000.0, 6, *P) is None
     assert p.next_deadline == 1000.0 + 7200.0
-    assert p.observe("on_land", 1000.0 + 1900.0, 7, *P) is None  # 31+ minutes after the others: alone
+    assert observe(p, "on_land", 1000.0 + 1900.0, 7, *P) is None  # 31+ minutes after the others: alone
     assert p.next_deadline == 1000.0 + 7200.0
     assert p.tick(40.0 + 7200.0) == []  # the first deadline was moved on
     assert p.level == "ELEVATED"
@@ -202,9 +214,9 @@ def test_vessels_beyond_the_radius_do_not_make_a_cluster() -> None:
     does."""
     p = Posture(defaults())
     cluster(p, 4, 0.0)
-    assert p.observe("on_land", 50.0, 5, *FAR) is None
+    assert observe(p, "on_land", 50.0, 5, *FAR) is None
     assert p.level == "NORMAL"
-    assert p.observe("on_land", 60.0, 6, *NEAR) is not None
+    assert observe(p, "on_land", 60.0, 6, *NEAR) is not None
 
 
 def test_alerts_older_than_the_window_do_not_count() -> None:
@@ -240,11 +252,11 @@ def test_the_cluster_grid_finds_exactly_the_vessels_within_the_radius(
     """The rule's grid of cells gives the same vessels as a scan of every event with the haversine
     distance (the rule as it was written first), anywhere on the globe; asked for `enough`, it stops
     at that many or finds them all."""
+    from monitor.detectors.escalation import _Cluster
     from monitor.geo import haversine_m
-    from monitor.posture import _RuleState
 
     rule = EscalationRule(name="r", kinds=["on_land"], radius_km=radius_km)
-    state = _RuleState(rule, deque())
+    state = _Cluster(rule)
     if clustered:  # most events close to the point asked about, as in a GNSS storm
         events = [(m, near[0] + (x % 1.0) * radius_km / 200, near[1] + (y % 1.0) * radius_km / 200)
                   for m, x, y in events]
@@ -258,3 +270,36 @@ def test_the_cluster_grid_finds_exactly_the_vessels_within_the_radius(
     state.expire(len(events) / 2)
     kept = [e for k, e in enumerate(events) if k >= len(events) / 2]
     assert sum(len(c) for c in state.cells.values()) == len(state.events) == len(kept)
+
+
+def test_a_state_saved_with_the_clusters_in_the_posture_restores() -> None:
+    """Before the clusters moved to the escalation detector, the saved posture kept each rule as [events,
+    until, reason]: such a state restores with the rule still raised, until the same time, and its events
+    back in the detector's clusters (a sixth vessel then extends, not raises again)."""
+    import json
+
+    from monitor.detectors.escalation import Escalation
+    from monitor.pipeline import Pipeline
+    from monitor.zones import default_zone_path, load_zone_file
+    from tests.helpers import T0, position_lines
+
+    settings = load_settings(None, env={})
+    zones = load_zone_file(default_zone_path())
+    first = Pipeline(settings, zones)
+    inland = (56.30, 27.40)  # Iran, inland of Bandar Abbas: on land, in no port
+    for k in range(5):
+        first.process_lines(position_lines(538000100 + k, inland[0] + k * 0.001, inland[1], T0 + 10 * k))
+    assert first.posture.level == "ELEVATED"
+    saved = first.engine.export_state(everything=True)
+    g = json.loads(saved["engine"])
+    clusters = g.pop("escalation")
+    g["posture"]["rules"] = {name: [clusters.get(name, []), until, reason]
+                             for name, (until, reason) in g["posture"]["rules"].items()}
+    legacy = {**saved, "engine": json.dumps(g).encode()}
+    again = Pipeline(settings, zones)
+    again.engine.import_state(legacy)
+    assert (again.posture.level, again.posture.next_deadline) == ("ELEVATED", first.posture.next_deadline)
+    clusters_then = first.engine.aggregate(Escalation).rules.state()
+    assert any(clusters_then.values())
+    assert again.engine.aggregate(Escalation).rules.state() == clusters_then
+    assert again.posture.state() == first.posture.state()

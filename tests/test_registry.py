@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from monitor.config import load_settings
-from monitor.detectors import DETECTOR_KINDS, DETECTORS, KINDS, SEVERITY, severities
+from monitor.detectors import AGGREGATES, DETECTOR_KINDS, DETECTORS, KINDS, SEVERITY, severities
 from monitor.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -16,6 +16,8 @@ CONTRACT_KINDS = (  # CONTRACT.md's alert kinds that the engine raises today
     "zone_enter", "zone_exit", "transit", "loiter", "dark", "reappeared", "position_jump", "on_land",
     "wrong_way", "encounter", "posture_change", "hazard_enter", "corridor_departure",
     "traffic_drop", "traffic_recovery", "port_call", "draught_change", "interference", "interference_cleared",
+    "roster_overdue",
+    "identity_change", "identity_conflict",
 )
 
 
@@ -63,7 +65,8 @@ def test_every_detectors_settings_are_keys_of_the_detectors_section() -> None:
     from monitor.detectors import DetectorSettings
     from monitor.detectors.base import EpisodeSettings
 
-    owned = [d.settings for d in DETECTORS if d.settings is not None]
+    owned = [*(d.settings for d in DETECTORS if d.settings is not None),
+             *(a.detector_settings for a in AGGREGATES if a.detector_settings is not None)]
     assert all(issubclass(DetectorSettings, s) for s in owned)
     keys = [k for s in [*owned, EpisodeSettings] for k in s.model_fields]
     assert len(keys) == len(set(keys))

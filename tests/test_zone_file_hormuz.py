@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -21,7 +19,6 @@ from monitor.zones import ZoneFile, default_zone_path, load_zone_file
 
 REPO = Path(__file__).resolve().parents[1]
 ZONE_FILE = REPO / "zones" / "hormuz.geojson"
-GEODATA = REPO.parent / "shared" / "geodata"
 
 # OSM way 220138792, inbound (northern) lane centre line, and 220138816, outbound (southern) lane.
 INBOUND_CENTRE = [
@@ -363,20 +360,5 @@ def test_strait_is_between_the_gates(zones: ZoneFile) -> None:
     assert not _inside(strait, *PERSIAN_GULF)
 
 
-@pytest.mark.skipif(not GEODATA.is_dir(), reason="../shared/geodata is not available")
-def test_file_rebuilds_byte_identically(tmp_path: Path) -> None:
-    """tools/build_zones.py reproduces the committed file byte for byte from ../shared/geodata."""
-    out = tmp_path / "hormuz.geojson"
-    subprocess.run(
-        [
-            sys.executable,
-            str(REPO / "tools" / "build_zones.py"),
-            "--geodata",
-            str(GEODATA),
-            "--out",
-            str(out),
-        ],
-        check=True,
-        capture_output=True,
-    )
-    assert out.read_bytes() == ZONE_FILE.read_bytes()
+# The byte-for-byte rebuild from ../shared/geodata is tested for every chokepoint's file at once, this one
+# included: test_zone_files.py, test_file_rebuilds_byte_identically.

@@ -14,30 +14,36 @@ from monitor.detectors.draught_change import DraughtChange, DraughtChangeSetting
 from monitor.detectors.encounter import Encounter, EncounterSettings
 from monitor.detectors.escalation import Escalation
 from monitor.detectors.hazard import HazardEnter
+from monitor.detectors.identity import IdentityChange, IdentitySettings
+from monitor.detectors.identity_conflict import IdentityConflict, IdentityConflictSettings
 from monitor.detectors.interference import Interference, InterferenceSettings
 from monitor.detectors.loiter import Loiter, LoiterSettings
 from monitor.detectors.on_land import OnLand
 from monitor.detectors.port_call import PortCall, PortCallSettings, PortStats
 from monitor.detectors.position_jump import PositionJump, PositionJumpSettings
+from monitor.detectors.roster_overdue import RosterClock, RosterOverdue, RosterSettings
 from monitor.detectors.traffic import Traffic, TrafficSettings
+from monitor.detectors.voyage import Voyage, VoyageSettings
 from monitor.detectors.wrong_way import WrongWay, WrongWaySettings
 from monitor.detectors.zones import Zones
 from monitor.levels import LEVELS, PerLevel, Severity
 
 DETECTORS: tuple[type[FixDetector], ...] = (
-    Zones, Dark, OnLand, PositionJump, Loiter, WrongWay, Encounter, CorridorDeparture, PortCall,
-    DraughtChange,
+    Zones, Dark, OnLand, IdentityConflict, PositionJump, Loiter, WrongWay, Encounter, CorridorDeparture,
+    PortCall, DraughtChange, RosterOverdue, IdentityChange,
 )
 # The aggregate detectors (state per area, woken on the feed clock), in the order they see each alert.
 # (`hazard` re-raises the zones' entries of hazard zones; the posture's rules see those too.)
-AGGREGATES: tuple[type[AggregateDetector], ...] = (Escalation, HazardEnter, Traffic, PortStats, Interference)
+AGGREGATES: tuple[type[AggregateDetector], ...] = (
+    Escalation, HazardEnter, Traffic, PortStats, Interference, RosterClock, Voyage,
+)
 
 
 
 
 class DetectorSettings(
     PositionJumpSettings, LoiterSettings, WrongWaySettings, EncounterSettings, PortCallSettings,
-    DraughtChangeSettings, EpisodeSettings
+    DraughtChangeSettings, IdentitySettings, IdentityConflictSettings, VoyageSettings, EpisodeSettings
 ):
     """[detectors]: thresholds that hold at every posture level, each key owned by its detector's section
     (`settings` of each class in DETECTORS; tests/test_registry.py checks that none is missing)."""
@@ -84,6 +90,7 @@ __all__ = [
     "Field",
     "FixDetector",
     "InterferenceSettings",
+    "RosterSettings",
     "TrafficSettings",
     "TrustDetector",
     "severities",

@@ -161,6 +161,9 @@ class AggregateDetector:
 
     name: ClassVar[str]
     severity: ClassVar[dict[str, PerLevel]] = {}
+    # Its keys of [detectors], if any: FixDetector's `settings` (aggregates keep their configured section
+    # in `self.settings`).
+    detector_settings: ClassVar[type[Section] | None] = None
     section: ClassVar[str | None] = None  # as FixDetector's
     # Per-vessel fields it keeps on the Vessel (as a FixDetector's, saved in the vessel's row under its
     # name), if any.

@@ -1,5 +1,6 @@
 """`dark` and `reappeared`: a vessel last seen in a strait, lane, separation zone or region sends nothing
-for longer than the posture's limit (`dark_strait_s` or `dark_region_s` at the level in force).
+for longer than the posture's limit (`dark_strait_s` or `dark_region_s` at the level in force); a watched
+vessel at sea between chokepoints, on its route from a recent transit, for longer than `dark_route_s`.
 
 Raised at that moment on the feed clock, not when the vessel reappears: each watched vessel has a deadline
 in a heap, and the engine's clock fires the ones due as it moves (`next_due`, `fire_next`). A limit that
@@ -19,6 +20,7 @@ from numpy.typing import NDArray
 from monitor import savedstate as S
 from monitor.alerts import iso_time
 from monitor.detectors.base import NEVER, Field, FixDetector, position
+from monitor.detectors.voyage import Voyage
 from monitor.geo import haversine_m
 from monitor.levels import LEVELS
 
@@ -38,6 +40,8 @@ class Dark(FixDetector):
         Field("dark_strait", False, S.boolean),  # the strait's limit applies to it (else the region's)
         # When it last reappeared (draught_change asks whether a dark gap spans a change of draught).
         Field("dark_back", NEVER, S.time_or_never),
+        # Watched at sea between chokepoints, on its route from its last transit (dark_route_s applies).
+        Field("dark_route", False, S.boolean),
     )
     # (Its `dark_zone`, the zone of the last trusted fix it watches, is saved by zone id with the other
     # zone references, and `timer`, its entry in the heap, is not saved: the heap is rebuilt.)
@@ -66,13 +70,21 @@ class Dark(FixDetector):
 
     def watch(self, v: Vessel, s: int) -> None:
         """Where `dark` watches the vessel after a trusted fix in zones `s`: the most specific strait-class
-        zone, else its region; nowhere in a port."""
+        zone, else its region; nowhere in a port. A watched vessel at sea outside every region, on its
+        route from a recent transit (monitor.detectors.voyage), is watched against that route: the zone is
+        the strait it last passed."""
+        v.dark_route = False
         if s & self._port:
             v.dark_zone = None
             return
         v.dark_zone = self.e.area_of(s)
         if v.dark_zone is not None:
             v.dark_strait = bool(s & self._strait)
+        elif v.voyage:
+            route = self.e.aggregate(Voyage).route(v, self.e.now)
+            if route is not None:
+                v.dark_zone = self.e.geofence.index_of.get(route[0])
+                v.dark_route = v.dark_zone is not None
 
     # ---- anything heard ------------------------------------------------------------------------------
     def hear(self, v: Vessel, t: float, lon: float, lat: float, sog: float, cog: float,
@@ -98,6 +110,8 @@ class Dark(FixDetector):
             return None
         limits = self.e.posture.limits
         since = max(self.listening_since, v.heard)
+        if v.dark_route:
+            return since + limits.dark_route_s
         return since + (limits.dark_strait_s if v.dark_strait else limits.dark_region_s)
 
     def schedule(self, v: Vessel) -> None:
@@ -130,7 +144,10 @@ class Dark(FixDetector):
         self.e.changed(v)
         v.dark = True
         self.e.write_track(v)
-        details = {"last_seen": iso_time(v.heard), "silent_s": round(when - v.heard, 1)}
+        details: dict[str, Any] = {"last_seen": iso_time(v.heard), "silent_s": round(when - v.heard, 1)}
+        if v.dark_route and v.voyage:
+            strait, direction, _, left = v.voyage[-1]
+            details["route"] = {"from": strait, "direction": direction, "left": iso_time(left)}
         pos = position(v.lat, v.lon, v.sog, v.cog) if v.has_fix else None
         self.e.alert("dark", v, when, v.dark_zone, pos, details, v.heard, alerts)
 

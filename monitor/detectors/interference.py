@@ -61,6 +61,7 @@ from shapely.ops import unary_union
 from monitor import savedstate as S
 from monitor.alerts import Alert, alert_id, iso_time
 from monitor.detectors.base import NEVER, AggregateDetector, Field
+from monitor.detectors.escalation import Escalation
 from monitor.geo import haversine_m
 from monitor.settings_base import Seconds, Section
 
@@ -542,10 +543,9 @@ class Interference(AggregateDetector):
                  if ep.target is not None else "")
         reason = (f"GNSS {ep.kind} area {ep.area_id} around {lat:.2f}N {lon:.2f}E: {affected} of {heard} "
                   f"vessels affected{where}")
+        escalation = self.e.aggregate(Escalation)
         for mmsi in sorted(ep.current)[:RULE_VESSELS]:
-            change = self.e.posture.observe("interference", t, mmsi, lon, lat, reason)
-            if change is not None:
-                self.e.posture_changed(change, alerts)
+            escalation.count("interference", t, mmsi, lon, lat, alerts, reason)
 
     # ---- output ----------------------------------------------------------------------------------------
     def areas(self) -> dict[str, Any]:

@@ -122,7 +122,7 @@ class PortCall(FixDetector):
     def counts(self) -> PortStats:
         """The engine's port statistics (the aggregate `PortStats`)."""
         if self._counts is None:
-            self._counts = next(a for a in self.e.aggregates if isinstance(a, PortStats))
+            self._counts = self.e.aggregate(PortStats)
         return self._counts
 
     def open(self, v: Vessel) -> bool:

@@ -5,6 +5,11 @@ Such a fix is reported once per episode and does not move the trusted track. But
 fixes in a row that agree with each other, away from the track, re-anchor it: then the track was wrong
 (a bad first fix), not this run of reports, and the move to the new track is no path (no gates, no
 passages).
+
+`identity_conflict` (monitor.detectors.identity_conflict) judges each fix before this one: the fixes of a
+second ship sharing the MMSI, once it has seen them alternate with the track, never get here (no jump
+storm, and the track is not re-anchored back and forth between the two ships); it reads this detector's
+run of candidates (`jump_cands`) to find them, and voids it when the track moves to the other ship.
 """
 
 from __future__ import annotations

@@ -36,6 +36,7 @@ from shapely.ops import nearest_points
 from monitor import savedstate as S
 from monitor.alerts import Alert, alert_id, iso_time
 from monitor.detectors.base import KNOT, AggregateDetector, Field
+from monitor.detectors.escalation import Escalation
 from monitor.geo import haversine_m
 from monitor.settings_base import Seconds, Section
 
@@ -357,9 +358,7 @@ class Traffic(AggregateDetector):
         period. The strait stands in for the vessel a rule counts (1 + its zone index: an MMSI the saved
         posture accepts), at a point of it."""
         lon, lat = st.lonlat
-        change = self.e.posture.observe("traffic_drop", t, 1 + st.index, lon, lat, reason)
-        if change is not None:
-            self.e.posture_changed(change, alerts)
+        self.e.aggregate(Escalation).count("traffic_drop", t, 1 + st.index, lon, lat, alerts, reason)
 
     # ---- output ---------------------------------------------------------------------------------------
     def rows(self, st: _Strait) -> list[dict[str, Any]]:

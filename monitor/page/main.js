@@ -6,6 +6,7 @@ import { MapView } from "./map.js";
 import { Model } from "./model.js";
 import { createAlertsPanel } from "./panels/alerts.js";
 import { createDetails } from "./panels/details.js";
+import { createFeedsPanel } from "./panels/feeds.js";
 import { createHazardTool } from "./panels/hazard.js";
 import { createInterferencePanel } from "./panels/interference.js";
 import { createPosture } from "./panels/posture.js";
@@ -31,7 +32,7 @@ const ctx = { model, view, stats, loadZones, selectTab, toast };
 window.chokepoint = ctx;
 
 const panels = [createAlertsPanel(ctx), createVesselsPanel(ctx), createRosterPanel(ctx),
-  createInterferencePanel(ctx), createTrafficPanel(ctx)];
+  createInterferencePanel(ctx), createTrafficPanel(ctx), createFeedsPanel(ctx)];
 createPosture(ctx);
 createDetails(ctx);
 createHazardTool(ctx);
@@ -146,6 +147,26 @@ window.addEventListener("storage", showToken);
 document.addEventListener("token", showToken);
 showToken();
 
+// The chokepoint shown: one per strait in the zones (several zone files: Hormuz, Malacca, Bab el-Mandeb);
+// `#strait=ID` in the address opens on that one, so a desk can bookmark each.
+const chokepoint = document.getElementById("chokepoint");
+const wanted = new URLSearchParams(location.hash.slice(1)).get("strait");
+if (wanted) view.strait = wanted;
+view.onStraits = (straits) => {
+  chokepoint.replaceChildren(...straits.map((f) => {
+    const option = document.createElement("option");
+    option.value = f.properties.id;
+    option.textContent = f.properties.name || f.properties.id;
+    return option;
+  }));
+  chokepoint.hidden = straits.length < 2;
+  if (view.strait) chokepoint.value = view.strait;
+};
+chokepoint.addEventListener("change", () => {
+  view.strait = chokepoint.value;
+  history.replaceState(null, "", `#strait=${encodeURIComponent(chokepoint.value)}`);
+  view.fit("strait");
+});
 document.getElementById("fit-strait").addEventListener("click", () => view.fit("strait"));
 document.getElementById("fit-all").addEventListener("click", () => view.fit("all"));
 

@@ -156,20 +156,41 @@ export class MapView {
       this._attributed = true;
       this.map.attributionControl.addAttribution(escapeHtml(`Zones: ${attribution.map((a) => a.split(":")[0]).join("; ")}`));
     }
+    this.onStraits?.(this.straits());
     if (!this._fitted) {
       this._fitted = true;
       this.fit("strait");
     }
   }
 
-  // "strait": the strait and its gates with their approaches; "all": every region.
+  // The straits of the zones in force, in file order: one per chokepoint the daemon watches.
+  straits() {
+    return (this.model.zones.features || []).filter((f) => f.properties.kind === "strait");
+  }
+
+  // "strait": the chosen strait (`strait`, else the first) with its gates and the TSS lanes of its
+  // approaches; "all": every region (with several chokepoints, all of them at once).
   fit(what) {
-    const kinds = what === "strait" ? ["strait", "gate", "tss_lane"] : ["region"];
-    const feats = (this.model.zones.features || []).filter((f) => kinds.includes(f.properties.kind));
-    const use = feats.length ? feats : this.model.zones.features || [];
+    const features = this.model.zones.features || [];
+    const strait = this.straits().find((f) => f.properties.id === this.strait) || this.straits()[0];
+    if (what === "strait" && strait) {
+      this.strait = strait.properties.id;
+      const gates = new Set(strait.properties.gates || []);
+      const bounds = L.geoJSON(strait).getBounds();
+      for (const g of features.filter((f) => gates.has(f.properties.id))) bounds.extend(L.geoJSON(g).getBounds());
+      // Lanes near this strait only: another chokepoint's lanes lie thousands of kilometres off.
+      const near = bounds.pad(0.5);
+      for (const f of features.filter((x) => x.properties.kind === "tss_lane")) {
+        const b = L.geoJSON(f).getBounds();
+        if (near.intersects(b)) bounds.extend(b);
+      }
+      this.map.fitBounds(bounds.pad(0.35), { animate: false });
+      return;
+    }
+    const regions = features.filter((f) => f.properties.kind === "region");
+    const use = regions.length ? regions : features;
     if (!use.length) return;
-    const bounds = L.geoJSON({ type: "FeatureCollection", features: use }).getBounds();
-    this.map.fitBounds(what === "strait" ? bounds.pad(0.35) : bounds, { animate: false });
+    this.map.fitBounds(L.geoJSON({ type: "FeatureCollection", features: use }).getBounds(), { animate: false });
   }
 
   openZonePopup(f, latlng) {
