@@ -49,7 +49,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import suppress
 from pathlib import Path
 from types import MappingProxyType
-from typing import Final, Self
+from typing import Final, Literal, Self
 
 import structlog
 
@@ -475,26 +475,8 @@ class Store:
     def sink_ack(self, sink: str, rowids: Iterable[int]) -> None:
         """Remove alerts the sink delivered. A disk fault keeps them in memory as delivered (not pending),
         deleted with the next write that succeeds, as `ack` does."""
-        keys = [(int(r),) for r in rowids]
-        if not keys:
-            return
-        db = self._db
-        try:
-            db.execute("BEGIN IMMEDIATE")
-            if self._sink_unacked:
-                db.executemany("DELETE FROM sink_outbox WHERE seq = ?", ((r,) for r in self._sink_unacked))
-            cursor = db.executemany("DELETE FROM sink_outbox WHERE seq = ?", keys)
-            db.execute("COMMIT")
-        except BaseException as exc:
-            _roll_back(db)
-            if not _disk_fault(exc):
-                raise
-            new = {k for (k,) in keys} - self._sink_unacked
-            self._sink_unacked |= new
-            self._sink_depth[sink] = max(0, self._sink_depth.get(sink, 0) - len(new))
-            return
-        self._sink_depth[sink] = max(0, self._sink_depth.get(sink, 0) - max(cursor.rowcount, 0))
-        self._sink_unacked.clear()
+        gone = self._delete_sent("sink_outbox", rowids, self._sink_unacked)
+        self._sink_depth[sink] = max(0, self._sink_depth.get(sink, 0) - gone)
 
     @staticmethod
     def _alert_rows(outgoing: Iterable[tuple[str, str, bytes]]) -> Iterator[tuple[str, str, bytes]]:
@@ -530,29 +512,35 @@ class Store:
     def ack(self, rowids: Iterable[int]) -> None:
         """Remove sent alerts (the broker acknowledged them). Unknown rowids are ignored: an alert
         dropped for space while it was in flight is simply gone already."""
+        self._depth = max(0, self._depth - self._delete_sent("outbox", rowids, self._unacked))
+
+    def _delete_sent(self, table: Literal["outbox", "sink_outbox"], rowids: Iterable[int],
+                     unacked: set[int]) -> int:
+        """Delete delivered rows of `table` (the MQTT outbox or the sinks' queue), with those a disk fault
+        kept in `unacked` before; returns how many left the queue.
+
+        On a disk fault the receiver has them all the same: they are sent, whatever the disk says. They
+        join `unacked` (not pending any more) and are deleted with the next write that succeeds; a crash
+        first sends them again, which at-least-once allows."""
         keys = [(int(r),) for r in rowids]
         if not keys:
-            return
+            return 0
         db = self._db
         try:
             db.execute("BEGIN IMMEDIATE")
-            if self._unacked:
-                db.executemany("DELETE FROM outbox WHERE seq = ?", ((r,) for r in self._unacked))
-            cursor = db.executemany("DELETE FROM outbox WHERE seq = ?", keys)
+            if unacked:
+                db.executemany(f"DELETE FROM {table} WHERE seq = ?", ((r,) for r in unacked))
+            cursor = db.executemany(f"DELETE FROM {table} WHERE seq = ?", keys)
             db.execute("COMMIT")
         except BaseException as exc:
             _roll_back(db)
             if not _disk_fault(exc):
                 raise
-            # The broker has these: they are sent, whatever the disk says. Kept here (not pending any
-            # more) and deleted with the next write that succeeds; a crash first sends them again,
-            # which at-least-once allows.
-            new = {k for (k,) in keys} - self._unacked
-            self._unacked |= new
-            self._depth = max(0, self._depth - len(new))
-            return
-        self._depth -= max(cursor.rowcount, 0)
-        self._unacked.clear()
+            new = {k for (k,) in keys} - unacked
+            unacked |= new
+            return len(new)
+        unacked.clear()
+        return max(cursor.rowcount, 0)
 
     def _write(self, sql: str, params: tuple[object, ...]) -> sqlite3.Cursor:
         """One statement in its own transaction (an operator's action). A disk fault is StoreWriteError

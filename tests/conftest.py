@@ -1,4 +1,4 @@
-"""Shared fixtures: a real Mosquitto broker for the network tests (STYLE 11).
+"""Shared fixtures: a real Mosquitto broker for the network tests (STYLE 11), and Chromium for the page's.
 
 `mosquitto` (session): one broker on a free 127.0.0.1 port for the whole run, persistence off.
 `broker` (function): the same broker, guaranteed running when the test starts (a previous test may
@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from hypothesis import settings
@@ -75,3 +75,15 @@ def daemons() -> Iterator[list[Daemon]]:
     yield made
     for d in made:
         d.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Headless Chromium (tests/browser.py) for a module of page tests; fails (never skips) when the
+    chromium package is missing."""
+    from tests.browser import chromium, find_chromium, missing_chromium_message
+
+    if find_chromium() is None:
+        pytest.fail(missing_chromium_message(), pytrace=False)
+    with chromium() as b:
+        yield b

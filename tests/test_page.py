@@ -22,9 +22,6 @@ from tests.browser import (
     TOKEN,
     PageDaemon,
     Recorder,
-    chromium,
-    find_chromium,
-    missing_chromium_message,
     open_page,
     sample_lines,
     wait_until,
@@ -44,13 +41,6 @@ ZONE_ID = "layer => layer.feature.properties.id"
 
 # ---- fixtures ---------------------------------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    """Headless Chromium for this module; fails (never skips) when the chromium package is missing."""
-    if find_chromium() is None:
-        pytest.fail(missing_chromium_message(), pytrace=False)
-    with chromium() as b:
-        yield b
 
 
 @pytest.fixture(scope="module")

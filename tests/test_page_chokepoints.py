@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser import PageDaemon, chromium, find_chromium, missing_chromium_message, open_page, wait_until
+from tests.browser import PageDaemon, open_page, wait_until
 from tests.helpers import synthetic_zones, write_zones
 from tests.mqtt_helpers import Broker
 from tests.test_zone_files_many import DX, DY, moved
@@ -38,12 +38,6 @@ def daemon(tmp_path_factory: pytest.TempPathFactory, mosquitto: Broker) -> Itera
         d.stop()
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if find_chromium() is None:
-        pytest.fail(missing_chromium_message(), pytrace=False)
-    with chromium() as b:
-        yield b
 
 
 def centre(pg: Any) -> tuple[float, float]:

@@ -11,9 +11,6 @@ import pytest
 
 from tests.browser import (
     PageDaemon,
-    chromium,
-    find_chromium,
-    missing_chromium_message,
     open_page,
     sample_lines,
     wait_until,
@@ -37,12 +34,6 @@ def daemon(tmp_path_factory: pytest.TempPathFactory, mosquitto: Broker) -> Itera
         d.stop()
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if find_chromium() is None:
-        pytest.fail(missing_chromium_message(), pytrace=False)
-    with chromium() as b:
-        yield b
 
 
 def test_feeds_indicator_and_panel_show_each_feeds_state_and_last_error(browser: Any,
