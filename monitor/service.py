@@ -14,12 +14,14 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
+import math
 import os
 import signal
 import time
 from collections import Counter, deque
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -80,15 +82,25 @@ def alert_topic(prefix: str, alert: Alert) -> str:
     return f"{prefix}/alerts/{alert.severity}/{alert.kind}"
 
 
-def parse_posture_command(payload: bytes) -> tuple[str, str]:
-    """Validate an operator command {"level", "reason"}; ValueError names what is wrong."""
+# How far from the daemon's clock an operator command's own `time` may lie (clocks of the sender and of
+# the daemons a redundant pair runs on agree far better than this; a day-old command is a mistake).
+COMMAND_TIME_SLACK_S = 300.0
+
+
+def parse_posture_command(payload: bytes, now: float | None = None) -> tuple[str, str, float | None]:
+    """Validate an operator command {"level", "reason", optional "time"}; ValueError names what is wrong.
+
+    `time` (ISO 8601 UTC, or unix seconds) is when the operator gave the command: the `posture_change`
+    is stamped with it, so two daemons of a redundant pair that take the same command raise the same
+    alert id. It must lie within COMMAND_TIME_SLACK_S of `now` (the daemon's clock); without it each
+    daemon stamps the change with its own clock on arrival."""
     try:
         data = json.loads(payload)
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:  # (nested too deeply)
         raise ValueError(f"not JSON: {exc}") from exc
     if not isinstance(data, dict):
         raise ValueError("not a JSON object")
-    unknown = sorted(set(data) - {"level", "reason"})
+    unknown = sorted(set(data) - {"level", "reason", "time"})
     if unknown:
         raise ValueError(f"unknown field {unknown[0]!r}")
     level = data.get("level")
@@ -97,7 +109,31 @@ def parse_posture_command(payload: bytes) -> tuple[str, str]:
     reason = data.get("reason", "")
     if not isinstance(reason, str) or len(reason) > MAX_REASON:
         raise ValueError(f"reason must be a string of at most {MAX_REASON} characters")
-    return level.upper(), reason
+    given = data.get("time")
+    when: float | None = None
+    if given is not None:
+        when = _command_time(given)
+        now = time.time() if now is None else now
+        if abs(when - now) > COMMAND_TIME_SLACK_S:
+            raise ValueError(f"time must lie within {COMMAND_TIME_SLACK_S:g} s of the daemon's clock "
+                             f"({iso_time(now)})")
+    return level.upper(), reason, when
+
+
+def _command_time(given: object) -> float:
+    if isinstance(given, bool) or not isinstance(given, (int, float, str)):
+        raise ValueError("time must be an ISO 8601 UTC time or unix seconds")
+    if isinstance(given, str):
+        try:
+            parsed = datetime.fromisoformat(given)
+        except ValueError:
+            raise ValueError(f"time {given[:40]!r} is not an ISO 8601 time") from None
+        if parsed.tzinfo is None:
+            raise ValueError("time must carry its UTC offset (Z)")
+        return parsed.timestamp()
+    if not math.isfinite(given):
+        raise ValueError("time must be finite")
+    return float(given)
 
 
 @dataclass
@@ -582,15 +618,15 @@ class Service:
     # ---- posture commands ------------------------------------------------------------------------------
     def _posture_command(self, payload: bytes) -> bool:
         try:
-            level, reason = parse_posture_command(payload)
+            level, reason, when = parse_posture_command(payload)
         except ValueError as exc:
             log.warning("posture_command_refused", problem=str(exc), source="mqtt")
             return False
-        self._apply_posture(level, reason, "mqtt")
+        self._apply_posture(level, reason, "mqtt", when)
         return True
 
-    def _apply_posture(self, level: str, reason: str, set_by: str) -> None:
-        alerts = self.pipeline.set_posture(level, reason, set_by, time.time())
+    def _apply_posture(self, level: str, reason: str, set_by: str, when: float | None = None) -> None:
+        alerts = self.pipeline.set_posture(level, reason, set_by, time.time() if when is None else when)
         log.info("posture_set", posture=level, reason=reason, set_by=set_by)
         self._commit(alerts)
         if self.publisher is not None:

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections import Counter
 from pathlib import Path
 
 import aiomqtt
 import pytest
 
+from monitor.alerts import iso_time
 from tests.mqtt_helpers import Broker, Subscriber
 from tests.test_service import Daemon, alert_ids, expected_alerts, feed_lines
 
@@ -59,7 +61,9 @@ async def test_two_daemons_publish_the_same_alert_ids_and_follow_one_posture_com
 
     async with Subscriber(broker.url, f"{prefix}/#") as sub:
         async with aiomqtt.Client("127.0.0.1", broker.port) as operator:
-            await operator.publish(f"{prefix}/posture/set", b'{"level": "HIGH", "reason": "drill"}', qos=1)
+            # With the time it was given, both daemons stamp the change alike: one id for the pair.
+            given = json.dumps({"level": "HIGH", "reason": "drill", "time": iso_time(time.time())})
+            await operator.publish(f"{prefix}/posture/set", given.encode(), qos=1)
         changes = await sub.wait_until(
             lambda ms: sum("posture_change" in str(m.topic) for m in ms) >= 2
             and any(str(m.topic) == f"{prefix}/posture" and b'"HIGH"' in m.payload for m in ms), 15)  # type: ignore[operator]
@@ -70,3 +74,5 @@ async def test_two_daemons_publish_the_same_alert_ids_and_follow_one_posture_com
     details = [json.loads(m.payload)["details"] for m in changes  # type: ignore[arg-type]
                if "posture_change" in str(m.topic)]
     assert details == [{"from": "NORMAL", "to": "HIGH", "reason": "drill", "set_by": "mqtt"}] * 2
+    ids = [json.loads(m.payload)["id"] for m in changes if "posture_change" in str(m.topic)]  # type: ignore[arg-type]
+    assert len(ids) == 2 and ids[0] == ids[1]

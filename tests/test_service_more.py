@@ -60,10 +60,28 @@ def queued(directory: Path) -> list[dict[str, object]]:
 
 def test_a_posture_command_gives_the_level_upper_case_and_the_reason() -> None:
     """{"level", "reason"}: the level in any case, the reason optional (empty when absent)."""
-    assert parse_posture_command(b'{"level": "high", "reason": "drill"}') == ("HIGH", "drill")
-    assert parse_posture_command(b'{"level": "Critical"}') == ("CRITICAL", "")
+    assert parse_posture_command(b'{"level": "high", "reason": "drill"}') == ("HIGH", "drill", None)
+    assert parse_posture_command(b'{"level": "Critical"}') == ("CRITICAL", "", None)
     assert parse_posture_command(json.dumps({"level": "normal", "reason": "x" * MAX_REASON}).encode()) == (
-        "NORMAL", "x" * MAX_REASON)
+        "NORMAL", "x" * MAX_REASON, None)
+
+
+def test_a_posture_command_may_carry_the_time_it_was_given() -> None:
+    """`time` (ISO 8601 with its offset, or unix seconds) near the daemon's clock stamps the change, so
+    the two daemons of a redundant pair raise the same posture_change id."""
+    now = 1_790_000_000.0
+    assert parse_posture_command(b'{"level": "HIGH", "time": "2026-09-21T14:13:20Z"}', now) == (
+        "HIGH", "", 1_790_000_000.0)
+    assert parse_posture_command(b'{"level": "HIGH", "time": 1790000120.5}', now)[2] == 1_790_000_120.5
+    for payload, problem in [
+        (b'{"level": "HIGH", "time": "2026-09-21T14:13:20"}', "UTC offset"),
+        (b'{"level": "HIGH", "time": "yesterday"}', "not an ISO 8601 time"),
+        (b'{"level": "HIGH", "time": true}', "ISO 8601 UTC time or unix seconds"),
+        (b'{"level": "HIGH", "time": 1e400}', "finite"),
+        (b'{"level": "HIGH", "time": 1789990000}', "within 300 s"),
+    ]:
+        with pytest.raises(ValueError, match=problem):
+            parse_posture_command(payload, now)
 
 
 @pytest.mark.parametrize(
