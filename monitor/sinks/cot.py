@@ -19,7 +19,7 @@ placed on its zone, else on the middle of the zones watched, with `ce` the radiu
 The XML is built with the standard library: the PyPI CoT packages either stamp every event with the wall
 clock (pytak's `cot_event`: its `time`, `start` and `stale` cannot be the feed's) or are thin pydantic
 wrappers that add a dependency for ten lines of ElementTree. The tests check every event against the CoT
-2.0 event schema (tests/data/cot_event.xsd) with the `xmlschema` validator.
+2.0 event schema (tests/data/cot/event.xsd) with the `xmlschema` validator.
 
 Delivery over UDP means the datagram was handed to the kernel; over TCP that the bytes were written and
 drained to the socket. Neither has an acknowledgement from the receiver: an event written just as a TCP
