@@ -103,7 +103,7 @@ class Vessel:
     length: int | None  # (monitor.detectors.traffic: AIS dimensions, bow + stern, metres)
     draught_max: float | None  # the deepest draught heard from it
     gnss_good: float  # (monitor.detectors.interference: its last report with a clean GNSS fix)
-    voyage: tuple[tuple[str, str, float, float], ...]  # (monitor.detectors.voyage: its transits)
+    voyage: tuple[tuple[str, str, float, float, int], ...]  # (monitor.detectors.voyage: its transits)
     dark_route: bool  # (monitor.detectors.dark: watched on its route between chokepoints)
     ro_reported: float  # (monitor.detectors.roster_overdue: the last report of a silence reported)
     ic_shadow: tuple[float, ...]  # (monitor.detectors.identity_conflict: the other track's last fix)

@@ -8,6 +8,7 @@ from the plan, not by the code under test."""
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from monitor.config import load_settings
 from monitor.pipeline import Pipeline
 from monitor.views import vessel_dict
 from monitor.zones import load_zone_files
-from tests.helpers import T0, position_lines, synthetic_zones, write_zones
+from tests.helpers import T0, position_lines, static_lines, synthetic_zones, write_zones
 from tests.test_zone_files_many import DX, DY, moved
 
 KNOT = 1852.0 / 3600.0
@@ -121,3 +122,32 @@ def _seconds(iso: str) -> float:
     from datetime import datetime
 
     return datetime.fromisoformat(iso).timestamp()
+
+
+def test_a_ship_that_changes_mmsi_keeps_its_voyage_by_imo(zonefile: Any) -> None:
+    """A tanker on the desk's list by IMO number passes the first strait as a Marshall Islands ship, then
+    the second under a Panama MMSI (flag hopping): the second MMSI's voyage holds both transits, each with
+    the MMSI it was made under, and their leg. Another listed ship, with another IMO number, passing the
+    second strait beside it, takes nothing of it."""
+    imo, other_imo = 9_304_356, 9_074_729  # valid IMO numbers (check digits 6 and 9)
+    fleet = json.dumps({"fleet": {"imos": [imo, other_imo]}})
+    settings = load_settings(None, env={"MONITOR_WATCHLISTS": fleet})
+    first, second, stranger = 538_000_101, 352_000_202, 352_000_303
+    a, t1, _ = leg(first, (55.7, LAT), (60.0, LAT), T0, 12.0, 60)
+    b, _, _ = leg(second, (100.5, LAT + DY), (103.0, LAT + DY), t1 + 9 * 86_400, 12.0, 60)
+    c, _, _ = leg(stranger, (100.5, LAT + DY - 0.05), (103.0, LAT + DY - 0.05), t1 + 9 * 86_400, 12.0, 60)
+    statics = [(T0 + 1, line) for line in static_lines(first, T0 + 1, "HOPPER", imo=imo)]
+    statics += [(t1 + 9 * 86_400 + 1, line) for line in static_lines(second, t1 + 9 * 86_400 + 1, "HOPPER",
+                                                                   imo=imo)]
+    statics += [(t1 + 9 * 86_400 + 1, line) for line in static_lines(stranger, t1 + 9 * 86_400 + 1, "OTHER",
+                                                                   imo=other_imo)]
+    pipeline = Pipeline(settings, zonefile)
+    lines = [line for _, line in sorted(a + b + c + statics, key=lambda x: x[0])]
+    for i in range(0, len(lines), 500):
+        pipeline.process_lines(lines[i : i + 500])
+    voyage = vessel_dict(pipeline, second, detail=True)["voyage"]  # type: ignore[index]
+    assert [(t["strait"], t["mmsi"]) for t in voyage["transits"]] == [("strait", first), ("b-strait", second)]
+    assert [(leg_["from"], leg_["to"]) for leg_ in voyage["legs"]] == [("strait", "b-strait")]
+    alone = vessel_dict(pipeline, stranger, detail=True)["voyage"]  # type: ignore[index]
+    assert [(t["strait"], t["mmsi"]) for t in alone["transits"]] == [("b-strait", stranger)]
+    assert alone["legs"] == []

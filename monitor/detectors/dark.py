@@ -146,7 +146,7 @@ class Dark(FixDetector):
         self.e.write_track(v)
         details: dict[str, Any] = {"last_seen": iso_time(v.heard), "silent_s": round(when - v.heard, 1)}
         if v.dark_route and v.voyage:
-            strait, direction, _, left = v.voyage[-1]
+            strait, direction, _, left, _ = v.voyage[-1]
             details["route"] = {"from": strait, "direction": direction, "left": iso_time(left)}
         pos = position(v.lat, v.lon, v.sog, v.cog) if v.has_fix else None
         self.e.alert("dark", v, when, v.dark_zone, pos, details, v.heard, alerts)

@@ -12,7 +12,9 @@ AIS at sea comes from satellite passes, and gaps of hours are normal), with `det
 which strait (monitor.detectors.dark).
 
 Only watched vessels keep a voyage (a watchlist match: the desk's own list, by IMO or MMSI, or a flag);
-the last `MAX_TRANSITS` transits are kept, saved with the vessel's row.
+the last `MAX_TRANSITS` transits are kept, saved with the vessel's row, each with the MMSI it was made
+under: a ship that changes MMSI keeps its voyage by IMO number (the first transit under the new MMSI
+takes the old one's voyage on).
 """
 
 from __future__ import annotations
@@ -32,17 +34,19 @@ if TYPE_CHECKING:
 
 MAX_TRANSITS = 16
 
-# One transit: (strait id, direction, entered, completed), times on the feed clock.
-Transit = tuple[str, str, float, float]
+# One transit: (strait id, direction, entered, completed, the MMSI it was made under), times on the feed
+# clock.
+Transit = tuple[str, str, float, float, int]
 
 
 def _transits(x: Any, what: str) -> tuple[Transit, ...]:
     out = []
     for item in S.items(x, what):
-        strait, direction, entered, completed = S.items(item, what, 4)
+        strait, direction, entered, completed, mmsi = S.items(item, what, 5)
         if direction not in ("inbound", "outbound"):
             raise S.BadValue(f"{what}: direction {direction!r:.20}")
-        out.append((S.text(strait, what), direction, S.time(entered, what), S.time(completed, what)))
+        out.append((S.text(strait, what), direction, S.time(entered, what), S.time(completed, what),
+                    S.mmsi(mmsi, what)))
     return tuple(out[-MAX_TRANSITS:])
 
 
@@ -66,9 +70,23 @@ class Voyage(AggregateDetector):
         if not v.watch:
             return
         entered = alert.time - float(alert.details["duration_s"])
-        transit = (str(alert.zone["id"]), str(alert.details["direction"]), entered, float(alert.time))
-        v.voyage = (*v.voyage[-(MAX_TRANSITS - 1):], transit)
+        transit = (str(alert.zone["id"]), str(alert.details["direction"]), entered, float(alert.time), v.mmsi)
+        earlier = v.voyage or self._under_another_mmsi(v)
+        v.voyage = (*earlier[-(MAX_TRANSITS - 1):], transit)
         self.e.changed(v)
+
+    def _under_another_mmsi(self, v: Vessel) -> tuple[Transit, ...]:
+        """A ship that changed MMSI (flag hopping, a new transponder) keeps its voyage: by IMO number, the
+        voyage of the vessel it was, the one with the latest transit. (A scan of every vessel, done only
+        at a watched vessel's first transit under an MMSI.)"""
+        if v.imo is None:
+            return ()
+        best: tuple[Transit, ...] = ()
+        for other in self.e.vessels.values():
+            if other.imo == v.imo and other is not v and other.voyage and (
+                    not best or other.voyage[-1][3] > best[-1][3]):
+                best = other.voyage
+        return best
 
     def route(self, v: Vessel, t: float) -> Transit | None:
         """The transit a watched vessel at sea is on its route from, at `t`: its last one, if recent."""
@@ -83,8 +101,8 @@ class Voyage(AggregateDetector):
         `on_route` (the transit it is on its route from) while that holds."""
         if not v.voyage:
             return None
-        transits = [{"strait": s, "direction": d, "entered": iso_time(t0), "completed": iso_time(t1)}
-                    for s, d, t0, t1 in v.voyage]
+        transits = [{"strait": s, "direction": d, "entered": iso_time(t0), "completed": iso_time(t1),
+                     "mmsi": mmsi} for s, d, t0, t1, mmsi in v.voyage]
         legs = [
             {"from": a[0], "from_direction": a[1], "to": b[0], "to_direction": b[1],
              "left": iso_time(a[3]), "arrived": iso_time(b[2]), "days": round((b[2] - a[3]) / 86_400.0, 2)}
