@@ -214,7 +214,8 @@ class TrustDetector(FixDetector):
 
     def judge(self, v: Vessel, t: float, lon: float, lat: float, sog: float, cog: float, s: int,
               alerts: list[Alert]) -> int:
-        """TRUST, DISTRUST (the per-fix step ends here) or REANCHOR; raise alerts into `alerts`."""
+        """TRUST, DISTRUST (the per-fix step ends here) or REANCHOR (the judging of the fix ends here too);
+        raise alerts into `alerts`."""
         raise NotImplementedError
 
 
