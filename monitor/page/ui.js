@@ -137,3 +137,21 @@ export function fmtLatLon(pos) {
 export function kindLabel(kind) {
   return String(kind || "").replaceAll("_", " ");
 }
+
+// A watched vessel's voyage (GET /api/vessels/{mmsi} and the roster's `voyage`) in one line: its transits
+// in order, strait names from `zoneNames`, with the days between chokepoints, e.g. "Strait of Hormuz out →
+// 8.4 d → Straits of Malacca and Singapore in". Null when it has none.
+export function fmtVoyage(voyage, zoneNames) {
+  const transits = voyage?.transits || [];
+  if (!transits.length) return null;
+  const legs = new Map((voyage.legs || []).map((l) => [`${l.from}|${l.arrived}`, l.days]));
+  const parts = [];
+  transits.forEach((t, i) => {
+    if (i > 0) {
+      const days = legs.get(`${transits[i - 1].strait}|${t.entered}`);
+      parts.push(days === undefined ? "→" : `→ ${fmtNum(days)} d →`);
+    }
+    parts.push(`${zoneNames.get(t.strait) || t.strait} ${t.direction === "inbound" ? "in" : "out"}`);
+  });
+  return parts.join(" ");
+}

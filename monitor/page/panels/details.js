@@ -6,7 +6,7 @@
 // (model.trackOf).
 import { getJson } from "../api.js";
 import { STATES } from "../model.js";
-import { fmtDateTime, fmtLatLon, fmtNum, h, kindLabel, oncePerFrame } from "../ui.js";
+import { fmtDateTime, fmtLatLon, fmtNum, fmtVoyage, h, kindLabel, oncePerFrame } from "../ui.js";
 
 const LAST_ALERTS = 10;
 
@@ -51,6 +51,7 @@ export function createDetails(ctx) {
       ["Destination", v.destination],
       ["Loitering since", v.loitering_since ? fmtDateTime(v.loitering_since) : null],
       ["Wrong way since", v.wrong_way_since ? fmtDateTime(v.wrong_way_since) : null],
+      ["Voyage", fmtVoyage(v.voyage, model.zoneNames)],
     ].filter(([, value]) => value !== null && value !== undefined && value !== "");
     const alerts = model.alertsOf(mmsi).slice(0, LAST_ALERTS);
     const track = model.trackOf(mmsi).length;

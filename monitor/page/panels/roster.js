@@ -1,7 +1,7 @@
 // The roster (GET /api/roster, CONTRACT "Roster"): one row per roster vessel heard, with its state,
 // where it is, how far from the strait's exit and its nearest safe haven. Clicking a row selects the
 // vessel on the map.
-import { fmtDateTime, fmtNum } from "../ui.js";
+import { fmtDateTime, fmtNum, fmtVoyage } from "../ui.js";
 import { createEndpointPanel, table } from "./endpoint.js";
 
 // The rows, whether the endpoint answers with a list or wraps it in an object.
@@ -25,6 +25,7 @@ export function createRosterPanel(ctx) {
         ["Exit nm", (r) => fmtNum(r.distance_to_exit_nm), "num"],
         ["ETA exit", (r) => (r.eta_exit ? fmtDateTime(r.eta_exit) : null)],
         ["Safe haven", (r) => (r.nearest_safe_haven ? `${r.nearest_safe_haven.name} (${fmtNum(r.nearest_safe_haven.distance_nm)} nm)` : null)],
+        ["Voyage", (r) => fmtVoyage(r.voyage, ctx.model.zoneNames)],
         ["Crew", (r) => r.crew],
         ["Alerts", (r) => (Array.isArray(r.open_alerts) ? r.open_alerts.length : r.open_alerts), "num"],
         ["Last seen", (r) => fmtDateTime(r.last_seen)],
