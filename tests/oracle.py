@@ -6,14 +6,17 @@ others, through `use_reference`)."""
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
 from monitor.alerts import Alert
+from monitor.config import Settings
 from monitor.decode import DecodedBatch
 from monitor.engine import Engine, Move, _FastBatch
 from monitor.pipeline import Pipeline
+from monitor.zones import ZoneFile
 
 
 def reference_step(engine: Engine, batch: DecodedBatch, clock: Callable[[], float]
@@ -74,3 +77,17 @@ def use_reference(pipeline: Pipeline) -> Pipeline:
     engine = pipeline.engine
     engine.step = functools.partial(reference_step, engine)
     return pipeline
+
+
+def run_state(settings: Settings, zones: ZoneFile, lines: Sequence[bytes], batch: int, fast: bool
+              ) -> tuple[list[dict[str, Any]], dict[str, bytes | None]]:
+    """The lines through a new pipeline in batches of `batch`, on the fast path or (not `fast`) the
+    reference step: the alerts as CONTRACT objects and the whole saved state, for the tests that require
+    both paths to agree on both."""
+    p = Pipeline(settings, zones)
+    if not fast:
+        use_reference(p)
+    out: list[dict[str, Any]] = []
+    for i in range(0, len(lines), batch):
+        out += [a.to_dict() for a in p.process_lines(lines[i : i + batch])]
+    return out, p.engine.export_state(everything=True)

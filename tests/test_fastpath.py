@@ -18,6 +18,7 @@ from monitor.geofence import Geofence
 from monitor.pipeline import Pipeline
 from monitor.zones import default_zone_path, load_zone_file
 from tests.helpers import track_lines, write_zones
+from tests.oracle import run_state as oracle_run_state
 from tests.oracle import use_reference
 from tools.simulate import benchmark_lines
 
@@ -261,13 +262,7 @@ quiet_s = 1500
 
 def run_state(lines: list[bytes], fast: bool, batch: int, zones: Any, config: Path
               ) -> tuple[list[dict[str, Any]], dict[str, bytes | None]]:
-    p = Pipeline(load_settings(config, env={}), zones)
-    if not fast:
-        use_reference(p)
-    out: list[dict[str, Any]] = []
-    for i in range(0, len(lines), batch):
-        out += [a.to_dict() for a in p.process_lines(lines[i : i + batch])]
-    return out, p.engine.export_state(everything=True)
+    return oracle_run_state(load_settings(config, env={}), zones, lines, batch, fast)
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -28,7 +28,7 @@ from monitor.pipeline import Pipeline
 from monitor.savedstate import StateError
 from monitor.zones import load_zone_file
 from tests.helpers import track_lines, write_zones
-from tests.oracle import use_reference
+from tests.oracle import run_state, use_reference
 from tests.scenarios import (
     ANCHORAGE,
     HOUR,
@@ -495,13 +495,5 @@ def test_fast_path_equals_reference_with_two_ships_on_one_mmsi(
     zones = load_zone_file(write_zones(tmp_path / "z.geojson"))
     lines = alternating(runs)
 
-    def run(fast: bool) -> tuple[list[dict[str, Any]], dict[str, bytes | None]]:
-        p = Pipeline(load_settings(None, env={}), zones)
-        if not fast:
-            use_reference(p)
-        out: list[dict[str, Any]] = []
-        for i in range(0, len(lines), batch):
-            out += [a.to_dict() for a in p.process_lines(lines[i : i + batch])]
-        return out, p.engine.export_state(everything=True)
-
-    assert run(True) == run(False)
+    settings = load_settings(None, env={})
+    assert run_state(settings, zones, lines, batch, True) == run_state(settings, zones, lines, batch, False)

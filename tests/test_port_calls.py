@@ -19,6 +19,7 @@ from monitor.config import load_settings
 from monitor.pipeline import Pipeline
 from monitor.zones import load_zone_file
 from tests.helpers import box, feature, position_lines, synthetic_zones, tagged, write_zones
+from tests.oracle import run_state as oracle_run_state
 from tests.oracle import use_reference
 from tests.scenarios import (
     ANCHORAGE,
@@ -343,13 +344,7 @@ def harbour_lines(track: list[Fix]) -> list[bytes]:
 
 def run_state(lines: list[bytes], fast: bool, batch: int, zones: Any, env: dict[str, str]
               ) -> tuple[list[dict[str, Any]], dict[str, bytes | None]]:
-    p = Pipeline(load_settings(None, env=env), zones)
-    if not fast:
-        use_reference(p)
-    out: list[dict[str, Any]] = []
-    for i in range(0, len(lines), batch):
-        out += [a.to_dict() for a in p.process_lines(lines[i : i + batch])]
-    return out, p.engine.export_state(everything=True)
+    return oracle_run_state(load_settings(None, env=env), zones, lines, batch, fast)
 
 
 SHORT_CALLS = {"MONITOR_TRAFFIC__MIN_CALL_S": "600", "MONITOR_TRAFFIC__PERIOD": "hour"}
