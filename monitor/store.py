@@ -49,7 +49,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import suppress
 from pathlib import Path
 from types import MappingProxyType
-from typing import Final, Literal, Self
+from typing import Any, Final, Literal, Self
 
 import structlog
 
@@ -457,18 +457,10 @@ class Store:
     def sink_pending(self, sink: str, limit: int = 64, after: int = 0) -> list[tuple[int, bytes]]:
         """Up to `limit` alerts queued for `sink` as (rowid, payload), oldest first, rowid > `after`. A disk
         fault reads as nothing to send (logged once, as `pending` does)."""
-        try:
-            rows = self._db.execute(
-                "SELECT seq, payload FROM sink_outbox WHERE sink = ? AND seq > ? ORDER BY seq LIMIT ?",
-                (sink, after, limit + len(self._sink_unacked)),
-            ).fetchall()
-        except sqlite3.Error as exc:
-            if not _disk_fault(exc):
-                raise
-            if not self._read_failing:
-                self._read_failing = True
-                _log.error("state_read_failed", file=str(self.path), error=str(exc))
-            return []
+        rows = self._read_queue(
+            "SELECT seq, payload FROM sink_outbox WHERE sink = ? AND seq > ? ORDER BY seq LIMIT ?",
+            (sink, after, limit + len(self._sink_unacked)),
+        )
         unacked = self._sink_unacked
         return [(int(seq), bytes(payload)) for seq, payload in rows if seq not in unacked][:limit]
 
@@ -489,25 +481,30 @@ class Store:
 
     def pending(self, limit: int = 256, after: int = 0) -> list[tuple[int, str, bytes]]:
         """Up to `limit` queued alerts as (rowid, topic, payload), oldest first, with rowid > `after`."""
+        rows = self._read_queue(
+            "SELECT seq, topic, payload FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?",
+            (after, limit + len(self._unacked)),
+        )
+        unacked = self._unacked
+        return [
+            (int(seq), str(topic), bytes(payload)) for seq, topic, payload in rows if seq not in unacked
+        ][:limit]
+
+    def _read_queue(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
+        """The rows of a queue's read (the MQTT outbox's, a sink's). A sender must not die of a disk fault:
+        it reads as nothing to send until the fault clears (the daemon's retry of its writes wakes the
+        senders), logged once until a read succeeds again."""
         try:
-            rows = self._db.execute(
-                "SELECT seq, topic, payload FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?",
-                (after, limit + len(self._unacked)),
-            ).fetchall()
+            rows = self._db.execute(sql, params).fetchall()
         except sqlite3.Error as exc:
             if not _disk_fault(exc):
                 raise
-            # The publisher must not die of a disk fault: nothing to send until it clears (the
-            # daemon's retry of its writes wakes the publisher).
             if not self._read_failing:
                 self._read_failing = True
                 _log.error("state_read_failed", file=str(self.path), error=str(exc))
             return []
         self._read_failing = False
-        unacked = self._unacked
-        return [
-            (int(seq), str(topic), bytes(payload)) for seq, topic, payload in rows if seq not in unacked
-        ][:limit]
+        return rows
 
     def ack(self, rowids: Iterable[int]) -> None:
         """Remove sent alerts (the broker acknowledged them). Unknown rowids are ignored: an alert
