@@ -52,8 +52,7 @@ class Posture:
         self.operator_reason = "configured"
         self.operator_set_by = "config"
         self.since: float | None = None
-        self._rules = [_Raised(r) for r in settings.rules]
-        self._by_name = {st.rule.name: st for st in self._rules}
+        self._rules = [_Raised(r) for r in settings.rules]  # in the order of `settings.rules`
         self.level = self.operator_level
         self.reason = self.operator_reason
         self.set_by = self.operator_set_by
@@ -91,14 +90,16 @@ class Posture:
         self.operator_level, self.operator_reason, self.operator_set_by = level, reason, set_by
         return self._update(t)
 
-    def is_raised(self, rule: str) -> bool:
-        return self._by_name[rule].until is not None
+    def is_raised(self, rule: int) -> bool:
+        """Whether rule number `rule` (its place in `settings.rules`) holds the level."""
+        return self._rules[rule].until is not None
 
-    def hold(self, rule: str, t: float, reason: str) -> None:
-        """A cluster of the rule at `t`: it raises the level (with `reason`), or, raised already, holds it
-        for another quiet period (its reason, with the count it rose on, stands). `update` then says
-        whether the level in force changed."""
-        st = self._by_name[rule]
+    def hold(self, rule: int, t: float, reason: str) -> None:
+        """A cluster of rule number `rule` (its place in `settings.rules`: names need not be unique) at
+        `t`: it raises the level (with `reason`), or, raised already, holds it for another quiet period
+        (its reason, with the count it rose on, stands). `update` then says whether the level in force
+        changed."""
+        st = self._rules[rule]
         if st.until is None:
             st.reason = reason
         st.until = t + st.rule.quiet_s

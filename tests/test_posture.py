@@ -164,6 +164,19 @@ def test_operator_level_and_rules_combine_to_the_higher() -> None:
     assert down is not None and (down.from_level, down.to_level) == ("CRITICAL", "NORMAL")
 
 
+def test_two_rules_of_one_name_each_raise_their_own_level() -> None:
+    """Rule names need not be unique (the default's name twice, say): each rule holds its own level and
+    quiet period. A cluster of the first rule's kind raises its HIGH for its 2 h, not the second rule's
+    ELEVATED for 30 min."""
+    settings = PostureSettings(rules=[
+        EscalationRule(name="r", raise_to="HIGH"),
+        EscalationRule(name="r", kinds=["dark"], min_vessels=3, quiet_s=1800),
+    ])
+    p = Posture(settings)
+    assert [c.to_level for c in cluster(p, 5, 0.0)] == ["HIGH"]
+    assert p.next_deadline == 40.0 + 7200
+
+
 def test_several_rules_the_highest_raised_level_holds() -> None:
     """Two rules: a dark wave raises HIGH over the GNSS rule's ELEVATED; when the dark wave's quiet period
     ends the level steps down to ELEVATED (the GNSS rule still raised), then to NORMAL."""
@@ -256,7 +269,7 @@ def test_the_cluster_grid_finds_exactly_the_vessels_within_the_radius(
     from monitor.geo import haversine_m
 
     rule = EscalationRule(name="r", kinds=["on_land"], radius_km=radius_km)
-    state = _Cluster(rule)
+    state = _Cluster(rule, 0)
     if clustered:  # most events close to the point asked about, as in a GNSS storm
         events = [(m, near[0] + (x % 1.0) * radius_km / 200, near[1] + (y % 1.0) * radius_km / 200)
                   for m, x, y in events]

@@ -36,6 +36,7 @@ class _Cluster:
     20,000 ships)."""
 
     rule: EscalationRule
+    index: int  # the rule's place in the posture's settings (Posture.hold)
     events: deque[_Event] = field(default_factory=deque)
     cells: dict[tuple[int, int], deque[_Event]] = field(default_factory=dict)
 
@@ -86,7 +87,7 @@ class EscalationRules:
 
     def __init__(self, posture: Posture) -> None:
         self.posture = posture
-        self.clusters = [_Cluster(rule) for rule in posture.settings.rules]
+        self.clusters = [_Cluster(rule, i) for i, rule in enumerate(posture.settings.rules)]
         self._kinds: dict[str, list[_Cluster]] = {}
         for c in self.clusters:
             for kind in c.rule.kinds:
@@ -107,10 +108,10 @@ class EscalationRules:
             c.add((t, mmsi, lon, lat))
             c.expire(t - rule.window_s)
             # While the rule is raised a cluster only extends it: enough vessels found, the search stops.
-            raised = posture.is_raised(rule.name)
+            raised = posture.is_raised(c.index)
             vessels = c.vessels_near(lon, lat, rule.min_vessels if raised else None)
             if len(vessels) >= rule.min_vessels:
-                posture.hold(rule.name, t, reason or (
+                posture.hold(c.index, t, reason or (
                     f"{len(vessels)} vessels with {'/'.join(rule.kinds)} within {rule.window_s / 60:g} min "
                     f"and {rule.radius_km:g} km"))
                 held = True
