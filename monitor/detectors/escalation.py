@@ -65,12 +65,18 @@ class _Cluster:
         size = self.rule.radius_km / 111.32  # degrees of latitude in one radius
         widest = min(89.9, abs(lat) + size)
         dlon = min(180.0, size / math.cos(math.radians(widest)))
-        x0, x1 = math.floor((lon - dlon) / size), math.floor((lon + dlon) / size)
         y0, y1 = math.floor((lat - size) / size), math.floor((lat + size) / size)
-        if (x1 - x0 + 1) * (y1 - y0 + 1) > len(self.cells):
+        # The columns of cells within dlon, across the antimeridian too (an event at 179.9 W lies 0.2
+        # degrees from one at 179.9 E): the range taken again 360 degrees east and west.
+        columns: set[int] = set()
+        for shift in (-360.0, 0.0, 360.0):
+            lo, hi = lon + shift - dlon, lon + shift + dlon
+            if hi >= -180.0 and lo <= 180.0:
+                columns.update(range(math.floor(lo / size), math.floor(hi / size) + 1))
+        if len(columns) * (y1 - y0 + 1) > len(self.cells):
             groups: list[deque[_Event]] = list(self.cells.values())  # (near a pole: fewer cells than that)
         else:
-            near = ((x, y) for x in range(x0, x1 + 1) for y in range(y0, y1 + 1))
+            near = ((x, y) for x in columns for y in range(y0, y1 + 1))
             groups = [c for key in near if (c := self.cells.get(key))]
         found: set[int] = set()
         for cell in groups:
