@@ -290,9 +290,8 @@ def _stats(args: argparse.Namespace) -> int:
         settings = settings.model_copy(update={"traffic": settings.traffic.model_copy(
             update={"period": args.by})})
     pipeline = Pipeline(settings, zonefile)
-    for aggregate in pipeline.engine.aggregates:
-        if isinstance(aggregate, Traffic):
-            aggregate.keep_everything()  # every period of the recording, not the daemon's last two months
+    # Every period of the recording, not the daemon's last two months.
+    pipeline.engine.aggregate(Traffic).keep_everything()
     gc.freeze()
     gc.set_threshold(100_000, 50, 100)
     args.speed = None

@@ -49,7 +49,7 @@ from monitor.runtimezones import NotRuntime, RuntimeZones
 from monitor.savedstate import OLD_FORMAT, StateError
 from monitor.sinks.manager import SinkCollector, Sinks
 from monitor.store import Store, StoreCorrupt, StoreError, StoreWriteError
-from monitor.views import posture_dict, vessel_dict, vessel_dicts, zones_geojson
+from monitor.views import interference_areas, posture_dict, vessel_dict, vessel_dicts, zones_geojson
 from monitor.zones import ZoneFile, load_configured_zones
 
 log = structlog.get_logger("monitor.service")
@@ -745,7 +745,7 @@ class Service:
         return self.pipeline.engine.aggregate(Traffic)
 
     def interference(self) -> dict[str, Any]:
-        return self._interference().areas()
+        return interference_areas(self.pipeline)
 
     def _interference(self) -> Interference:
         return self.pipeline.engine.aggregate(Interference)
